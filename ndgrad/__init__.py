@@ -1,0 +1,95 @@
+"""ndgrad: neural-network tensors you can read end to end.
+
+Tensors with NumPy semantics, reverse-mode autodiff, layers, optimizers and Keras-style training.
+
+>>> import ndgrad
+>>> x = ndgrad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4., 6.], shape=(3,), dtype=float32)
+"""
+
+from . import cuda, ops
+from ._dtypes import DType, bool_, float16, float32, float64, int32, int64, uint8
+from ._shapes import broadcast_shapes
+from ._tensor import Tensor
+from .autograd import (
+    GradcheckError,
+    GradientTape,
+    enable_grad,
+    grad,
+    gradcheck,
+    gradgradcheck,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    value_and_grad,
+)
+from .backends import device, devices
+from .creation import (
+    arange,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .errors import DeviceError, DTypeError, GraphError, ShapeError
+from .ops import *  # noqa: F403  (every op function: ndgrad.relu, ndgrad.matmul, ...)
+from .ops import __all__ as _ops_all
+from .random import manual_seed, normal, permutation, rand, randint, randn, uniform
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DType",
+    "DTypeError",
+    "DeviceError",
+    "GradcheckError",
+    "GradientTape",
+    "GraphError",
+    "ShapeError",
+    "Tensor",
+    "arange",
+    "bool_",
+    "broadcast_shapes",
+    "cuda",
+    "device",
+    "devices",
+    "enable_grad",
+    "eye",
+    "float16",
+    "float32",
+    "float64",
+    "full",
+    "full_like",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "linspace",
+    "manual_seed",
+    "no_grad",
+    "normal",
+    "ones",
+    "ones_like",
+    "ops",
+    "permutation",
+    "rand",
+    "randint",
+    "randn",
+    "set_grad_enabled",
+    "tensor",
+    "uint8",
+    "uniform",
+    "value_and_grad",
+    "zeros",
+    "zeros_like",
+    *_ops_all,
+]

@@ -1,0 +1,61 @@
+"""Shape rules shared by ops: broadcasting (right to left, equal or 1) and axis normalisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .errors import ShapeError
+
+Shape = tuple[int, ...]
+
+
+def _aligned(shapes: Sequence[Shape]) -> str:
+    texts = [str(tuple(s)) for s in shapes]
+    width = max(len(t) for t in texts)
+    return "\n".join("  " + t.rjust(width) for t in texts)
+
+
+def broadcast_shapes(*shapes: Shape, op: str = "broadcast") -> Shape:
+    """The shape NumPy broadcasting gives `shapes`, or a ShapeError naming the failing axis.
+
+    >>> broadcast_shapes((256, 256, 3), (3,))
+    (256, 256, 3)
+    """
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for k in range(1, ndim + 1):
+        size = 1
+        for s in shapes:
+            if k <= len(s):
+                n = s[-k]
+                if n != 1:
+                    if size != 1 and n != size:
+                        axis = ndim - k
+                        raise ShapeError(
+                            f"{op}: shapes cannot be broadcast (compared right to left, sizes "
+                            f"must be equal or 1); axis {axis} (axis {-k} from the right) has "
+                            f"{size} vs {n}. Received shapes:\n{_aligned(shapes)}"
+                        )
+                    size = n
+        out.append(size)
+    return tuple(reversed(out))
+
+
+def normalize_axis(axis: int, ndim: int, op: str = "op") -> int:
+    """`axis` in ``[-ndim, ndim)`` as a non-negative index."""
+    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of rank {ndim}")
+    return axis % ndim if ndim else 0
+
+
+def normalize_axes(axis: int | Sequence[int] | None, ndim: int, op: str = "op") -> tuple[int, ...]:
+    """`axis` (None = all, int or tuple, negatives allowed) as a sorted tuple of unique axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = tuple(sorted(normalize_axis(a, ndim, op) for a in axes))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis!r}")
+    if ndim == 0:
+        return ()
+    return out

@@ -1,0 +1,151 @@
+"""Reverse-mode differentiation over the recorded graph.
+
+`backward` walks the graph once to count, for every node, how many consumers will send it a
+gradient; then it runs nodes in an order where each one's gradient is complete (iterative
+child-count topological sort: no recursion, so a 100,000-op chain is fine). Each node's gradient
+is dropped as soon as it is used. Every input gradient is summed back to its input's shape and
+cast to its dtype here, in one place, so op authors write ``g * y`` and never unbroadcast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import GraphError, ShapeError
+from .grad_mode import set_grad_enabled
+
+
+def _seed(root: Any, grad: Any) -> Any:
+    from ..creation import ones_like, tensor
+
+    if grad is None:
+        if root.data.size != 1:
+            raise ShapeError(
+                "backward: a gradient can be created implicitly only for a tensor with one "
+                f"element. Received shape={root.shape}; pass backward(gradient) of that shape"
+            )
+        return ones_like(root)
+    if not isinstance(grad, type(root)):
+        grad = tensor(grad, dtype=root.dtype, device=root.backend)
+    if grad.shape != root.shape:
+        raise ShapeError(
+            f"backward: gradient shape {grad.shape} does not match the tensor's shape {root.shape}"
+        )
+    return grad
+
+
+def backward(
+    roots: Sequence[Any],
+    grads: Sequence[Any] | None = None,
+    *,
+    inputs: Sequence[Any] | None = None,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+) -> list[Any] | None:
+    """Backpropagate from `roots` (seeded with `grads`, default ones for one-element roots).
+
+    Without `inputs`, gradients accumulate into ``.grad`` of every leaf that requires grad and
+    None is returned. With `inputs`, nothing is accumulated: the gradients of those tensors are
+    returned (None where a tensor does not depend on the roots).
+    """
+    grads = list(grads) if grads is not None else [None] * len(roots)
+    wanted: dict[int, int] = {} if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    found: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
+
+    def deliver(t: Any, g: Any) -> None:
+        if inputs is None:
+            if t._node is None and t._requires_grad:
+                t.grad = g if t.grad is None else t.grad + g
+            return
+        i = wanted.get(id(t))
+        if i is not None:
+            found[i] = g if found[i] is None else found[i] + g
+
+    with set_grad_enabled(create_graph):
+        pending: dict[Any, Any] = {}
+        starts = []
+        for root, grad in zip(roots, grads, strict=True):
+            if not root.requires_grad and id(root) not in wanted:
+                raise GraphError(
+                    "backward: the tensor does not require grad and has no grad_fn; make an "
+                    "input require grad (requires_grad=True) before computing it"
+                )
+            g = _seed(root, grad)
+            node = root._node
+            if node is None:
+                deliver(root, g)
+            if node is not None:
+                pending[node] = pending[node] + g if node in pending else g
+                starts.append(node)
+
+        # Pass 1: count the consumers of every node reachable from the roots.
+        counts: dict[Any, int] = {}
+        stack = list(dict.fromkeys(starts))
+        seen = set(stack)
+        while stack:
+            node = stack.pop()
+            if node.inputs is None:
+                raise GraphError(
+                    "backward: this graph was already freed by an earlier backward. Pass "
+                    "retain_graph=True to the first backward to backpropagate through it again"
+                )
+            for x, need in zip(node.inputs, node.needs_grad):
+                parent = x._node
+                if need and parent is not None:
+                    counts[parent] = counts.get(parent, 0) + 1
+                    if parent not in seen:
+                        seen.add(parent)
+                        stack.append(parent)
+
+        # Pass 2: run each node once all its consumers have sent their gradients.
+        ready = [n for n in dict.fromkeys(starts) if counts.get(n, 0) == 0]
+        while ready:
+            node = ready.pop()
+            g = pending.pop(node, None)
+            xs = node.inputs
+            if g is not None:
+                _check_versions(node)
+                out = node._out()
+                if out is not None and id(out) in wanted:
+                    deliver(out, g)
+                gxs = node.backward(g)
+                for x, gx, need in zip(xs, gxs, node.needs_grad):
+                    if not need or gx is None:
+                        continue
+                    if gx.data.shape != x.data.shape:
+                        gx = gx.sum_to(x.data.shape)
+                    if gx.data.dtype != x.data.dtype:
+                        gx = gx.astype(x.dtype)
+                    parent = x._node
+                    if parent is None:
+                        deliver(x, gx)
+                    else:
+                        pending[parent] = pending[parent] + gx if parent in pending else gx
+            for x, need in zip(xs, node.needs_grad):
+                parent = x._node
+                if need and parent is not None:
+                    counts[parent] -= 1
+                    if counts[parent] == 0:
+                        ready.append(parent)
+            if not retain_graph:
+                node.__dict__.clear()
+                node.inputs = None
+    return found if inputs is not None else None
+
+
+def _check_versions(node: Any) -> None:
+    for x, saved in zip(node.inputs, node._saved_versions):
+        if x._version[0] != saved:
+            raise GraphError(
+                f"backward: a tensor of shape {x.shape} that {node!r} saved was modified in place "
+                f"(version {x._version[0]}, saved at version {saved}). Compute on a copy "
+                f"(x.clone()) or modify it only after backward"
+            )
+    if node.uses_output:
+        out = node._out()
+        if out is not None and out._version[0] != 0:
+            raise GraphError(
+                f"backward: the output of {node!r}, which its gradient needs, was modified in "
+                f"place. Compute on a copy (x.clone()) instead"
+            )

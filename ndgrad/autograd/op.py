@@ -1,0 +1,147 @@
+"""`Op`, the base of every differentiable operation, and `Op.apply`, the one path into the graph.
+
+An op class holds its shape rule (`check`), its `forward` on backend arrays and its `backward` on
+Tensors. `apply` lifts Python scalars (weak dtype promotion), checks devices, promotes dtypes,
+runs `forward`, wraps the array, and records the node only when grad mode is on and an input
+requires grad. The node holds its inputs strongly and its output weakly (no reference cycle).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, ClassVar
+
+from .. import _dtypes
+from .._tensor import Tensor
+from ..errors import DeviceError
+from .grad_mode import _enabled
+
+
+class Op:
+    """An operation: subclasses define `forward(xp, *arrays)` and `backward(g)`.
+
+    Keyword parameters given to `apply` become attributes (``self.axis``); `forward` may stash
+    arrays it computed for `backward` on ``self``. `backward` returns one Tensor (or None) per
+    input; the engine sums each back to its input's shape and dtype.
+    """
+
+    differentiable: ClassVar[bool] = True
+    #: inputs from this index on are cast to their common dtype (None: no promotion)
+    promote_from: ClassVar[int | None] = 0
+    #: the output aliases input 0's memory, so they share a version counter
+    view: ClassVar[bool] = False
+    #: backward reads the output, so in-place changes to it are errors
+    uses_output: ClassVar[bool] = False
+
+    inputs: tuple[Any, ...] | None
+    needs_grad: tuple[bool, ...]
+    _out: weakref.ref
+    _saved_versions: tuple[int, ...]
+    backend: Any
+
+    @classmethod
+    def apply(cls, *args: Any, **params: Any) -> Any:
+        """Run the op on Tensors or scalars and return the output Tensor."""
+        xs = args if all(type(a) is Tensor for a in args) else _lift(args, cls.promote_from)
+        backend = xs[0].backend
+        for x in xs:
+            if x.backend is not backend:
+                names = ", ".join(sorted({t.backend.name for t in xs}))
+                raise DeviceError(
+                    f"{cls.__name__.lower()}: inputs are on different devices ({names}); "
+                    f"move them to one device with .to(device) first"
+                )
+        if cls.promote_from is not None and len(xs) - cls.promote_from > 1:
+            xs = _promote(xs, cls.promote_from)
+        op = cls.__new__(cls)
+        if params:
+            op.__dict__.update(params)
+        op.backend = backend
+        try:
+            data = op.forward(backend.xp, *[x.data for x in xs])
+        except Exception:
+            op.check(*[tuple(x.data.shape) for x in xs])  # a ShapeError naming the shapes
+            raise
+        if not isinstance(data, backend._array_type):
+            data = backend.coerce(data)
+        out = Tensor.__new__(Tensor)
+        out.data, out.backend, out.grad, out._node = data, backend, None, None
+        out._version = xs[0]._version if cls.view else [0]
+        out._requires_grad = False
+        if cls.differentiable and _enabled.get():
+            needs = tuple([x._requires_grad for x in xs])
+            if True in needs and backend._from_native[data.dtype].kind == "f":
+                op.inputs = xs
+                op.needs_grad = needs
+                op._saved_versions = tuple([x._version[0] for x in xs])
+                op._out = weakref.ref(out)
+                out._node = op
+                out._requires_grad = True
+        return out
+
+    def check(self, *shapes: tuple[int, ...]) -> None:
+        """Raise ShapeError naming the shapes when they do not fit.
+
+        Called when `forward` fails, to turn the array library's error into one that says
+        which shapes were given and what was expected; the fast path pays nothing for it.
+        Ops whose library would accept bad shapes silently check inside `forward`.
+        """
+
+    def forward(self, xp: Any, *arrays: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} defines no forward")
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        raise NotImplementedError(f"{type(self).__name__} defines no backward")
+
+    @property
+    def out(self) -> Any:
+        """The output Tensor (for ops whose backward reuses it, e.g. exp, tanh, softmax)."""
+        return self._out()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+def _lift(args: tuple, promote_from: int | None) -> tuple:
+    """Turn Python scalars and array-likes among `args` into Tensors with NumPy 2's rules."""
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    if not tensors:
+        from ..creation import tensor
+
+        return tuple(tensor(a) for a in args)
+    backend = tensors[0].backend
+    strong = [a.dtype for a in args[promote_from or 0 :] if isinstance(a, Tensor)]
+    dtype = strong[0] if strong else tensors[0].dtype
+    for d in strong[1:]:
+        dtype = _dtypes.promote(dtype, d)
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            out.append(a)
+        elif isinstance(a, (bool, int, float)):
+            out.append(_constant(backend.asarray(a, _dtypes.weak_result(dtype, a)), backend))
+        else:
+            from ..creation import tensor
+
+            out.append(tensor(a, device=backend))
+    return tuple(out)
+
+
+def _promote(xs: tuple, start: int) -> tuple:
+    dtype = xs[start].dtype
+    same = True
+    for x in xs[start + 1 :]:
+        d = x.dtype
+        if d is not dtype:
+            same = False
+            dtype = _dtypes.promote(dtype, d)
+    if same:
+        return xs
+    return tuple(x if i < start or x.dtype is dtype else x.astype(dtype) for i, x in enumerate(xs))
+
+
+def _constant(data: Any, backend: Any) -> Any:
+    t = Tensor.__new__(Tensor)
+    t.data, t.backend, t.grad, t._node = data, backend, None, None
+    t._version, t._requires_grad = [0], False
+    return t

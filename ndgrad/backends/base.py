@@ -1,0 +1,208 @@
+"""The Backend contract: an Array-API namespace `xp` plus the few primitives the standard lacks.
+
+Ops call only `backend.xp` and these methods, so a backend whose arrays are not NumPy arrays
+(array-api-strict, CuPy) runs the same op code. `Backend` implements every primitive with
+standard functions only; `NumpyBackend` and `CupyBackend` override them with fast paths.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import _dtypes
+from .._dtypes import DType
+
+
+def _is_basic(index: tuple) -> bool:
+    return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in index)
+
+
+class Backend:
+    """One device kind: `kind` ('cpu', 'strict', 'cuda'), `index`, `name` and namespace `xp`."""
+
+    kind: str = ""
+    xp: Any = None
+
+    def __init__(self, index: int = 0) -> None:
+        self.index = index
+        self.name = self.kind if self.kind in ("cpu", "strict") else f"{self.kind}:{index}"
+        self.native_device = self._native_device()
+        self._to_native = {d: self._native_dtype_named(d.name) for d in _dtypes.ALL}
+        self._from_native = {v: k for k, v in self._to_native.items()}
+        self._array_type = type(self.xp.asarray(0, device=self.native_device))
+        self.seed(None)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+    def _native_device(self) -> Any:
+        return None
+
+    def _native_dtype_named(self, name: str) -> Any:
+        return getattr(self.xp, name)
+
+    # -- dtypes and conversion -------------------------------------------------------------
+    def native_dtype(self, dtype: DType) -> Any:
+        return self._to_native[dtype]
+
+    def dtype_of(self, array: Any) -> DType:
+        return self._from_native[array.dtype]
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, self._array_type)
+
+    def asarray(self, data: Any, dtype: DType | None = None, copy: bool | None = None) -> Any:
+        """`data` (nested lists, scalars, NumPy arrays, this backend's arrays) as an array here."""
+        native = None if dtype is None else self._to_native[dtype]
+        if not self.is_array(data) and not isinstance(data, (list, tuple, int, float, bool)):
+            data = np.asarray(data)  # NumPy arrays and other buffers go through the host
+        return self.xp.asarray(data, dtype=native, device=self.native_device, copy=copy)
+
+    def from_numpy(self, array: np.ndarray) -> Any:
+        return self.xp.asarray(array, device=self.native_device)
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        return np.asarray(array.to_device(self.xp.Device()))
+
+    def astype(self, array: Any, dtype: DType) -> Any:
+        return self.xp.astype(array, self._to_native[dtype])
+
+    def coerce(self, result: Any) -> Any:
+        """An op's result as an array of this backend (NumPy returns scalars for 0-d results)."""
+        raise TypeError(f"{self.name}: an op returned {type(result).__name__}, not an array")
+
+    def format(self, array: Any, prefix: str = "") -> str:
+        """The values of `array` as text, NumPy style."""
+        return np.array2string(self.to_numpy(array), separator=", ", prefix=prefix)
+
+    # -- primitives the Array API lacks ----------------------------------------------------
+    def _host_index(self, index: tuple) -> tuple:
+        return tuple(self.to_numpy(i) if self.is_array(i) else i for i in index)
+
+    def _linear_index(self, shape: tuple[int, ...], index: tuple) -> np.ndarray:
+        """The flat positions `array[index]` reads, computed on the host with NumPy's rules."""
+        return np.arange(math.prod(shape), dtype=np.int64).reshape(shape)[self._host_index(index)]
+
+    def getitem(self, array: Any, index: tuple) -> Any:
+        """`array[index]` with NumPy semantics (ints, slices, None, ..., int and bool arrays)."""
+        if _is_basic(index):
+            if Ellipsis not in index:
+                index = (*index, Ellipsis)
+            return array[index]
+        lin = self._linear_index(array.shape, index)
+        flat = self.xp.reshape(array, (-1,))
+        taken = self.xp.take(flat, self.from_numpy(lin.reshape(-1)), axis=0)
+        return self.xp.reshape(taken, lin.shape)
+
+    def scatter_add(self, shape: tuple[int, ...], index: tuple, values: Any) -> Any:
+        """Zeros of `shape` with `values` added at `index`; repeated positions accumulate."""
+        xp = self.xp
+        lin = self._linear_index(shape, index).reshape(-1)
+        size = math.prod(shape)
+        values = xp.reshape(xp.broadcast_to(values, lin.shape if lin.ndim else ()), (1, -1))
+        onehot = self.from_numpy(lin[:, None] == np.arange(size)[None, :])
+        out = xp.matmul(values, xp.astype(onehot, values.dtype))
+        return xp.reshape(out, shape)
+
+    def setitem(self, array: Any, index: tuple, values: Any) -> None:
+        """``array[index] = values`` in place."""
+        if _is_basic(index):
+            if Ellipsis not in index:
+                index = (*index, Ellipsis)
+            array[index] = values
+            return
+        xp = self.xp
+        lin = self._linear_index(array.shape, index)
+        mask = np.zeros(array.size, dtype=bool)
+        mask[lin.reshape(-1)] = True
+        target = np.full(array.size, -1, dtype=np.int64)
+        target[lin.reshape(-1)] = np.arange(lin.size)
+        vals = xp.reshape(xp.broadcast_to(values, lin.shape), (-1,))
+        flat = xp.reshape(array, (-1,))
+        src = self.from_numpy(np.maximum(target, 0))
+        picked = xp.take(vals, src, axis=0) if lin.size else flat
+        new = xp.where(self.from_numpy(mask), picked, flat)
+        array[...] = xp.reshape(new, array.shape)
+
+    def pad(self, array: Any, pad_width: tuple[tuple[int, int], ...], value: float = 0) -> Any:
+        """Constant padding; `pad_width` is ((before, after),) per axis."""
+        xp = self.xp
+        for axis, (before, after) in enumerate(pad_width):
+            parts = []
+            for n in (before, after):
+                shape = list(array.shape)
+                shape[axis] = n
+                parts.append(xp.full(tuple(shape), value, dtype=array.dtype, device=array.device))
+            array = xp.concat([parts[0], array, parts[1]], axis=axis)
+        return array
+
+    def windows(self, x: Any, size: tuple[int, int], strides: tuple[int, int]) -> Any:
+        """Sliding windows of (N, H, W, C) as (N, OH, OW, KH, KW, C): stacked strided taps."""
+        xp = self.xp
+        kh, kw = size
+        sh, sw = strides
+        oh = (x.shape[1] - kh) // sh + 1
+        ow = (x.shape[2] - kw) // sw + 1
+        taps = [
+            x[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
+            for i in range(kh)
+            for j in range(kw)
+        ]
+        out = xp.stack(taps, axis=3)
+        return xp.reshape(out, (x.shape[0], oh, ow, kh, kw, x.shape[3]))
+
+    def einsum(self, subscripts: str, *arrays: Any) -> Any:
+        host = [self.to_numpy(a) for a in arrays]
+        return self.from_numpy(np.asarray(np.einsum(subscripts, *host, optimize=True)))
+
+    def erf(self, x: Any) -> Any:
+        """The error function (Numerical Recipes' erfc Chebyshev fit; relative error < 1.2e-7)."""
+        xp = self.xp
+        z = xp.abs(x)
+        t = 1.0 / (1.0 + 0.5 * z)
+        poly = -1.26551223 + t * (
+            1.00002368
+            + t
+            * (
+                0.37409196
+                + t
+                * (
+                    0.09678418
+                    + t
+                    * (
+                        -0.18628806
+                        + t
+                        * (
+                            0.27886807
+                            + t
+                            * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))
+                        )
+                    )
+                )
+            )
+        )
+        erfc = t * xp.exp(-z * z + poly)
+        return xp.where(x >= 0, 1.0 - erfc, erfc - 1.0)
+
+    # -- random numbers: a NumPy generator on the host, results moved here -----------------
+    def seed(self, seed: int | None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def random(self, kind: str, shape: tuple[int, ...], dtype: DType, **kw: Any) -> Any:
+        """Draw `kind` ('uniform', 'normal', 'integers', 'permutation') with this device's rng."""
+        rng = self.rng
+        if kind == "uniform":
+            host = rng.uniform(kw["low"], kw["high"], size=shape)
+        elif kind == "normal":
+            host = rng.normal(kw["mean"], kw["std"], size=shape)
+        elif kind == "integers":
+            host = rng.integers(kw["low"], kw["high"], size=shape)
+        else:
+            host = rng.permutation(kw["n"])
+        return self.asarray(host.astype(dtype.name, copy=False))
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (no-op on CPU)."""

@@ -1,0 +1,87 @@
+"""The default CPU backend: NumPy arrays, BLAS matmuls, zero-copy sliding windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .._dtypes import DType
+from .base import Backend
+
+
+class NumpyBackend(Backend):
+    kind = "cpu"
+    xp = np
+
+    def _native_device(self) -> Any:
+        return "cpu"
+
+    def _native_dtype_named(self, name: str) -> np.dtype:
+        return np.dtype(name)
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, np.ndarray)
+
+    def asarray(self, data: Any, dtype: DType | None = None, copy: bool | None = None) -> Any:
+        native = None if dtype is None else self._to_native[dtype]
+        return np.array(data, dtype=native, copy=copy)
+
+    def from_numpy(self, array: np.ndarray) -> np.ndarray:
+        return array
+
+    def to_numpy(self, array: np.ndarray) -> np.ndarray:
+        return array
+
+    def astype(self, array: np.ndarray, dtype: DType) -> np.ndarray:
+        return array.astype(self._to_native[dtype])
+
+    def coerce(self, result: Any) -> np.ndarray:
+        return np.asarray(result)
+
+    def getitem(self, array: np.ndarray, index: tuple) -> np.ndarray:
+        return array[index]
+
+    def scatter_add(self, shape: tuple[int, ...], index: tuple, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(shape, dtype=values.dtype)
+        if len(index) == 1 and isinstance(index[0], np.ndarray) and index[0].dtype.kind in "iu":
+            # One integer array on axis 0 (embedding lookups, label gathers): a fast path.
+            np.add.at(out, index[0], values)
+        else:
+            np.add.at(out, index, values)
+        return out
+
+    def setitem(self, array: np.ndarray, index: tuple, values: np.ndarray) -> None:
+        array[index] = values
+
+    def pad(self, array: np.ndarray, pad_width: tuple, value: float = 0) -> np.ndarray:
+        return np.pad(array, pad_width, constant_values=value)
+
+    def windows(self, x: np.ndarray, size: tuple[int, int], strides: tuple[int, int]) -> Any:
+        w = sliding_window_view(x, size, axis=(1, 2))  # (N, H', W', C, KH, KW), a view
+        w = w[:, :: strides[0], :: strides[1]]
+        return w.transpose(0, 1, 2, 4, 5, 3)
+
+    def einsum(self, subscripts: str, *arrays: np.ndarray) -> np.ndarray:
+        return np.asarray(np.einsum(subscripts, *arrays, optimize=True))
+
+    def erf(self, x: np.ndarray) -> np.ndarray:
+        return super().erf(x).astype(x.dtype, copy=False)
+
+    def random(self, kind: str, shape: tuple[int, ...], dtype: DType, **kw: Any) -> np.ndarray:
+        rng = self.rng
+        native = self._to_native[dtype]
+        if kind == "uniform" and dtype.kind == "f" and dtype.itemsize >= 4:
+            out = rng.random(shape, dtype=native)
+            if (kw["low"], kw["high"]) != (0.0, 1.0):
+                out *= kw["high"] - kw["low"]
+                out += kw["low"]
+            return out
+        if kind == "normal" and dtype.kind == "f" and dtype.itemsize >= 4:
+            out = rng.standard_normal(shape, dtype=native)
+            if (kw["mean"], kw["std"]) != (0.0, 1.0):
+                out *= kw["std"]
+                out += kw["mean"]
+            return out
+        return super().random(kind, shape, dtype, **kw)

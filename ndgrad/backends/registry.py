@@ -1,0 +1,132 @@
+"""Which backend serves a device string, and the default device (a context variable).
+
+Device strings: ``"cpu"`` (NumPy), ``"strict"`` (array-api-strict, for portability tests),
+``"cuda"`` / ``"cuda:N"`` (CuPy). Backends are created once per device and cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib.util
+from collections.abc import Iterator
+
+from ..errors import DeviceError
+from .base import Backend
+
+_default: contextvars.ContextVar[str] = contextvars.ContextVar("ndgrad_device", default="cpu")
+
+
+def _parse(device: str) -> tuple[str, int]:
+    kind, _, index = str(device).partition(":")
+    kind = kind.strip().lower()
+    if kind not in ("cpu", "strict", "cuda") or (index and not index.isdigit()):
+        raise DeviceError(
+            f"unknown device {device!r}. Devices look like 'cpu', 'cuda', 'cuda:1' or 'strict'; "
+            f"this machine has: {', '.join(devices())}"
+        )
+    return kind, int(index or 0)
+
+
+def cuda_device_count() -> int:
+    """How many CUDA devices CuPy can use here (0 without CuPy or a GPU)."""
+    if importlib.util.find_spec("cupy") is None:
+        return 0
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # CuPy installed but no driver or no device
+        return 0
+
+
+def devices() -> list[str]:
+    """The devices this machine offers, e.g. ``['cpu', 'strict', 'cuda:0']``."""
+    found = ["cpu"]
+    if importlib.util.find_spec("array_api_strict") is not None:
+        found.append("strict")
+    found += [f"cuda:{i}" for i in range(cuda_device_count())]
+    return found
+
+
+_instances: dict[tuple[str, int], Backend] = {}
+_seed: list[int | None] = [None]
+
+
+def _backend(kind: str, index: int) -> Backend:
+    backend = _instances.get((kind, index))
+    if backend is None:
+        backend = _instances[kind, index] = _create(kind, index)
+        backend.seed(_seed[0])
+    return backend
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random generator of every device, present and future."""
+    _seed[0] = seed
+    for backend in _instances.values():
+        backend.seed(seed)
+
+
+def _create(kind: str, index: int) -> Backend:
+    if kind == "cpu":
+        from .numpy import NumpyBackend
+
+        return NumpyBackend()
+    if kind == "strict":
+        if importlib.util.find_spec("array_api_strict") is None:
+            raise DeviceError("device 'strict' needs the array-api-strict package (ndgrad[dev])")
+        from .array_api import StrictBackend
+
+        return StrictBackend()
+    count = cuda_device_count()
+    if index >= count:
+        raise DeviceError(
+            f"device 'cuda:{index}' is not available ({count} CUDA device(s) found; CUDA needs "
+            f"ndgrad[cuda] and an NVIDIA GPU). Available devices: {', '.join(devices())}"
+        )
+    from .cupy import CupyBackend
+
+    return CupyBackend(index)
+
+
+def get_backend(device: str | Backend | None = None) -> Backend:
+    """The backend for `device` (default: the current default device)."""
+    if isinstance(device, Backend):
+        return device
+    return _backend(*_parse(device if device is not None else _default.get()))
+
+
+def backend_for(data: object, device: str | Backend | None) -> Backend:
+    """Where a new tensor made from `data` lives: `device`, else the device of `data` when it
+    is a tensor or a device array (CuPy, array-api-strict), else the default device."""
+    if device is not None:
+        return get_backend(device)
+    backend = getattr(data, "backend", None)
+    if isinstance(backend, Backend):
+        return backend
+    for candidate in _instances.values():
+        if candidate.kind != "cpu" and candidate.is_array(data):
+            return candidate
+    return get_backend(_default.get())
+
+
+def default_backend() -> Backend:
+    return get_backend(_default.get())
+
+
+@contextlib.contextmanager
+def device(name: str) -> Iterator[Backend]:
+    """Make `name` the default device for new tensors inside the block.
+
+    >>> import ndgrad
+    >>> with ndgrad.device("cpu"):
+    ...     ndgrad.zeros(2).device
+    'cpu'
+    """
+    backend = get_backend(name)
+    token = _default.set(backend.name)
+    try:
+        yield backend
+    finally:
+        _default.reset(token)

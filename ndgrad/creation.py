@@ -1,0 +1,182 @@
+"""Making tensors: from data (`tensor`), filled (`zeros`, `ones`, `full`, `*_like`) and ranges
+(`arange`, `linspace`, `eye`). Shapes may be given as ``zeros(2, 3)`` or ``zeros((2, 3))``.
+Floating results are float32 unless a dtype is given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from . import _dtypes
+from ._dtypes import DType
+from ._tensor import Tensor
+from .backends.registry import get_backend
+
+ShapeLike = int | Sequence[int]
+
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = tuple(shape[0])
+    out = tuple(int(s) for s in shape)
+    if any(s < 0 for s in out):
+        raise ValueError(f"negative dimensions are not allowed. Received shape={out}")
+    return out
+
+
+def _wrap(array: Any, backend: Any, requires_grad: bool) -> Tensor:
+    t = Tensor.__new__(Tensor)
+    t.data, t.backend, t.grad, t._node, t._version = array, backend, None, None, [0]
+    t._requires_grad = False
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def tensor(
+    data: Any,
+    dtype: DType | str | None = None,
+    requires_grad: bool = False,
+    device: str | None = None,
+) -> Tensor:
+    """A new tensor holding a copy of `data` (scalars, nested lists, NumPy arrays, tensors).
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([1.0, 2.0, 3.0])
+    tensor([1., 2., 3.], shape=(3,), dtype=float32)
+    """
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def full(
+    *shape: Any,
+    fill_value: bool | int | float,
+    dtype: DType | str | None = None,
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A tensor of `shape` filled with `fill_value` (dtype from the value by default)."""
+    backend = get_backend(device)
+    d = _dtypes.scalar_dtype(fill_value) if dtype is None else _dtypes.as_dtype(dtype)
+    array = backend.xp.full(
+        _shape(shape), fill_value, dtype=backend.native_dtype(d), device=backend.native_device
+    )
+    return _wrap(array, backend, requires_grad)
+
+
+def zeros(
+    *shape: Any,
+    dtype: DType | str = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A tensor of zeros. ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return full(*shape, fill_value=0, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones(
+    *shape: Any,
+    dtype: DType | str = "float32",
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A tensor of ones."""
+    return full(*shape, fill_value=1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(
+    t: Tensor,
+    fill_value: bool | int | float,
+    dtype: DType | str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Like `t` (shape, dtype, device), filled with `fill_value`."""
+    return full(
+        t.shape,
+        fill_value=fill_value,
+        dtype=dtype or t.dtype,
+        device=t.backend,
+        requires_grad=requires_grad,
+    )
+
+
+def zeros_like(t: Tensor, dtype: DType | str | None = None, requires_grad: bool = False) -> Tensor:
+    return full_like(t, 0, dtype, requires_grad)
+
+
+def ones_like(t: Tensor, dtype: DType | str | None = None, requires_grad: bool = False) -> Tensor:
+    return full_like(t, 1, dtype, requires_grad)
+
+
+def arange(
+    start: float,
+    stop: float | None = None,
+    step: float = 1,
+    dtype: DType | str | None = None,
+    device: str | None = None,
+) -> Tensor:
+    """Evenly spaced values in [start, stop), as NumPy (empty when the range is empty).
+
+    >>> import ndgrad
+    >>> ndgrad.arange(3).tolist()
+    [0, 1, 2]
+    """
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    backend = get_backend(device)
+    if dtype is None:
+        is_int = all(isinstance(v, int) for v in (start, stop, step))
+        dtype = _dtypes.default_int if is_int else _dtypes.default_float
+    d = _dtypes.as_dtype(dtype)
+    n = max(0, math.ceil((stop - start) / step))
+    array = backend.xp.arange(
+        start, start + n * step, step, dtype=backend.native_dtype(d), device=backend.native_device
+    )[:n]
+    return _wrap(array, backend, False)
+
+
+def linspace(
+    start: float,
+    stop: float,
+    num: int = 50,
+    endpoint: bool = True,
+    dtype: DType | str | None = None,
+    device: str | None = None,
+) -> Tensor:
+    """`num` evenly spaced values from start to stop (inclusive unless endpoint=False)."""
+    if num < 0:
+        raise ValueError(f"linspace: num must be >= 0. Received {num}")
+    backend = get_backend(device)
+    d = _dtypes.as_dtype(dtype or _dtypes.default_float)
+    array = backend.xp.linspace(
+        start,
+        stop,
+        num,
+        endpoint=endpoint,
+        dtype=backend.native_dtype(d),
+        device=backend.native_device,
+    )
+    return _wrap(array, backend, False)
+
+
+def eye(
+    n: int,
+    m: int | None = None,
+    k: int = 0,
+    dtype: DType | str = "float32",
+    device: str | None = None,
+) -> Tensor:
+    """An (n, m) matrix with ones on diagonal `k` and zeros elsewhere."""
+    backend = get_backend(device)
+    array = backend.xp.eye(
+        n,
+        m,
+        k=k,
+        dtype=backend.native_dtype(_dtypes.as_dtype(dtype)),
+        device=backend.native_device,
+    )
+    return _wrap(array, backend, False)

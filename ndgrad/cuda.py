@@ -1,0 +1,15 @@
+"""CUDA queries: ``ndgrad.cuda.is_available()`` and ``ndgrad.cuda.device_count()``."""
+
+from __future__ import annotations
+
+from .backends.registry import cuda_device_count
+
+
+def device_count() -> int:
+    """How many CUDA GPUs ndgrad can use (needs ``ndgrad[cuda]`` and a driver)."""
+    return cuda_device_count()
+
+
+def is_available() -> bool:
+    """True when at least one CUDA GPU is usable."""
+    return cuda_device_count() > 0

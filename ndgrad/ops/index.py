@@ -1,0 +1,157 @@
+"""Indexing ``t[index]`` and assignment ``t[index] = v`` with NumPy's rules.
+
+Basic indices (ints, slices with any step, None, ...) give views; integer arrays and boolean
+masks gather, and their gradient scatter-adds, so repeated indices accumulate.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from .._tensor import Tensor
+from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.op import Op
+from ..errors import GraphError
+
+
+def _normalize(x: Tensor, index: Any) -> tuple[tuple, bool]:
+    """`index` as a tuple of backend-ready entries, and whether it is basic (a view)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out, basic = [], True
+    for i in index:
+        if isinstance(i, Tensor):
+            if i.backend is not x.backend:
+                from ..errors import DeviceError
+
+                raise DeviceError(f"index tensor on {i.device}, indexed tensor on {x.device}")
+            if i.dtype.kind not in "biu":
+                raise IndexError(f"index tensors must be integer or bool, not {i.dtype.name}")
+            out.append(i.data)
+            basic = False
+        elif isinstance(i, bool):
+            out.append(x.backend.asarray(i))
+            basic = False
+        elif isinstance(i, (int, slice)) or i is None or i is Ellipsis:
+            out.append(i.__index__() if isinstance(i, int) else i)
+        elif hasattr(i, "__index__") and not hasattr(i, "shape"):
+            out.append(i.__index__())
+        else:
+            arr = x.backend.asarray(i)
+            if x.backend.dtype_of(arr).kind not in "biu" and arr.size:
+                raise IndexError(f"index arrays must be integer or bool. Received {i!r}")
+            if arr.size == 0 and x.backend.dtype_of(arr).kind == "f":
+                arr = x.backend.astype(arr, x.backend.dtype_of(x.backend.asarray(0)))
+            out.append(arr)
+            basic = False
+    return tuple(out), basic
+
+
+class _Index(Op):
+    index: tuple
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        try:
+            return self.backend.getitem(x, self.index)
+        except IndexError as e:
+            raise IndexError(f"{e} (indexing a tensor of shape {tuple(x.shape)})") from None
+
+    def backward(self, g: Tensor) -> tuple:
+        return (ScatterAdd.apply(g, index=self.index, shape=self.inputs[0].data.shape),)
+
+
+class BasicIndex(_Index):
+    view = True
+
+
+class GatherIndex(_Index):
+    pass
+
+
+class ScatterAdd(Op):
+    """Zeros of `shape` with g added at `index`: the gradient of indexing."""
+
+    index: tuple
+    shape: tuple[int, ...]
+
+    def forward(self, xp: Any, g: Any) -> Any:
+        return self.backend.scatter_add(self.shape, self.index, g)
+
+    def backward(self, gg: Tensor) -> tuple:
+        return (GatherIndex.apply(gg, index=self.index),)
+
+
+class Fill(Op):
+    """A copy of x with `value` written at `index` (the gradient of assignment, for x)."""
+
+    index: tuple
+    value: float
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        out = xp.asarray(x, copy=True)
+        self.backend.setitem(out, self.index, self.value)
+        return out
+
+    def backward(self, g: Tensor) -> tuple:
+        return (Fill.apply(g, index=self.index, value=0.0),)
+
+
+class IndexPut(Op):
+    """The node recorded for ``t[index] = v``: gradient 0 at index for t, g[index] for v."""
+
+    index: tuple
+
+    def backward(self, g: Tensor) -> tuple:
+        gt = Fill.apply(g, index=self.index, value=0.0) if self.needs_grad[0] else None
+        gv = GatherIndex.apply(g, index=self.index) if self.needs_grad[1] else None
+        return gt, gv
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]``: ints, slices (negative steps too), None, ..., int arrays, bool masks."""
+    idx, basic = _normalize(x, index)
+    return (BasicIndex if basic else GatherIndex).apply(x, index=idx)
+
+
+def _alias(t: Tensor) -> Tensor:
+    """A second handle on t's array, node and current version (t is about to change)."""
+    a = Tensor.__new__(Tensor)
+    a.data, a.backend, a.grad, a._node = t.data, t.backend, None, t._node
+    a._version, a._requires_grad = [t._version[0]], t._requires_grad
+    return a
+
+
+def _check_leaf(t: Tensor, what: str) -> None:
+    if t._node is None and t._requires_grad and is_grad_enabled():
+        raise GraphError(
+            f"{what}: a leaf tensor that requires grad cannot be modified in place while grad "
+            f"is recorded; wrap the update in `with ndgrad.no_grad():`"
+        )
+
+
+def setitem(t: Tensor, index: Any, value: Any) -> None:
+    """``t[index] = value`` in place; recorded in the graph when either side requires grad."""
+    from ..creation import tensor
+
+    _check_leaf(t, "setitem")
+    v = value if isinstance(value, Tensor) else tensor(value, dtype=t.dtype, device=t.backend)
+    if v.backend is not t.backend:
+        from ..errors import DeviceError
+
+        raise DeviceError(f"setitem: value on {v.device}, tensor on {t.device}")
+    if v.dtype is not t.dtype:
+        v = v.astype(t.dtype)
+    idx, _ = _normalize(t, index)
+    record = is_grad_enabled() and (t._requires_grad or v._requires_grad)
+    old = _alias(t) if record else None
+    t.backend.setitem(t.data, idx, v.data)
+    t._version[0] += 1
+    if record:
+        node = IndexPut.__new__(IndexPut)
+        node.index, node.backend = idx, t.backend
+        node.inputs = (old, v)
+        node.needs_grad = (old._requires_grad, v._requires_grad)
+        node._saved_versions = (old._version[0], v._version[0])
+        node._out = weakref.ref(t)
+        t._node, t._requires_grad = node, True

@@ -1,0 +1,52 @@
+"""Fused operations for networks, each faster or more stable than its composition:
+softmax and log-softmax over an axis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._shapes import normalize_axis
+from .._tensor import Tensor
+from ..autograd.op import Op
+from .reduce import sum
+
+
+class Softmax(Op):
+    uses_output = True
+    axis: int
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        if x.size == 0:
+            return xp.asarray(x, copy=True)
+        e = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))
+        e /= xp.sum(e, axis=self.axis, keepdims=True)
+        return e
+
+    def backward(self, g: Tensor) -> tuple:
+        y = self.out
+        return (y * (g - sum(g * y, self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Op):
+    uses_output = True
+    axis: int
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        if x.size == 0:
+            return xp.asarray(x, copy=True)
+        z = x - xp.max(x, axis=self.axis, keepdims=True)
+        return z - xp.log(xp.sum(xp.exp(z), axis=self.axis, keepdims=True))
+
+    def backward(self, g: Tensor) -> tuple:
+        return (g - self.out.exp() * sum(g, self.axis, keepdims=True),)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis`: probabilities that sum to 1."""
+    return Softmax.apply(x, axis=normalize_axis(axis, x.ndim, "softmax"))
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """log(softmax(x)) along `axis`, computed stably."""
+    return LogSoftmax.apply(x, axis=normalize_axis(axis, x.ndim, "log_softmax"))

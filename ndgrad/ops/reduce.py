@@ -1,0 +1,171 @@
+"""Reductions over axes (None = all, an int, or a tuple; negatives allowed) with `keepdims`.
+
+Each reduction's gradient broadcasts the incoming gradient back over the reduced axes.
+`mean`, `var`, `std` and `logsumexp` are compositions of the primitives here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._shapes import normalize_axes
+from .._tensor import Axis, Tensor
+from ..autograd.op import Op
+from ..errors import ShapeError
+from .elementwise import equal, log, logical_and, sqrt, where
+from .shape import broadcast_to, reshape
+
+
+class _Reduce(Op):
+    axes: tuple[int, ...]
+    keepdims: bool
+
+    def _kept(self, g: Tensor) -> Tensor:
+        """The gradient reshaped with the reduced axes as size 1 (ready to broadcast)."""
+        shape = list(self.inputs[0].data.shape)
+        for a in self.axes:
+            shape[a] = 1
+        return reshape(g, shape)
+
+
+class Sum(_Reduce):
+    def forward(self, xp: Any, x: Any) -> Any:
+        return xp.sum(x, axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, g: Tensor) -> tuple:
+        return (broadcast_to(self._kept(g), self.inputs[0].data.shape),)
+
+
+class Prod(_Reduce):
+    def forward(self, xp: Any, x: Any) -> Any:
+        return xp.prod(x, axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, g: Tensor) -> tuple:
+        # d prod / d x_i = product of the others; zeros handled without dividing by them.
+        x = self.inputs[0]
+        zero = equal(x, 0)
+        x1 = where(zero, 1.0, x)
+        others = prod(x1, self.axes, keepdims=True)
+        zeros = Sum.apply(zero, axes=self.axes, keepdims=True)
+        gx = where(zeros == 0, others / x1, 0.0) + where(logical_and(zero, zeros == 1), others, 0.0)
+        return (self._kept(g) * gx,)
+
+
+class _Extreme(_Reduce):
+    uses_output = True
+
+    def check(self, xs: tuple) -> None:
+        if any(xs[a] == 0 for a in self.axes):
+            raise ShapeError(
+                f"{type(self).__name__.lower()}: cannot reduce over a size-0 axis "
+                f"(shape {xs}, axes {self.axes})"
+            )
+
+    def backward(self, g: Tensor) -> tuple:
+        # Ties share the gradient equally (as PyTorch's amax/amin).
+        x = self.inputs[0]
+        hit = equal(x, self._kept(self.out))
+        count = Sum.apply(hit, axes=self.axes, keepdims=True)
+        return (where(hit, self._kept(g) / count, 0.0),)
+
+
+class Max(_Extreme):
+    def forward(self, xp: Any, x: Any) -> Any:
+        return xp.max(x, axis=self.axes, keepdims=self.keepdims)
+
+
+class Min(_Extreme):
+    def forward(self, xp: Any, x: Any) -> Any:
+        return xp.min(x, axis=self.axes, keepdims=self.keepdims)
+
+
+class _ArgExtreme(Op):
+    differentiable = False
+    axis: int | None
+    keepdims: bool
+
+
+class Argmax(_ArgExtreme):
+    def forward(self, xp: Any, x: Any) -> Any:
+        return xp.argmax(x, axis=self.axis, keepdims=self.keepdims)
+
+
+class Argmin(_ArgExtreme):
+    def forward(self, xp: Any, x: Any) -> Any:
+        return xp.argmin(x, axis=self.axis, keepdims=self.keepdims)
+
+
+def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool) -> Tensor:
+    if not isinstance(x, Tensor):
+        from ..creation import tensor
+
+        x = tensor(x)
+    return cls.apply(x, axes=normalize_axes(axis, x.ndim, cls.__name__.lower()), keepdims=keepdims)
+
+
+def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over `axis` (all axes by default)."""
+    return _reduce(Sum, x, axis, keepdims)
+
+
+def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Product over `axis`."""
+    return _reduce(Prod, x, axis, keepdims)
+
+
+def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Largest value over `axis`; ties share the gradient."""
+    return _reduce(Max, x, axis, keepdims)
+
+
+def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Smallest value over `axis`; ties share the gradient."""
+    return _reduce(Min, x, axis, keepdims)
+
+
+def _count(x: Tensor, axis: Axis) -> int:
+    return math.prod(x.shape[a] for a in normalize_axes(axis, x.ndim, "mean"))
+
+
+def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over `axis` (integers give float64, as NumPy)."""
+    s = sum(x, axis, keepdims)
+    return s / _count(x, axis) if _count(x, axis) else s * float("nan")
+
+
+def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over `axis`, divided by ``n - ddof``."""
+    d = x - mean(x, axis, keepdims=True)
+    n = _count(x, axis) - ddof
+    s = sum(d * d, axis, keepdims)
+    return s / n if n > 0 else s * float("nan")
+
+
+def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Standard deviation over `axis`: ``sqrt(var(x, axis, ddof=ddof))``."""
+    return sqrt(var(x, axis, keepdims, ddof))
+
+
+def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `axis`, without overflow."""
+    from .elementwise import exp
+
+    m = max(x, axis, keepdims=True).detach()
+    m = where(m == float("inf"), 0.0, where(m == -float("inf"), 0.0, m))
+    out = log(sum(exp(x - m), axis, keepdims=True)) + m
+    if keepdims:
+        return out
+    return reshape(
+        out, [s for i, s in enumerate(out.shape) if i not in normalize_axes(axis, x.ndim)]
+    )
+
+
+def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the largest value (over the flattened tensor when `axis` is None)."""
+    return Argmax.apply(x, axis=axis, keepdims=keepdims)
+
+
+def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the smallest value (over the flattened tensor when `axis` is None)."""
+    return Argmin.apply(x, axis=axis, keepdims=keepdims)

@@ -1,0 +1,324 @@
+"""Shape operations: reshape, transpose, broadcast, concatenate, pad and their compositions.
+
+Views (reshape, transpose, broadcast_to) share their input's version counter, so an in-place
+change through one is seen by the graph through the other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .._shapes import broadcast_shapes, normalize_axes, normalize_axis
+from .._tensor import Tensor
+from ..autograd.op import Op
+from ..errors import ShapeError
+
+
+def _shape_arg(shape: int | Sequence[int]) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
+
+
+class Reshape(Op):
+    view = True
+    shape: tuple[int, ...]
+
+    def check(self, xs: tuple) -> None:
+        size = math.prod(xs)
+        known = math.prod(s for s in self.shape if s != -1)
+        free = self.shape.count(-1)
+        ok = free == 0 and known == size or free == 1 and known != 0 and size % known == 0
+        if not ok or any(s < -1 for s in self.shape):
+            raise ShapeError(
+                f"reshape: cannot reshape a tensor of shape {xs} ({size} elements) into "
+                f"{self.shape}; sizes must multiply to {size} (at most one -1)"
+            )
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        self.check(x.shape)
+        return xp.reshape(x, self.shape)
+
+    def backward(self, g: Tensor) -> tuple:
+        return (reshape(g, self.inputs[0].data.shape),)
+
+
+class Transpose(Op):
+    view = True
+    axes: tuple[int, ...]
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        if (
+            sorted(normalize_axes(self.axes, x.ndim, "transpose")) != list(range(x.ndim))
+            or len(self.axes) != x.ndim
+        ):
+            raise ShapeError(
+                f"transpose: axes {self.axes} are not a permutation of the {x.ndim} axes of a "
+                f"tensor of shape {tuple(x.shape)}"
+            )
+        self.axes = tuple(a % x.ndim for a in self.axes)
+        return xp.permute_dims(x, self.axes)
+
+    def backward(self, g: Tensor) -> tuple:
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return (transpose(g, tuple(inverse)),)
+
+
+class BroadcastTo(Op):
+    view = True
+    shape: tuple[int, ...]
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        if broadcast_shapes(tuple(x.shape), self.shape, op="broadcast_to") != self.shape:
+            raise ShapeError(
+                f"broadcast_to: a tensor of shape {tuple(x.shape)} cannot be broadcast to "
+                f"{self.shape}"
+            )
+        return xp.broadcast_to(x, self.shape)
+
+    def backward(self, g: Tensor) -> tuple:
+        return (sum_to(g, self.inputs[0].data.shape),)
+
+
+class SumTo(Op):
+    """Sum over the axes that broadcasting added or stretched, giving `shape`."""
+
+    shape: tuple[int, ...]
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        lead = x.ndim - len(self.shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(self.shape) if s == 1 and x.shape[lead + i] != 1
+        )
+        out = xp.sum(x, axis=axes, keepdims=True) if axes else x
+        return xp.reshape(out, self.shape)
+
+    def backward(self, g: Tensor) -> tuple:
+        return (broadcast_to(g, self.inputs[0].data.shape),)
+
+
+class Concatenate(Op):
+    axis: int
+
+    def check(self, *shapes: tuple) -> None:
+        first = shapes[0]
+        if not first:
+            raise ShapeError("concatenate: 0-d tensors cannot be concatenated; use stack")
+        axis = normalize_axis(self.axis, len(first), "concatenate")
+        for s in shapes:
+            if len(s) != len(first) or any(
+                a != b for i, (a, b) in enumerate(zip(s, first)) if i != axis
+            ):
+                raise ShapeError(
+                    f"concatenate: all sizes except along axis {axis} must match. Received "
+                    f"shapes {list(shapes)}"
+                )
+
+    def forward(self, xp: Any, *xs: Any) -> Any:
+        self.check(*[tuple(x.shape) for x in xs])
+        self.axis = normalize_axis(self.axis, xs[0].ndim)
+        return xp.concat(list(xs), axis=self.axis)
+
+    def backward(self, g: Tensor) -> tuple:
+        out, start = [], 0
+        for x, need in zip(self.inputs, self.needs_grad):
+            n = x.data.shape[self.axis]
+            index = (slice(None),) * self.axis + (slice(start, start + n),)
+            out.append(g[index] if need else None)
+            start += n
+        return tuple(out)
+
+
+class Pad(Op):
+    pad_width: tuple[tuple[int, int], ...]
+    value: float
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        return self.backend.pad(x, self.pad_width, self.value)
+
+    def backward(self, g: Tensor) -> tuple:
+        index = tuple(slice(b, b + n) for (b, _), n in zip(self.pad_width, self.inputs[0].shape))
+        return (g[index],)
+
+
+def reshape(x: Tensor, shape: int | Sequence[int]) -> Tensor:
+    """The same elements in a new shape (one size may be -1: inferred).
+
+    >>> import ndgrad
+    >>> ndgrad.arange(6).reshape(2, -1).shape
+    (2, 3)
+    """
+    shape = _shape_arg(shape)
+    if tuple(x.data.shape) == shape:
+        return x
+    return Reshape.apply(x, shape=shape)
+
+
+def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
+    """Axes permuted (reversed by default, as NumPy)."""
+    axes = tuple(reversed(range(x.ndim))) if axes is None else _shape_arg(axes)
+    return Transpose.apply(x, axes=axes)
+
+
+permute = transpose
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    """Axes `axis1` and `axis2` exchanged."""
+    axes = list(range(x.ndim))
+    a, b = normalize_axis(axis1, x.ndim, "swapaxes"), normalize_axis(axis2, x.ndim, "swapaxes")
+    axes[a], axes[b] = axes[b], axes[a]
+    return transpose(x, axes)
+
+
+def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """A view of `x` broadcast to `shape`; its gradient sums back."""
+    shape = _shape_arg(shape)
+    if tuple(x.data.shape) == shape:
+        return x
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """Sum `x` down to `shape`, which must broadcast to x's shape (broadcast_to's gradient)."""
+    shape = _shape_arg(shape)
+    if tuple(x.data.shape) == shape:
+        return x
+    return SumTo.apply(x, shape=shape)
+
+
+def expand_dims(x: Tensor, axis: int | Sequence[int]) -> Tensor:
+    """Insert size-1 axes at `axis` (positions in the result)."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = x.ndim + len(axes)
+    where = set(normalize_axes(axes, ndim, "expand_dims"))
+    it = iter(x.shape)
+    return reshape(x, [1 if i in where else next(it) for i in range(ndim)])
+
+
+unsqueeze = expand_dims
+
+
+def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
+    """Remove size-1 axes (all of them, or those in `axis`, which must have size 1)."""
+    if axis is None:
+        return reshape(x, [s for s in x.shape if s != 1])
+    axes = normalize_axes(axis, x.ndim, "squeeze")
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ShapeError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+    return reshape(x, [s for i, s in enumerate(x.shape) if i not in axes])
+
+
+def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge axes `start_axis` .. `end_axis` into one (all axes by default)."""
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    a = normalize_axis(start_axis, x.ndim, "flatten")
+    b = normalize_axis(end_axis, x.ndim, "flatten")
+    shape = x.shape
+    return reshape(x, shape[:a] + (math.prod(shape[a : b + 1]),) + shape[b + 1 :])
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis. Alias: `concat`."""
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+concat = concatenate
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    from ..creation import tensor as _tensor
+
+    ts = [t if isinstance(t, Tensor) else _tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: need at least one tensor")
+    if any(t.shape != ts[0].shape for t in ts):
+        raise ShapeError(
+            f"stack: all tensors must have the same shape. Received {[t.shape for t in ts]}"
+        )
+    axis = normalize_axis(axis, ts[0].ndim + 1, "stack")
+    return concatenate([expand_dims(t, axis) for t in ts], axis=axis)
+
+
+def split(x: Tensor, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    """Split into equal sections (an int that divides the axis) or at the given indices."""
+    axis = normalize_axis(axis, x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        k = indices_or_sections
+        if k <= 0 or n % k:
+            raise ShapeError(
+                f"split: axis {axis} of size {n} cannot be split into {k} equal sections"
+            )
+        bounds = [i * (n // k) for i in range(k + 1)]
+    else:
+        bounds = [0, *indices_or_sections, n]
+    lead = (slice(None),) * axis
+    return [x[(*lead, slice(a, max(a, b)))] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Constant padding, NumPy style: an int, (before, after), or one pair per axis."""
+    if isinstance(pad_width, int):
+        widths = ((pad_width, pad_width),) * x.ndim
+    else:
+        pw = tuple(pad_width)
+        if pw and isinstance(pw[0], int):
+            pw = (pw,) if len(pw) == 2 else ((pw[0], pw[0]),)
+            widths = pw * x.ndim
+        else:
+            widths = tuple(tuple(p) for p in pw)
+    if len(widths) != x.ndim or any(len(p) != 2 or min(p) < 0 for p in widths):
+        raise ShapeError(
+            f"pad: pad_width must give (before, after) >= 0 for each of the {x.ndim} axes of "
+            f"shape {x.shape}. Received {pad_width!r}"
+        )
+    return Pad.apply(x, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
+
+
+def repeat(x: Tensor, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
+    """Repeat each element `repeats` times along `axis` (flattened when None), as NumPy."""
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    axis = normalize_axis(axis, x.ndim, "repeat")
+    n = x.shape[axis]
+    if isinstance(repeats, int):
+        if repeats < 0:
+            raise ValueError(f"repeat: repeats must be >= 0. Received {repeats}")
+        expanded = expand_dims(x, axis + 1)
+        shape = list(expanded.shape)
+        shape[axis + 1] = repeats
+        out_shape = list(x.shape)
+        out_shape[axis] = n * repeats
+        return reshape(broadcast_to(expanded, shape), out_shape)
+    repeats = list(repeats)
+    if len(repeats) != n or min(repeats, default=0) < 0:
+        raise ShapeError(
+            f"repeat: need {n} non-negative repeats for axis {axis} of shape {x.shape}. "
+            f"Received {len(repeats)}"
+        )
+    from ..creation import tensor as _tensor
+
+    index = _tensor(
+        [i for i, r in enumerate(repeats) for _ in range(r)], dtype="int64", device=x.backend
+    )
+    return x[(slice(None),) * axis + (index,)]
+
+
+def tile(x: Tensor, reps: int | Sequence[int]) -> Tensor:
+    """The whole tensor repeated `reps` times along each axis, as NumPy."""
+    reps = _shape_arg(reps)
+    ndim = max(x.ndim, len(reps))
+    reps = (1,) * (ndim - len(reps)) + reps
+    shape = (1,) * (ndim - x.ndim) + x.shape
+    inter = [d for s in shape for d in (1, s)]
+    big = [d for r, s in zip(reps, shape) for d in (r, s)]
+    out = broadcast_to(reshape(x, inter), big)
+    return reshape(out, [r * s for r, s in zip(reps, shape)])
