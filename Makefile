@@ -26,7 +26,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest -n 2 -q
 
 bench: $(VENV)/.dev
-	$(PY) bench/run.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --out bench/RESULTS.md
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -9,7 +9,8 @@ Tensors with NumPy semantics, reverse-mode autodiff, layers, optimizers and Kera
 tensor([2., 4., 6.], shape=(3,), dtype=float32)
 """
 
-from . import cuda, ops
+from . import activations, callbacks, cuda, datasets, initializers, layers, losses, metrics, ops
+from . import optimizers
 from ._dtypes import DType, bool_, float16, float32, float64, int32, int64, uint8
 from ._shapes import broadcast_shapes
 from ._tensor import Tensor
@@ -41,7 +42,9 @@ from .creation import (
 from .errors import DeviceError, DTypeError, GraphError, ShapeError
 from .ops import *  # noqa: F403  (every op function: ndgrad.relu, ndgrad.matmul, ...)
 from .ops import __all__ as _ops_all
+from .models import Model, Sequential
 from .random import manual_seed, normal, permutation, rand, randint, randn, uniform
+from .saving import load_model
 
 __version__ = "0.1.0"
 

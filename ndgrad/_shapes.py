@@ -42,10 +42,12 @@ def broadcast_shapes(*shapes: Shape, op: str = "broadcast") -> Shape:
 
 
 def normalize_axis(axis: int, ndim: int, op: str = "op") -> int:
-    """`axis` in ``[-ndim, ndim)`` as a non-negative index."""
-    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
+    """`axis` in ``[-ndim, ndim)`` as a non-negative index (0 or -1 name a 0-d tensor's 0)."""
+    if ndim == 0 and axis in (0, -1):
+        return 0
+    if not -ndim <= axis < ndim:
         raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of rank {ndim}")
-    return axis % ndim if ndim else 0
+    return axis % ndim
 
 
 def normalize_axes(axis: int | Sequence[int] | None, ndim: int, op: str = "op") -> tuple[int, ...]:

@@ -143,8 +143,8 @@ def _check_versions(node: Any) -> None:
                 f"(x.clone()) or modify it only after backward"
             )
     if node.uses_output:
-        out = node._out()
-        if out is not None and out._version[0] != 0:
+        out = node.saved_out
+        if out._version[0] != 0:
             raise GraphError(
                 f"backward: the output of {node!r}, which its gradient needs, was modified in "
                 f"place. Compute on a copy (x.clone()) instead"

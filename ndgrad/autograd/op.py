@@ -30,7 +30,7 @@ class Op:
     promote_from: ClassVar[int | None] = 0
     #: the output aliases input 0's memory, so they share a version counter
     view: ClassVar[bool] = False
-    #: backward reads the output, so in-place changes to it are errors
+    #: backward reads the output (kept alive by the node); in-place changes to it are errors
     uses_output: ClassVar[bool] = False
 
     inputs: tuple[Any, ...] | None
@@ -75,6 +75,8 @@ class Op:
                 op.needs_grad = needs
                 op._saved_versions = tuple([x._version[0] for x in xs])
                 op._out = weakref.ref(out)
+                if cls.uses_output:  # held strongly: consumers may be freed first in backward
+                    op.saved_out = out
                 out._node = op
                 out._requires_grad = True
         return out
@@ -95,8 +97,12 @@ class Op:
 
     @property
     def out(self) -> Any:
-        """The output Tensor (for ops whose backward reuses it, e.g. exp, tanh, softmax)."""
-        return self._out()
+        """The output Tensor (for ops whose backward reuses it, e.g. exp, tanh, softmax).
+
+        Such ops (`uses_output`) hold it strongly; the engine breaks that cycle when it
+        frees the node after backward.
+        """
+        return self.saved_out
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._dtypes import DType
+from ..errors import DTypeError
 
 
 def _is_basic(index: tuple) -> bool:
@@ -30,7 +31,9 @@ class Backend:
         self.index = index
         self.name = self.kind if self.kind in ("cpu", "strict") else f"{self.kind}:{index}"
         self.native_device = self._native_device()
-        self._to_native = {d: self._native_dtype_named(d.name) for d in _dtypes.ALL}
+        native = {d: self._native_dtype_named(d.name) for d in _dtypes.ALL}
+        # A dtype the library lacks (array-api-strict has no float16) is simply not offered.
+        self._to_native = {d: n for d, n in native.items() if n is not None}
         self._from_native = {v: k for k, v in self._to_native.items()}
         self._array_type = type(self.xp.asarray(0, device=self.native_device))
         self.seed(None)
@@ -42,11 +45,19 @@ class Backend:
         return None
 
     def _native_dtype_named(self, name: str) -> Any:
-        return getattr(self.xp, name)
+        return getattr(self.xp, name, None)
 
     # -- dtypes and conversion -------------------------------------------------------------
     def native_dtype(self, dtype: DType) -> Any:
-        return self._to_native[dtype]
+        """This library's dtype for `dtype`; a DTypeError when the device does not offer it."""
+        native = self._to_native.get(dtype)
+        if native is None:
+            offered = ", ".join(d.name for d in self._to_native)
+            raise DTypeError(
+                f"dtype {dtype.name} is not available on device {self.name!r}. "
+                f"Available dtypes: {offered}"
+            )
+        return native
 
     def dtype_of(self, array: Any) -> DType:
         return self._from_native[array.dtype]
@@ -56,7 +67,7 @@ class Backend:
 
     def asarray(self, data: Any, dtype: DType | None = None, copy: bool | None = None) -> Any:
         """`data` (nested lists, scalars, NumPy arrays, this backend's arrays) as an array here."""
-        native = None if dtype is None else self._to_native[dtype]
+        native = None if dtype is None else self.native_dtype(dtype)
         if not self.is_array(data) and not isinstance(data, (list, tuple, int, float, bool)):
             data = np.asarray(data)  # NumPy arrays and other buffers go through the host
         return self.xp.asarray(data, dtype=native, device=self.native_device, copy=copy)
@@ -68,7 +79,7 @@ class Backend:
         return np.asarray(array.to_device(self.xp.Device()))
 
     def astype(self, array: Any, dtype: DType) -> Any:
-        return self.xp.astype(array, self._to_native[dtype])
+        return self.xp.astype(array, self.native_dtype(dtype))
 
     def coerce(self, result: Any) -> Any:
         """An op's result as an array of this backend (NumPy returns scalars for 0-d results)."""
@@ -100,18 +111,26 @@ class Backend:
     def scatter_add(self, shape: tuple[int, ...], index: tuple, values: Any) -> Any:
         """Zeros of `shape` with `values` added at `index`; repeated positions accumulate."""
         xp = self.xp
-        lin = self._linear_index(shape, index).reshape(-1)
+        lin = self._linear_index(shape, index)
         size = math.prod(shape)
-        values = xp.reshape(xp.broadcast_to(values, lin.shape if lin.ndim else ()), (1, -1))
+        values = xp.reshape(xp.broadcast_to(values, lin.shape), (1, lin.size))
+        lin = lin.reshape(-1)
         onehot = self.from_numpy(lin[:, None] == np.arange(size)[None, :])
         out = xp.matmul(values, xp.astype(onehot, values.dtype))
         return xp.reshape(out, shape)
 
     def setitem(self, array: Any, index: tuple, values: Any) -> None:
         """``array[index] = values`` in place."""
+        if not self.is_array(values):  # a Python scalar
+            values = self.xp.asarray(values, dtype=array.dtype, device=self.native_device)
         if _is_basic(index):
             if Ellipsis not in index:
                 index = (*index, Ellipsis)
+            if any(i is None for i in index):  # the standard allows None only when reading
+                target = array[index].shape
+                index = tuple(i for i in index if i is not None)
+                values = self.xp.broadcast_to(values, target)
+                values = self.xp.reshape(values, array[index].shape)
             array[index] = values
             return
         xp = self.xp

@@ -66,6 +66,8 @@ class FloorDivide(_Binary):
 
 
 class Power(_Binary):
+    uses_output = True
+
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
         return xp.pow(x, y)
 

@@ -7,6 +7,7 @@ added axis is removed; leading axes broadcast as a batch.
 
 from __future__ import annotations
 
+import math
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -60,7 +61,8 @@ class Matmul(Op):
         if ny:
             if y.ndim == 2 and x.ndim > 2:  # a shared weight: one 2-D product, no batch of them
                 k, n = y.shape
-                gy = matmul(transpose(reshape(x, (-1, k))), reshape(g, (-1, n)))
+                rows = math.prod(x.shape[:-1])  # not -1: ambiguous when a size is 0
+                gy = matmul(transpose(reshape(x, (rows, k))), reshape(g, (rows, n)))
             else:
                 gy = matmul(swapaxes(x, -1, -2), g)
         return gx, gy
@@ -93,11 +95,11 @@ def tensordot(x: Tensor, y: Tensor, axes: int | Sequence[Any] = 2) -> Tensor:
         )
     fx = [a for a in range(x.ndim) if a not in ax]
     fy = [b for b in range(y.ndim) if b not in ay]
-    k = 1
-    for a in ax:
-        k *= x.shape[a]
-    x2 = reshape(transpose(x, fx + ax), (-1, k))
-    y2 = reshape(transpose(y, ay + fy), (k, -1))
+    k = math.prod(x.shape[a] for a in ax)
+    m = math.prod(x.shape[a] for a in fx)
+    n = math.prod(y.shape[b] for b in fy)
+    x2 = reshape(transpose(x, fx + ax), (m, k))  # explicit sizes: -1 is ambiguous for size 0
+    y2 = reshape(transpose(y, ay + fy), (k, n))
     return reshape(matmul(x2, y2), [x.shape[a] for a in fx] + [y.shape[b] for b in fy])
 
 

@@ -14,7 +14,7 @@ from .reduce import sum
 
 class Softmax(Op):
     uses_output = True
-    axis: int
+    axis: tuple[int, ...]  # one axis, or () for a 0-d tensor
 
     def forward(self, xp: Any, x: Any) -> Any:
         if x.size == 0:
@@ -30,7 +30,7 @@ class Softmax(Op):
 
 class LogSoftmax(Op):
     uses_output = True
-    axis: int
+    axis: tuple[int, ...]  # one axis, or () for a 0-d tensor
 
     def forward(self, xp: Any, x: Any) -> Any:
         if x.size == 0:
@@ -42,11 +42,16 @@ class LogSoftmax(Op):
         return (g - self.out.exp() * sum(g, self.axis, keepdims=True),)
 
 
+def _axis(x: Tensor, axis: int, op: str) -> tuple[int, ...]:
+    a = normalize_axis(axis, x.ndim, op)
+    return (a,) if x.ndim else ()
+
+
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`: probabilities that sum to 1."""
-    return Softmax.apply(x, axis=normalize_axis(axis, x.ndim, "softmax"))
+    return Softmax.apply(x, axis=_axis(x, axis, "softmax"))
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log(softmax(x)) along `axis`, computed stably."""
-    return LogSoftmax.apply(x, axis=normalize_axis(axis, x.ndim, "log_softmax"))
+    return LogSoftmax.apply(x, axis=_axis(x, axis, "log_softmax"))

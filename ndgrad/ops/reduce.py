@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import _dtypes
 from .._shapes import normalize_axes
 from .._tensor import Axis, Tensor
 from ..autograd.op import Op
@@ -29,8 +30,14 @@ class _Reduce(Op):
         return reshape(g, shape)
 
 
+def _accumulate(backend: Any, x: Any) -> Any:
+    """NumPy sums and multiplies bool and integer arrays in int64 (ndgrad has no uint64)."""
+    return backend.astype(x, _dtypes.int64) if backend.dtype_of(x).kind in "bu" else x
+
+
 class Sum(_Reduce):
     def forward(self, xp: Any, x: Any) -> Any:
+        x = _accumulate(self.backend, x)
         return xp.sum(x, axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, g: Tensor) -> tuple:
@@ -39,6 +46,7 @@ class Sum(_Reduce):
 
 class Prod(_Reduce):
     def forward(self, xp: Any, x: Any) -> Any:
+        x = _accumulate(self.backend, x)
         return xp.prod(x, axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, g: Tensor) -> tuple:
@@ -66,7 +74,7 @@ class _Extreme(_Reduce):
         # Ties share the gradient equally (as PyTorch's amax/amin).
         x = self.inputs[0]
         hit = equal(x, self._kept(self.out))
-        count = Sum.apply(hit, axes=self.axes, keepdims=True)
+        count = Sum.apply(hit.astype(x.dtype), axes=self.axes, keepdims=True)
         return (where(hit, self._kept(g) / count, 0.0),)
 
 
@@ -143,17 +151,26 @@ def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> 
 
 
 def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Standard deviation over `axis`: ``sqrt(var(x, axis, ddof=ddof))``."""
-    return sqrt(var(x, axis, keepdims, ddof))
+    """Standard deviation over `axis`: ``sqrt(var(x, axis, ddof=ddof))``.
+
+    Where the variance is 0 (constant values) the gradient is 0, as PyTorch's, not the NaN
+    that sqrt's infinite slope at 0 would give.
+    """
+    v = var(x, axis, keepdims, ddof)
+    positive = v > 0
+    return where(positive, sqrt(where(positive, v, 1.0)), v)
 
 
 def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over `axis`, without overflow."""
     from .elementwise import exp
 
-    m = max(x, axis, keepdims=True).detach()
-    m = where(m == float("inf"), 0.0, where(m == -float("inf"), 0.0, m))
-    out = log(sum(exp(x - m), axis, keepdims=True)) + m
+    if _count(x, axis) == 0:  # an empty sum: log(0) = -inf, and no max to subtract
+        out = log(sum(exp(x), axis, keepdims=True))
+    else:
+        m = max(x, axis, keepdims=True).detach()
+        m = where(m == float("inf"), 0.0, where(m == -float("inf"), 0.0, m))
+        out = log(sum(exp(x - m), axis, keepdims=True)) + m
     if keepdims:
         return out
     return reshape(

@@ -1,0 +1,68 @@
+"""Activation functions by name, as Keras: ``Dense(64, activation="relu")``.
+
+`get` resolves a name, a callable or None (linear) to a function Tensor -> Tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import ops
+from ._tensor import Tensor
+
+Activation = Callable[[Tensor], Tensor]
+
+
+def linear(x: Tensor) -> Tensor:
+    """The identity: no activation."""
+    return x
+
+
+def softmax(x: Tensor) -> Tensor:
+    """Softmax over the last axis."""
+    return ops.softmax(x, -1)
+
+
+def log_softmax(x: Tensor) -> Tensor:
+    """Log-softmax over the last axis."""
+    return ops.log_softmax(x, -1)
+
+
+relu, sigmoid, tanh, softplus, leaky_relu, elu, gelu = (
+    ops.relu, ops.sigmoid, ops.tanh, ops.softplus, ops.leaky_relu, ops.elu, ops.gelu,
+)
+
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": relu,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "softplus": softplus,
+    "leaky_relu": leaky_relu,
+    "elu": elu,
+    "gelu": gelu,
+    "linear": linear,
+}
+
+
+def get(identifier: str | Activation | None) -> Activation:
+    """The activation for a name ('relu'), a function, or None (linear)."""
+    if identifier is None:
+        return linear
+    if callable(identifier):
+        return identifier
+    try:
+        return ACTIVATIONS[str(identifier).lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {identifier!r}. Valid names: {', '.join(sorted(ACTIVATIONS))}"
+        ) from None
+
+
+def name_of(fn: Activation) -> str:
+    """The registered name of an activation function (for configs)."""
+    for name, f in ACTIVATIONS.items():
+        if f is fn:
+            return name
+    return getattr(fn, "__name__", repr(fn))

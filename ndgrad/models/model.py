@@ -1,0 +1,290 @@
+"""`Model`: a layer that trains. ``compile`` then ``fit`` / ``evaluate`` / ``predict``, as Keras.
+
+Subclass it and define ``call(inputs)`` (layers assigned in ``__init__`` are tracked), or use
+`Sequential`. `fit` is a loop over batches calling `train_on_batch`'s step and the callbacks
+(the progress bar and `History` are callbacks too). Bad input is rejected before any weight
+changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import losses as _losses
+from .. import metrics as _metrics
+from .. import ops
+from .._tensor import Tensor
+from ..autograd.engine import backward
+from ..autograd.grad_mode import no_grad
+from ..backends.registry import get_backend
+from ..creation import tensor
+from ..errors import ShapeError
+from ..layers.layer import Layer, learning_phase
+from ..random import permutation
+
+
+class Model(Layer):
+    """A trainable stack or graph of layers with Keras's training API."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.optimizer: Any = None
+        self.loss: Any = None
+        self.compiled_metrics: list[_metrics.Metric] = []
+        self.stop_training = False
+        self.history: Any = None
+
+    # -- compile -----------------------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
+                metrics: Sequence[Any] | None = None) -> None:
+        """Choose the optimizer, loss and metrics (names, objects or functions)."""
+        from .. import optimizers
+
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = _losses.get(loss)
+        self.compiled_metrics = [_metrics.get(m) for m in metrics or []]
+
+    def _require_compiled(self, what: str) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(f"{what}: the model must be compiled first; call model.compile("
+                               f"optimizer=..., loss=..., metrics=[...])")
+
+    def compute_loss(self, y: Tensor, y_pred: Tensor) -> Tensor:
+        loss = self.loss(y, y_pred)
+        return ops.mean(loss) if loss.ndim else loss
+
+    # -- data --------------------------------------------------------------------------------
+    def _as_tensor(self, data: Any, name: str) -> Tensor:
+        if isinstance(data, Tensor):
+            return data if data.backend.name == self.device else data.to(self.device)
+        return tensor(data, device=self.device)
+
+    def _check_data(self, x: Tensor, y: Tensor | None, what: str) -> None:
+        if x.ndim == 0:
+            raise ShapeError(f"{what}: x must have a batch axis. Received shape {x.shape}")
+        if y is not None and (y.ndim == 0 or len(y) != len(x)):
+            raise ValueError(
+                f"{what}: x and y must have the same number of samples. Received "
+                f"len(x)={len(x)}, len(y)={len(y) if y.ndim else 'a scalar'}"
+            )
+
+    def _check_labels(self, x: Tensor, y: Tensor) -> None:
+        """Integer labels must name one of the model's outputs (checked before any update)."""
+        if not (isinstance(self.loss, _losses.SparseCategoricalCrossentropy)
+                or self.loss is _losses.sparse_categorical_crossentropy):
+            return
+        with no_grad():
+            classes = self(x[:1]).shape[-1]
+        if y.size and (int(y.min().item()) < 0 or int(y.max().item()) >= classes):
+            bad = sorted({v for v in ops.reshape(y, (-1,)).tolist() if not 0 <= v < classes})
+            raise ValueError(
+                f"fit: labels must be in [0, {classes}) for a model with {classes} outputs. "
+                f"Received labels {bad[:10]}"
+            )
+
+    # -- one step ----------------------------------------------------------------------------
+    def train_step(self, x: Tensor, y: Tensor) -> Tensor:
+        """Forward, loss, gradients of the trainable weights, one optimizer update."""
+        weights = self.trainable_weights
+        token = learning_phase.set(True)
+        try:
+            y_pred = self(x)
+            loss = self.compute_loss(y, y_pred)
+        finally:
+            learning_phase.reset(token)
+        grads = backward([loss], inputs=weights)
+        self.optimizer.apply(grads, weights)
+        for m in self.compiled_metrics:
+            m.update_state(y, y_pred)
+        return loss
+
+    def test_step(self, x: Tensor, y: Tensor) -> Tensor:
+        with no_grad():
+            y_pred = self(x, training=False)
+            loss = self.compute_loss(y, y_pred)
+        for m in self.compiled_metrics:
+            m.update_state(y, y_pred)
+        return loss
+
+    def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
+        """One update on one batch; returns the loss (and metrics) of that batch."""
+        self._require_compiled("train_on_batch")
+        x, y = self._as_tensor(x, "x"), self._as_tensor(y, "y")
+        self._check_data(x, y, "train_on_batch")
+        self._check_labels(x, y)
+        for m in self.compiled_metrics:
+            m.reset_state()
+        loss = float(self.train_step(x, y).item())
+        return [loss, *(m.result() for m in self.compiled_metrics)] if self.compiled_metrics else loss
+
+    # -- loops -------------------------------------------------------------------------------
+    def fit(self, x: Any, y: Any, batch_size: int = 32, epochs: int = 1, verbose: int | str = "auto",
+            callbacks: Sequence[Any] | None = None, validation_split: float = 0.0,
+            validation_data: tuple[Any, Any] | None = None, shuffle: bool = True,
+            initial_epoch: int = 0) -> Any:
+        """Train for `epochs` passes over (x, y) in batches; returns the `History`."""
+        from ..callbacks import CallbackList
+
+        self._require_compiled("fit")
+        if batch_size < 1 or epochs < 0:
+            raise ValueError(f"fit: batch_size must be >= 1 and epochs >= 0. Received "
+                             f"batch_size={batch_size}, epochs={epochs}")
+        x, y = self._as_tensor(x, "x"), self._as_tensor(y, "y")
+        self._check_data(x, y, "fit")
+        if validation_data is None and validation_split:
+            if not 0.0 < validation_split < 1.0:
+                raise ValueError(f"fit: validation_split must be in (0, 1). Received {validation_split}")
+            cut = int(len(x) * (1.0 - validation_split))
+            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+        if validation_data is not None:
+            vx, vy = (self._as_tensor(v, "validation") for v in validation_data)
+            self._check_data(vx, vy, "fit (validation_data)")
+        self._check_labels(x, y)
+        n = len(x)
+        steps = math.ceil(n / batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0,
+                           verbose=verbose, epochs=epochs, steps=steps)
+        self.stop_training = False
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            for m in self.compiled_metrics:
+                m.reset_state()
+            cbs.on_epoch_begin(epoch)
+            order = permutation(n, device=self.device) if shuffle else None
+            total = 0.0
+            for step in range(steps):
+                cbs.on_train_batch_begin(step)
+                sl = slice(step * batch_size, min(n, (step + 1) * batch_size))
+                index = order[sl] if order is not None else sl
+                loss = self.train_step(x[index], y[index])
+                total += float(loss.item())
+                logs = {"loss": total / (step + 1)}
+                logs.update((m.name, m.result()) for m in self.compiled_metrics)
+                cbs.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs) if steps else {}
+            if validation_data is not None:
+                val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
+                epoch_logs.update((f"val_{k}", v) for k, v in val.items())
+            cbs.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end()
+        return self.history
+
+    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int | str = "auto",
+                 return_dict: bool = False, callbacks: Sequence[Any] | None = None) -> Any:
+        """Loss and metrics over (x, y): ``[loss, *metrics]``, or the loss alone without metrics."""
+        from ..callbacks import CallbackList
+
+        self._require_compiled("evaluate")
+        x, y = self._as_tensor(x, "x"), self._as_tensor(y, "y")
+        self._check_data(x, y, "evaluate")
+        self._check_labels(x, y)
+        for m in self.compiled_metrics:
+            m.reset_state()
+        n = len(x)
+        steps = math.ceil(n / batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        cbs = CallbackList(callbacks, model=self, add_history=False, add_progbar=verbose != 0,
+                           verbose=verbose, epochs=1, steps=steps)
+        cbs.on_test_begin()
+        total = 0.0
+        for step in range(steps):
+            cbs.on_test_batch_begin(step)
+            sl = slice(step * batch_size, min(n, (step + 1) * batch_size))
+            total += float(self.test_step(x[sl], y[sl]).item()) * (sl.stop - sl.start)
+            logs = {"loss": total / sl.stop}
+            logs.update((m.name, m.result()) for m in self.compiled_metrics)
+            cbs.on_test_batch_end(step, logs)
+        result = {"loss": total / n if n else float("nan")}
+        result.update((m.name, m.result()) for m in self.compiled_metrics)
+        cbs.on_test_end(result)
+        if return_dict:
+            return result
+        return list(result.values()) if self.compiled_metrics else result["loss"]
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Tensor:
+        """The model's outputs for x, computed in batches without recording gradients."""
+        x = self._as_tensor(x, "x")
+        outs = []
+        with no_grad():
+            for start in range(0, len(x), batch_size):
+                batch = x[start : start + batch_size]
+                outs.append(self(batch, training=False))
+        return ops.concatenate(outs, axis=0) if outs else self(x)
+
+    # -- weights, devices, summary -----------------------------------------------------------
+    def get_weights(self) -> list[Any]:
+        """Every weight as a NumPy array, in a fixed order."""
+        return [w.numpy().copy() for w in self.weights]
+
+    def set_weights(self, arrays: Sequence[Any]) -> None:
+        """Replace every weight (same order and shapes as get_weights)."""
+        weights = self.weights
+        if len(arrays) != len(weights):
+            raise ValueError(f"set_weights: the model has {len(weights)} weights, received {len(arrays)}")
+        new = [tensor(a, dtype=w.dtype, device=w.backend) for a, w in zip(arrays, weights)]
+        for w, a in zip(weights, new):
+            if a.shape != w.shape:
+                raise ShapeError(f"set_weights: a weight of shape {w.shape} got an array of shape {a.shape}")
+        for w, a in zip(weights, new):
+            w.data = a.data
+            w._version[0] += 1
+
+    def to(self, device: str) -> Model:
+        """Move weights and optimizer state to `device`; later batches go there too."""
+        super().to(device)
+        if self.optimizer is not None and hasattr(self.optimizer, "to"):
+            self.optimizer.to(get_backend(device).name)
+        return self
+
+    def save_weights(self, path: str) -> None:
+        """Write the weights to `path` (.safetensors or .npz), atomically."""
+        from ..saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: str) -> None:
+        """Read weights written by `save_weights` (names and shapes are checked)."""
+        from ..saving import load_weights
+
+        load_weights(self, path)
+
+    def save(self, path: str) -> None:
+        """Write architecture (JSON) and weights to one `.ndgrad` file, atomically."""
+        from ..saving import save_model
+
+        save_model(self, path)
+
+    def summary(self, print_fn: Callable[[str], None] = print) -> None:
+        """Print each layer's output shape and parameter count, and the totals."""
+        rows = self._summary_rows()
+        width = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+        line = "-" * sum(width)
+        print_fn(f'Model: "{self.name}"')
+        print_fn(line)
+        for i, r in enumerate(rows):
+            print_fn("".join(c.ljust(w) for c, w in zip(r, width)))
+            if i == 0:
+                print_fn("=" * sum(width))
+        print_fn(line)
+        total = self.count_params()
+        trainable = sum(w.size for w in self.trainable_weights)
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {total - trainable:,}")
+
+    def _summary_rows(self) -> list[tuple[str, str, str]]:
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        for layer in self.sublayers():
+            shape = getattr(layer, "_output_shape", None)
+            rows.append((f"{layer.name} ({type(layer).__name__})",
+                         "?" if shape is None else str(shape), f"{layer.count_params():,}"))
+        return rows

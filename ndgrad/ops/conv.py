@@ -1,0 +1,175 @@
+"""Convolution and pooling on channels-last images (N, H, W, C), as Keras lays them out.
+
+`conv2d` is im2col + one matrix product: `Im2Col` copies every KH x KW window into a row, and
+its adjoint `Col2Im` adds rows back into image positions (a loop over the KH*KW kernel taps,
+never over pixels or the batch). Each is the other's gradient, so convolutions are
+differentiable to any order and a first layer's input gets no gradient work at all.
+Pooling with stride == pool size is a crop, a reshape and a max or mean: no copy forward.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._tensor import Tensor
+from ..autograd.op import Op
+from ..errors import ShapeError
+from .fused import linear
+from . import reduce as _reduce
+from .shape import pad, reshape
+
+
+def _out_size(n: int, k: int, s: int) -> int:
+    return (n - k) // s + 1
+
+
+class Im2Col(Op):
+    """(N, H, W, C) -> (N*OH*OW, KH*KW*C): one row per output pixel."""
+
+    size: tuple[int, int]
+    strides: tuple[int, int]
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        w = self.backend.windows(x, self.size, self.strides)  # (N, OH, OW, KH, KW, C)
+        n, oh, ow = w.shape[:3]
+        return xp.reshape(w, (n * oh * ow, -1))
+
+    def backward(self, g: Tensor) -> tuple:
+        return (Col2Im.apply(g, size=self.size, strides=self.strides,
+                             shape=self.inputs[0].data.shape),)
+
+
+class Col2Im(Op):
+    """The adjoint of Im2Col: rows (N*OH*OW, KH*KW*C) summed back into (N, H, W, C)."""
+
+    size: tuple[int, int]
+    strides: tuple[int, int]
+    shape: tuple[int, ...]
+
+    def forward(self, xp: Any, cols: Any) -> Any:
+        n, h, w, c = self.shape
+        (kh, kw), (sh, sw) = self.size, self.strides
+        oh, ow = _out_size(h, kh, sh), _out_size(w, kw, sw)
+        cols = xp.reshape(cols, (n, oh, ow, kh, kw, c))
+        out = xp.zeros(self.shape, dtype=cols.dtype, device=cols.device)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i, i + sh * (oh - 1) + 1, sh)
+                columns = slice(j, j + sw * (ow - 1) + 1, sw)
+                index = (slice(None), rows, columns, slice(None))
+                out[index] = out[index] + cols[:, :, :, i, j, :]
+        return out
+
+    def backward(self, g: Tensor) -> tuple:
+        return (Im2Col.apply(g, size=self.size, strides=self.strides),)
+
+
+def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
+    pair = (v, v) if isinstance(v, int) else tuple(v)
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"{name} must be a positive int or a pair of them. Received {v!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _same(n: int, k: int, s: int) -> tuple[int, int]:
+    """Keras 'same' padding (before, after): the output has ceil(n / s) positions."""
+    total = max((math.ceil(n / s) - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+def _prepare(x: Tensor, size: tuple, strides: tuple, padding: str, op: str,
+             value: float = 0.0) -> Tensor:
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expected images (batch, height, width, channels). Received {x.shape}")
+    if padding == "same":
+        ph, pw = _same(x.shape[1], size[0], strides[0]), _same(x.shape[2], size[1], strides[1])
+        if ph != (0, 0) or pw != (0, 0):
+            x = pad(x, ((0, 0), ph, pw, (0, 0)), value=value)
+    elif padding != "valid":
+        raise ValueError(f"{op}: padding must be 'valid' or 'same'. Received {padding!r}")
+    if x.shape[1] < size[0] or x.shape[2] < size[1]:
+        raise ShapeError(
+            f"{op}: the window {size} is larger than the (padded) image {x.shape[1:3]}; "
+            f"use padding='same' or a smaller window"
+        )
+    return x
+
+
+def conv2d(
+    x: Tensor,
+    kernel: Tensor,
+    bias: Tensor | None = None,
+    strides: int | tuple[int, int] = 1,
+    padding: str = "valid",
+) -> Tensor:
+    """2-D convolution: x (N, H, W, C), kernel (KH, KW, C, F), bias (F,) -> (N, OH, OW, F)."""
+    if kernel.ndim != 4 or x.ndim == 4 and kernel.shape[2] != x.shape[3]:
+        raise ShapeError(
+            f"conv2d: expected a kernel (KH, KW, {x.shape[-1]}, filters) for inputs with "
+            f"{x.shape[-1]} channels. Received x={x.shape}, kernel={kernel.shape}"
+        )
+    kh, kw, c, f = kernel.shape
+    s = _pair(strides, "strides")
+    x = _prepare(x, (kh, kw), s, padding, "conv2d")
+    n, h, w, _ = x.shape
+    cols = Im2Col.apply(x, size=(kh, kw), strides=s)
+    out = linear(cols, reshape(kernel, (kh * kw * c, f)), bias)
+    return reshape(out, (n, _out_size(h, kh, s[0]), _out_size(w, kw, s[1]), f))
+
+
+class Windows(Op):
+    """(N, H, W, C) -> (N, OH, OW, KH, KW, C) windows (overlapping pooling); adjoint Col2Im."""
+
+    size: tuple[int, int]
+    strides: tuple[int, int]
+
+    def forward(self, xp: Any, x: Any) -> Any:
+        return self.backend.windows(x, self.size, self.strides)
+
+    def backward(self, g: Tensor) -> tuple:
+        n, oh, ow = g.shape[:3]
+        cols = reshape(g, (n * oh * ow, -1))
+        return (Col2Im.apply(cols, size=self.size, strides=self.strides,
+                             shape=self.inputs[0].data.shape),)
+
+
+def _pool(x: Tensor, pool_size: Any, strides: Any, padding: str, reduce: Any, op: str,
+          value: float = 0.0) -> Tensor:
+    size = _pair(pool_size, "pool_size")
+    s = size if strides is None else _pair(strides, "strides")
+    x = _prepare(x, size, s, padding, op, value)
+    n, h, w, c = x.shape
+    oh, ow = _out_size(h, size[0], s[0]), _out_size(w, size[1], s[1])
+    if s == size:  # non-overlapping: crop, reshape (no copy) and reduce
+        x = x[:, : oh * size[0], : ow * size[1], :]
+        blocks = reshape(x, (n, oh, size[0], ow, size[1], c))
+        return reduce(blocks, (2, 4))
+    return reduce(Windows.apply(x, size=size, strides=s), (3, 4))
+
+
+def max_pool2d(x: Tensor, pool_size: Any = 2, strides: Any = None, padding: str = "valid") -> Tensor:
+    """Max over pool_size windows of (N, H, W, C) images; strides default to pool_size.
+
+    'same' padding never wins a window (it is -inf for floats), as in Keras.
+    """
+    fill = float("-inf") if x.dtype.is_floating else (x.min().item() if x.size else 0)
+    return _pool(x, pool_size, strides, padding, _reduce.max, "max_pool2d", fill)
+
+
+def avg_pool2d(x: Tensor, pool_size: Any = 2, strides: Any = None, padding: str = "valid") -> Tensor:
+    """Mean over pool_size windows of (N, H, W, C) images.
+
+    With 'same' padding each window averages only the image positions it covers (padding is
+    not counted), as in Keras.
+    """
+    out = _pool(x, pool_size, strides, padding, _reduce.mean, "avg_pool2d")
+    if padding != "same" or x.ndim != 4:
+        return out
+    from ..autograd.grad_mode import no_grad
+    from ..creation import ones
+
+    with no_grad():  # the fraction of each window that lies on the image: a constant
+        inside = _pool(ones((1, *x.shape[1:3], 1), dtype=out.dtype, device=x.backend),
+                       pool_size, strides, padding, _reduce.mean, "avg_pool2d")
+    return out / inside

@@ -1,0 +1,111 @@
+"""Fused network ops, each one node where a composition would be several:
+
+- `linear(x, w, b)`: ``x @ w + b`` with one BLAS call forward and one per needed gradient.
+- `sparse_softmax_cross_entropy(logits, labels)`: per-sample ``-log softmax(logits)[label]``,
+  stable for any logits (no log(0), no overflow at 1e4), gradient ``softmax - onehot``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._tensor import Tensor
+from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.op import Op
+from ..errors import ShapeError
+from .linalg import matmul
+from .nn import softmax
+from .reduce import sum
+from .shape import reshape, transpose
+
+
+class Linear(Op):
+    """``x @ w + b`` for x (..., k), w (k, n), b (n,) or None."""
+
+    def check(self, xs: tuple, ws: tuple, *bs: tuple) -> None:
+        _check_linear(xs, ws, *bs)
+
+    def forward(self, xp: Any, x: Any, w: Any, b: Any = None) -> Any:
+        y = xp.matmul(x, w)
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, g: Tensor) -> tuple:
+        x, w = self.inputs[:2]
+        need = self.needs_grad
+        gx = matmul(g, transpose(w)) if need[0] else None
+        gw = None
+        if need[1]:
+            k, n = w.shape
+            gw = matmul(transpose(reshape(x, (-1, k))), reshape(g, (-1, n)))
+        if len(self.inputs) == 2:
+            return gx, gw
+        gb = sum(g, tuple(range(g.ndim - 1))) if need[2] else None
+        return gx, gw, gb
+
+
+def _check_linear(xs: tuple, ws: tuple, *bs: tuple) -> None:
+    if len(ws) != 2 or not xs or xs[-1] != ws[0] or (bs and bs[0] != (ws[1],)):
+        raise ShapeError(
+            f"linear: expected x (..., k), w (k, n) and b (n,). Received x={xs}, w={ws}"
+            + (f", b={bs[0]}" if bs else "")
+        )
+
+
+def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """``x @ w + b``: the dense layer's affine map, x (..., k), w (k, n), b (n,)."""
+    if w.ndim != 2 or b is not None and b.shape != (w.shape[1],):  # matmul would accept these
+        _check_linear(x.shape, w.shape, *(() if b is None else (b.shape,)))
+    return Linear.apply(x, w) if b is None else Linear.apply(x, w, b)
+
+
+class SparseSoftmaxCrossEntropy(Op):
+    """Per-sample cross-entropy of integer `labels` (N,) under softmax(`logits`) (N, C)."""
+
+    promote_from = None
+
+    def forward(self, xp: Any, logits: Any, labels: Any) -> Any:
+        n, c = logits.shape
+        if n and (int(xp.min(labels)) < 0 or int(xp.max(labels)) >= c):
+            bad = sorted({int(v) for v in self.backend.to_numpy(labels).tolist() if not 0 <= v < c})
+            raise ValueError(
+                f"sparse_categorical_crossentropy: labels must be in [0, {c}) for {c} classes. "
+                f"Received out-of-range labels {bad[:10]}"
+            )
+        z = logits - xp.max(logits, axis=-1, keepdims=True)
+        e = xp.exp(z)
+        s = xp.sum(e, axis=-1, keepdims=True)
+        picked = xp.take_along_axis(z, xp.reshape(labels, (n, 1)), axis=-1)
+        self.probs = e / s
+        return xp.reshape(xp.log(s) - picked, (n,))
+
+    def backward(self, g: Tensor) -> tuple:
+        logits, labels = self.inputs
+        xp = self.backend.xp
+        c = logits.shape[-1]
+        onehot = xp.astype(
+            xp.reshape(labels.data, (-1, 1)) == xp.arange(c, device=labels.data.device),
+            logits.data.dtype,
+        )
+        if is_grad_enabled():  # a differentiable gradient (create_graph): recompute softmax
+            probs = softmax(logits, -1)
+        else:
+            probs = Tensor.__new__(Tensor)
+            probs.data, probs.backend, probs.grad, probs._node = self.probs, self.backend, None, None
+            probs._version, probs._requires_grad = [0], False
+        from ..creation import tensor
+
+        return (probs - tensor(onehot, device=self.backend)) * reshape(g, (-1, 1)), None
+
+
+def sparse_softmax_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Per-sample ``-log(softmax(logits)[label])``: logits (N, C), integer labels (N,) -> (N,)."""
+    if logits.ndim != 2 or labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
+        raise ShapeError(
+            f"sparse_softmax_cross_entropy: expected logits (N, C) and labels (N,). Received "
+            f"logits={logits.shape}, labels={labels.shape}"
+        )
+    if labels.dtype.kind not in "iu":
+        labels = labels.astype("int64")
+    return SparseSoftmaxCrossEntropy.apply(logits, labels)

@@ -1,0 +1,152 @@
+"""ProgbarLogger output for verbose 0, 1 and 2, read back from the stream it writes to."""
+
+import io
+import re
+import warnings
+
+import pytest
+
+from ndgrad.callbacks import CallbackList, ProgbarLogger
+from ndgrad.callbacks import progbar_logger as progbar_module
+from ndgrad.callbacks.progbar_logger import format_logs
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, so the bar redraws in place."""
+
+    def isatty(self):
+        return True
+
+
+TRAIN, VAL = [0.2345, 0.1234], [0.3456, 0.2345]
+FINAL_1 = re.compile(
+    r"^3/3 \[#{20}\] - \d+s \d+(us|ms|s)/step - loss: 0\.2345 - accuracy: 0\.5000 "
+    r"- val_loss: 0\.3456 - val_accuracy: 0\.6000$"
+)
+FINAL_2 = re.compile(
+    r"^3/3 - \d+s - \d+(us|ms|s)/step - loss: 0\.1234 - accuracy: 0\.6000 "
+    r"- val_loss: 0\.2345 - val_accuracy: 0\.6500$"
+)
+
+
+def run(model, fit, verbose, stream, **progbar_args):
+    fit(model, [ProgbarLogger(stream, **progbar_args)], train=TRAIN, val=VAL, verbose=verbose)
+    return stream.getvalue()
+
+
+def test_verbose_0_prints_nothing(model, fit, capsys):
+    assert run(model, fit, 0, io.StringIO()) == ""
+    fit(model, train=TRAIN, val=VAL, verbose=0)  # and fit adds no logger of its own
+    assert capsys.readouterr().out == ""
+
+
+def test_verbose_1_on_a_file_prints_headers_and_one_clean_line_per_epoch(model, fit):
+    out = run(model, fit, 1, io.StringIO())
+    lines = out.splitlines()
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
+    assert FINAL_1.match(lines[1]), lines[1]
+    assert "loss: 0.1234" in lines[3] and "val_loss: 0.2345" in lines[3]
+    assert "\r" not in out  # short epochs on a non-terminal leave no redraws behind
+    assert "/5" not in out  # validation inside fit draws no bar of its own
+
+
+def test_verbose_1_on_a_terminal_draws_a_live_bar(model, fit):
+    out = run(model, fit, 1, Terminal(), mininterval=0)
+    first_epoch = out.split("Epoch 2/2")[0]
+    redraws = first_epoch.split("\r")
+    assert redraws[0] == "Epoch 1/2\n"
+    # the bar after each step: steps done, ETA and the running loss and metrics
+    assert "1/3 [" in redraws[2] and "ETA:" in redraws[2]
+    assert redraws[2].endswith("- loss: 0.4345 - accuracy: 0.5000")
+    assert "2/3 [" in redraws[3] and redraws[3].endswith("- loss: 0.3345 - accuracy: 0.5000")
+    assert "3/3 [" in redraws[4] and redraws[4].endswith("- loss: 0.2345 - accuracy: 0.5000")
+    # then the bar is cleared and replaced by the epoch's line with the val_ metrics
+    assert redraws[-2].strip() == ""
+    assert FINAL_1.match(redraws[-1].rstrip("\n"))
+    assert out.endswith("val_loss: 0.2345 - val_accuracy: 0.6500\n")
+
+
+def test_verbose_2_prints_one_line_per_epoch_without_a_bar(model, fit):
+    out = run(model, fit, 2, io.StringIO())
+    lines = out.splitlines()
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
+    assert lines[1].startswith("3/3 - ") and "val_loss: 0.3456" in lines[1]
+    assert FINAL_2.match(lines[3]), lines[3]
+    assert "[" not in out and "\r" not in out
+
+
+def test_fit_adds_a_logger_writing_to_stdout(model, fit, capsys):
+    fit(model, train=TRAIN, val=VAL, verbose=2)
+    out = capsys.readouterr().out
+    assert out.startswith("Epoch 1/2\n3/3 - ") and "val_loss: 0.2345" in out
+
+
+def test_a_single_epoch_has_no_header(model, fit):
+    stream = io.StringIO()
+    fit(model, [ProgbarLogger(stream)], train=[0.5], verbose=1)
+    assert stream.getvalue().startswith("3/3 [") and "Epoch" not in stream.getvalue()
+
+
+def test_without_tqdm_verbose_1_warns_once_and_prints_like_verbose_2(model, fit, monkeypatch):
+    monkeypatch.setattr(progbar_module, "tqdm", None)
+    with pytest.warns(UserWarning, match=r"ndgrad\[progress\]") as caught:
+        out = run(model, fit, 1, io.StringIO())
+    assert len(caught) == 1
+    lines = out.splitlines()
+    assert lines[0] == "Epoch 1/2" and FINAL_2.match(lines[3]) and len(lines) == 4
+
+
+def test_verbose_2_never_warns_about_tqdm(model, fit, monkeypatch):
+    monkeypatch.setattr(progbar_module, "tqdm", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(model, fit, 2, io.StringIO())
+
+
+def drive_evaluate(logger, steps=4, verbose=1):
+    cbs = CallbackList([logger], add_history=False, epochs=1, steps=steps, verbose=verbose)
+    cbs.on_test_begin()
+    for batch in range(steps):
+        cbs.on_test_batch_begin(batch)
+        cbs.on_test_batch_end(batch, {"loss": 1.0 / (batch + 1)})
+    cbs.on_test_end({"loss": 0.5208, "accuracy": 0.75})
+
+
+def test_evaluate_outside_fit_gets_a_bar_and_a_final_line():
+    stream = Terminal()
+    drive_evaluate(ProgbarLogger(stream, mininterval=0))
+    out = stream.getvalue()
+    assert "2/4 [" in out and "loss: 0.5000" in out
+    assert re.search(r"\r4/4 \[#{20}\] - \d+s \S+/step - loss: 0\.5208 - accuracy: 0\.7500\n$", out)
+    stream = io.StringIO()
+    drive_evaluate(ProgbarLogger(stream), verbose=2)
+    assert re.fullmatch(
+        r"4/4 - \d+s - \S+/step - loss: 0\.5208 - accuracy: 0\.7500\n", stream.getvalue()
+    )
+
+
+def test_predict_shows_progress_but_no_outputs():
+    stream = io.StringIO()
+    cbs = CallbackList([ProgbarLogger(stream)], add_history=False, epochs=1, steps=2, verbose=1)
+    cbs.on_predict_begin()
+    for batch in range(2):
+        cbs.on_predict_batch_end(batch, {"outputs": [[0.1, 0.9]]})
+    cbs.on_predict_end()
+    assert re.fullmatch(r"2/2 \[#{20}\] - \d+s \S+/step\n", stream.getvalue())
+
+
+def test_unknown_number_of_steps_is_learnt_from_the_first_epoch(model, fit):
+    stream = Terminal()
+    fit(model, [ProgbarLogger(stream, mininterval=0)], train=TRAIN, steps_known=False, verbose=1)
+    first, second = stream.getvalue().split("Epoch 2/2")
+    assert "\r2/? - " in first and "2/3" not in first  # no total, so no bar and no ETA
+    assert re.search(r"\r3/3 \[#{20}\] - \d+s \S+/step - loss: 0\.2345", first)
+    assert "\r2/3 [" in second and "ETA:" in second
+
+
+def test_format_logs_uses_four_decimals_or_scientific():
+    assert format_logs({"loss": 0.23456, "accuracy": 0.9}) == "loss: 0.2346 - accuracy: 0.9000"
+    assert format_logs({"lr": 1e-5, "zero": 0.0}) == "lr: 1.0000e-05 - zero: 0.0000e+00"
+    assert format_logs({"loss": float("nan"), "big": float("inf"), "tag": "x"}) == (
+        "loss: nan - big: inf - tag: x"
+    )

@@ -1,0 +1,805 @@
+"""The op catalog: one `OpSpec` per differentiable op, checked generically against PyTorch.
+
+Each spec names the ndgrad callable and the PyTorch callable that must agree with it, a
+strategy for test cases (input shapes plus keyword arguments such as axis, keepdims, ddof,
+alpha, approximate), the domain each input is drawn from (positive for log and sqrt, away from
+the kinks of abs, relu and clip, all-distinct values for max and min so that there are no
+ties), whether second derivatives are checked, and tolerances. `tests/ops/test_catalog.py`
+runs every spec on every backend.
+
+A case strategy is built for a maximum side length (``spec.cases(max_side)``), so the costly
+finite-difference checks can ask for smaller inputs than the forward and gradient tests.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import ndgrad
+
+Shapes = tuple[tuple[int, ...], ...]
+Case = tuple[Shapes, dict[str, Any]]
+MAX_DIMS = 4
+
+
+# -- input domains: rng, shape, dtype -> array --------------------------------------------------
+def real(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.normal(0.0, 1.0, shape)
+
+
+def positive(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def away(*kinks: float, gap: float = 0.1) -> Callable[[np.random.Generator, tuple], np.ndarray]:
+    """Normal values kept at least `gap` from each kink (where the op is not differentiable)."""
+
+    def draw(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        x = rng.normal(0.0, 1.0, shape)
+        for k in kinks:
+            near = np.abs(x - k) < gap
+            x = np.where(near, k + np.where(x >= k, gap, -gap) * 2, x)
+        return x
+
+    draw.__name__ = f"away{kinks}"
+    return draw
+
+
+def boolean(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.random(shape) < 0.5
+
+
+def distinct(rng: np.random.Generator, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Values for all inputs together, pairwise at least 0.1 apart: no ties anywhere."""
+    sizes = [math.prod(s) for s in shapes]
+    total = sum(sizes)
+    values = (rng.permutation(total) - total / 2) * 0.1 + rng.uniform(0.0, 0.05)
+    out, start = [], 0
+    for s, n in zip(shapes, sizes):
+        out.append(values[start : start + n].reshape(s))
+        start += n
+    return out
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One differentiable op and everything the generic tests need to check it."""
+
+    name: str
+    nd: Callable[..., Any]
+    th: Callable[..., Any]
+    cases: Callable[[int], st.SearchStrategy[Case]]
+    domains: tuple[Callable, ...] = (real,)  # one per input (the last repeats)
+    joint: Callable | None = None  # draws all inputs together (e.g. `distinct`)
+    second_order: bool = True
+    rtol: float = 1e-5  # float32 forward and gradient against torch
+    atol: float = 1e-6
+    gc_eps: float = 1e-6  # gradcheck / gradgradcheck in float64
+    gc_atol: float = 1e-5
+    gc_rtol: float = 1e-3
+    input_dtype: str | None = None  # fixed floating input dtype (astype specs)
+    bad_cases: st.SearchStrategy[Case] | None = None  # shapes torch rejects (may also be ok)
+    marks: tuple = field(default=())
+
+    def domain(self, i: int) -> Callable:
+        return self.domains[min(i, len(self.domains) - 1)]
+
+    def sample(self, seed: int, shapes: Shapes, float_dtype: str) -> list[np.ndarray]:
+        """Input arrays for `shapes`: floats as `float_dtype` (unless fixed), bools as bool."""
+        rng = np.random.default_rng(seed)
+        if self.joint is not None:
+            arrays = self.joint(rng, shapes)
+        else:
+            arrays = [self.domain(i)(rng, s) for i, s in enumerate(shapes)]
+        dtype = self.input_dtype or float_dtype
+        arrays = [np.asarray(a) for a in arrays]
+        return [a if a.dtype == bool else a.astype(dtype) for a in arrays]
+
+    def __repr__(self) -> str:
+        return f"OpSpec({self.name!r})"
+
+
+# -- case strategies -----------------------------------------------------------------------
+def shapes_1(min_dims: int = 0, min_side: int = 0, max_dims: int = MAX_DIMS):
+    def make(max_side: int) -> st.SearchStrategy[Shapes]:
+        return hnp.array_shapes(
+            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+        ).map(lambda s: (s,))
+
+    return make
+
+
+def shapes_n(n: int, min_side: int = 0):
+    def make(max_side: int) -> st.SearchStrategy[Shapes]:
+        return hnp.mutually_broadcastable_shapes(
+            num_shapes=n, min_dims=0, max_dims=MAX_DIMS, min_side=min_side, max_side=max_side
+        ).map(lambda b: tuple(b.input_shapes))
+
+    return make
+
+
+def no_kwargs(shapes: Callable[[int], st.SearchStrategy[Shapes]]):
+    return lambda max_side: shapes(max_side).map(lambda s: (s, {}))
+
+
+def with_kwargs(
+    shapes: Callable[[int], st.SearchStrategy[Shapes]],
+    kwargs: Callable[[Shapes], st.SearchStrategy[dict]],
+):
+    def make(max_side: int) -> st.SearchStrategy[Case]:
+        return shapes(max_side).flatmap(lambda s: kwargs(s).map(lambda kw: (s, kw)))
+
+    return make
+
+
+def unary(**kw: Any):
+    return no_kwargs(shapes_1(**kw))
+
+
+def binary(n: int = 2, **kw: Any):
+    return no_kwargs(shapes_n(n, **kw))
+
+
+def any_shapes(n: int) -> st.SearchStrategy[Case]:
+    """Independent shapes for n inputs: often incompatible, for the shape-error tests."""
+    one = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=5)
+    return st.tuples(*[one] * n).map(lambda s: (s, {}))
+
+
+def axis_kwargs(keepdims: bool = True, ddof: bool = False):
+    """axis: None, an int or a tuple of unique axes (negatives too); keepdims; ddof."""
+
+    def make(shapes: Shapes) -> st.SearchStrategy[dict]:
+        ndim = len(shapes[0])
+        choices = [st.none()]
+        if ndim:
+            choices.append(st.integers(-ndim, ndim - 1))
+            choices.append(
+                st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim).flatmap(
+                    lambda axes: st.tuples(*[st.sampled_from([a, a - ndim]) for a in axes])
+                )
+            )
+        kw = {"axis": st.one_of(*choices)}
+        if keepdims:
+            kw["keepdims"] = st.booleans()
+        if ddof:
+            kw["ddof"] = st.integers(0, 1)
+        return st.fixed_dictionaries(kw)
+
+    return make
+
+
+def axis_int_kwargs(extra: int = 0, name: str = "axis"):
+    """One int axis in [-(ndim+extra), ndim+extra) (extra=1 for stack / expand_dims)."""
+
+    def make(shapes: Shapes) -> st.SearchStrategy[dict]:
+        n = len(shapes[0]) + extra
+        return st.fixed_dictionaries({name: st.integers(-n, n - 1)}) if n else st.just({})
+
+    return make
+
+
+# -- torch references ----------------------------------------------------------------------
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(sorted(a % ndim for a in axes)) if ndim else ()
+
+
+def t_reduce(fn: Callable, single: bool = False) -> Callable:
+    """A NumPy-style reduction (axis None/int/tuple, keepdims) from a torch reduction.
+
+    `fn(x, dim, keepdim)`; `single` reductions take one dim at a time. An empty axis tuple
+    reduces over a new size-1 axis (NumPy reduces over nothing; torch would reduce all).
+    """
+
+    def run(x: torch.Tensor, axis: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+        axes = _axes(axis, x.ndim)
+        if not axes:
+            out = fn(x.unsqueeze(-1), -1, True, **kw).squeeze(-1)
+            return out
+        if single:
+            out = x
+            for a in reversed(axes):
+                out = fn(out, a, True, **kw)
+        else:
+            out = fn(x, axes, True, **kw)
+        if not keepdims:
+            out = out.reshape([s for i, s in enumerate(x.shape) if i not in axes])
+        return out
+
+    return run
+
+
+def _t_var(x: torch.Tensor, dim: Any, keepdim: bool, ddof: int = 0) -> torch.Tensor:
+    return torch.var(x, dim=dim, correction=ddof, keepdim=keepdim)
+
+
+def _t_std(x: torch.Tensor, dim: Any, keepdim: bool, ddof: int = 0) -> torch.Tensor:
+    return torch.std(x, dim=dim, correction=ddof, keepdim=keepdim)
+
+
+def t_dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """numpy.dot's definition: a product for 0-d, else a sum over x's last axis and y's
+    second-to-last (its only axis when 1-D)."""
+    if x.ndim == 0 or y.ndim == 0:
+        return x * y
+    return torch.tensordot(x, y, dims=([x.ndim - 1], [max(y.ndim - 2, 0)]))
+
+
+def _linear(shape: tuple[int, ...], index: Any) -> np.ndarray:
+    """The flat positions NumPy's ``a[index]`` reads: the oracle for indexing."""
+    return np.arange(math.prod(shape), dtype=np.int64).reshape(shape)[index]
+
+
+def t_getitem(x: torch.Tensor, index: Any) -> torch.Tensor:
+    lin = np.array(_linear(tuple(x.shape), index), copy=True)
+    return x.reshape(-1)[torch.from_numpy(lin.reshape(-1))].reshape(lin.shape)
+
+
+def t_setitem(x: torch.Tensor, v: torch.Tensor, index: Any) -> torch.Tensor:
+    lin = torch.from_numpy(np.array(_linear(tuple(x.shape), index), copy=True))
+    y = x.clone().reshape(-1)
+    y[lin.reshape(-1)] = v.broadcast_to(lin.shape).reshape(-1)
+    return y.reshape(x.shape) * 1.5
+
+
+def nd_setitem(x: ndgrad.Tensor, v: ndgrad.Tensor, index: Any) -> ndgrad.Tensor:
+    y = x.clone()
+    y[index] = v
+    return y * 1.5
+
+
+def t_pad(x: torch.Tensor, pad_width: Any, value: float = 0.0) -> torch.Tensor:
+    flat = [n for pair in reversed(pad_width) for n in pair]
+    return F.pad(x, flat, value=value)
+
+
+def t_split(x: torch.Tensor, indices_or_sections: Any, axis: int = 0) -> tuple:
+    return torch.tensor_split(x, indices_or_sections, dim=axis)
+
+
+def t_repeat(x: torch.Tensor, repeats: Any, axis: int | None = None) -> torch.Tensor:
+    if not isinstance(repeats, int):
+        repeats = torch.tensor(repeats, dtype=torch.int64)
+    return torch.repeat_interleave(x, repeats, dim=axis)
+
+
+def t_expand_dims(x: torch.Tensor, axis: int) -> torch.Tensor:
+    return x.unsqueeze(axis)
+
+
+def t_squeeze(x: torch.Tensor, axis: Any = None) -> torch.Tensor:
+    return x.squeeze() if axis is None else x.squeeze(axis)
+
+
+def t_transpose(x: torch.Tensor, axes: Any = None) -> torch.Tensor:
+    return x.permute(tuple(reversed(range(x.ndim))) if axes is None else tuple(axes))
+
+
+def t_reshape(x: torch.Tensor, shape: Any) -> torch.Tensor:
+    return x.reshape(shape)
+
+
+def t_clip(x: torch.Tensor, min: Any = None, max: Any = None) -> torch.Tensor:  # noqa: A002
+    return torch.clamp(x, min, max)
+
+
+def t_gelu(x: torch.Tensor, approximate: bool = False) -> torch.Tensor:
+    return F.gelu(x, approximate="tanh" if approximate else "none")
+
+
+# -- case strategies with structure ----------------------------------------------------------
+def matmul_cases(max_side: int) -> st.SearchStrategy[Case]:
+    return hnp.mutually_broadcastable_shapes(
+        signature=np.matmul.signature, max_dims=2, min_side=0, max_side=max_side
+    ).map(lambda b: (tuple(b.input_shapes), {}))
+
+
+def matmul_bad_cases() -> st.SearchStrategy[Case]:
+    one = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
+    return st.tuples(one, one).map(lambda s: (s, {}))
+
+
+@st.composite
+def _dot_case(draw: Any, max_side: int) -> Case:
+    side = st.integers(0, max_side)
+    xd, yd = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    k = draw(side)
+    xs = tuple(draw(side) for _ in range(xd))
+    ys = tuple(draw(side) for _ in range(yd))
+    if xd and yd:
+        xs = (*xs[:-1], k)
+        ys = (k,) if yd == 1 else (*ys[:-2], k, ys[-1])
+    return (xs, ys), {}
+
+
+@st.composite
+def _tensordot_case(draw: Any, max_side: int) -> Case:
+    side = st.integers(0, max_side)
+    n = draw(st.integers(0, 2))
+    contracted = [draw(side) for _ in range(n)]
+    fx = [draw(side) for _ in range(draw(st.integers(0, 2)))]
+    fy = [draw(side) for _ in range(draw(st.integers(0, 2)))]
+    if draw(st.booleans()):  # axes as an int: x's last n with y's first n
+        return (tuple(fx + contracted), tuple(contracted + fy)), {"axes": n}
+    # axes as a pair of lists, in a shuffled order
+    px = draw(st.permutations(range(len(fx) + n)))
+    py = draw(st.permutations(range(len(fy) + n)))
+    xs, ys = [0] * len(px), [0] * len(py)
+    for pos, size in zip(px, fx + contracted):
+        xs[pos] = size
+    for pos, size in zip(py, contracted + fy):
+        ys[pos] = size
+    ax = list(px[len(fx) :])
+    ay = list(py[:n])
+    return (tuple(xs), tuple(ys)), {"axes": (ax, ay)}
+
+
+EINSUM_SPECS = (
+    ("ij,jk->ik", "ij,jk"),
+    ("bij,bjk->bik", "bij,bjk"),
+    ("i,i->", "i,i"),
+    ("ij->ji", "ij"),
+    ("ij->", "ij"),
+    ("ij->j", "ij"),
+    ("i,j->ij", "i,j"),
+    ("ij,kj", "ij,kj"),
+    ("...ij,...jk->...ik", "aij,ajk"),
+    ("bi,bj,ij->b", "bi,bj,ij"),
+)
+
+
+@st.composite
+def _einsum_case(draw: Any, max_side: int) -> Case:
+    subscripts, letters = draw(st.sampled_from(EINSUM_SPECS))
+    sizes = {c: draw(st.integers(0, max_side)) for c in sorted(set(letters) - {","})}
+    shapes = tuple(tuple(sizes[c] for c in op) for op in letters.split(","))
+    return shapes, {"subscripts": subscripts}
+
+
+@st.composite
+def _reshape_case(draw: Any, max_side: int) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=MAX_DIMS, min_side=0, max_side=max_side))
+    target = list(draw(st.permutations(shape)))
+    if len(target) >= 2 and draw(st.booleans()):  # merge two neighbours
+        i = draw(st.integers(0, len(target) - 2))
+        target[i : i + 2] = [target[i] * target[i + 1]]
+    if draw(st.booleans()):
+        target.insert(draw(st.integers(0, len(target))), 1)
+    if target and 0 not in target and draw(st.booleans()):
+        target[draw(st.integers(0, len(target) - 1))] = -1
+    return (shape,), {"shape": tuple(target)}
+
+
+@st.composite
+def _reshape_bad_case(draw: Any) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4))
+    target = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4))
+    return (shape,), {"shape": target}
+
+
+def _perm_kwargs(shapes: Shapes) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    return st.one_of(
+        st.just({}), st.permutations(range(ndim)).map(lambda p: {"axes": tuple(p)})
+    )
+
+
+def _swap_kwargs(shapes: Shapes) -> st.SearchStrategy[dict]:
+    n = len(shapes[0])
+    a = st.integers(-n, n - 1)
+    return st.fixed_dictionaries({"axis1": a, "axis2": a})
+
+
+def _squeeze_kwargs(shapes: Shapes) -> st.SearchStrategy[dict]:
+    ones = [i for i, s in enumerate(shapes[0]) if s == 1]
+    choices = [st.just({})]
+    if ones:
+        choices.append(st.sampled_from(ones).map(lambda a: {"axis": a}))
+    return st.one_of(*choices)
+
+
+def _flatten_kwargs(shapes: Shapes) -> st.SearchStrategy[dict]:
+    n = len(shapes[0])
+    if n == 0:
+        return st.just({})
+    return st.integers(0, n - 1).flatmap(
+        lambda a: st.integers(a, n - 1).map(lambda b: {"start_axis": a, "end_axis": b - n})
+    )
+
+
+@st.composite
+def _broadcast_to_case(draw: Any, max_side: int) -> Case:
+    target = draw(hnp.array_shapes(min_dims=0, max_dims=MAX_DIMS, min_side=0, max_side=max_side))
+    keep = draw(st.integers(0, len(target)))
+    shape = tuple(1 if draw(st.booleans()) else s for s in target[len(target) - keep :])
+    return (shape,), {"shape": target}
+
+
+@st.composite
+def _concat_case(draw: Any, max_side: int) -> Case:
+    base = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side))
+    axis = draw(st.integers(-len(base), len(base) - 1))
+    n = draw(st.integers(1, 3))
+    shapes = []
+    for _ in range(n):
+        s = list(base)
+        s[axis] = draw(st.integers(0, max_side))
+        shapes.append(tuple(s))
+    return tuple(shapes), {"axis": axis}
+
+
+def _concat_bad_cases() -> st.SearchStrategy[Case]:
+    one = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3)
+    return st.tuples(st.tuples(one, one), st.integers(-1, 0)).map(lambda p: (p[0], {"axis": p[1]}))
+
+
+@st.composite
+def _stack_case(draw: Any, max_side: int) -> Case:
+    base = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+    n = draw(st.integers(1, 3))
+    axis = draw(st.integers(-len(base) - 1, len(base)))
+    return (base,) * n, {"axis": axis}
+
+
+def _stack_bad_cases() -> st.SearchStrategy[Case]:
+    one = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
+    return st.tuples(one, one).map(lambda s: (s, {"axis": 0}))
+
+
+@st.composite
+def _split_case(draw: Any, max_side: int) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    n = shape[axis]
+    if draw(st.booleans()):
+        sections = draw(st.sampled_from([k for k in range(1, 5) if n % k == 0]))
+        return (shape,), {"indices_or_sections": sections, "axis": axis}
+    indices = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+    return (shape,), {"indices_or_sections": indices, "axis": axis}
+
+
+@st.composite
+def _pad_case(draw: Any, max_side: int) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side))
+    widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in shape)
+    value = draw(st.sampled_from([0.0, 1.5, -2.0]))
+    return (shape,), {"pad_width": widths, "value": value}
+
+
+@st.composite
+def _repeat_case(draw: Any, max_side: int) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+    axis = draw(st.none() | st.integers(-len(shape), len(shape) - 1)) if shape else None
+    if draw(st.booleans()):
+        return (shape,), {"repeats": draw(st.integers(0, 3)), "axis": axis}
+    n = math.prod(shape) if axis is None else shape[axis]
+    repeats = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    return (shape,), {"repeats": repeats, "axis": axis}
+
+
+@st.composite
+def _tile_case(draw: Any, max_side: int) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+    reps = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=4)))
+    return (shape,), {"reps": reps}
+
+
+@st.composite
+def _index(draw: Any, shape: tuple[int, ...], for_setitem: bool = False) -> Any:
+    """ints, slices (negative steps), None, ..., int arrays (repeats), bool masks, mixtures."""
+    kind = draw(st.sampled_from(["basic", "ints", "mask", "mixed"]))
+    if kind == "basic" or not shape or 0 in shape:
+        return draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True))
+    if kind == "mask":
+        k = draw(st.integers(1, len(shape)))
+        mask = draw(hnp.arrays(np.bool_, shape[:k]))
+        return mask if k == len(shape) and draw(st.booleans()) else (mask, Ellipsis)
+    if kind == "ints":
+        if for_setitem:  # unique positions: a repeated write has no defined winner
+            n = shape[0]
+            idx = draw(st.lists(st.integers(-n, n - 1), unique_by=lambda i: i % n, max_size=n))
+            return (np.asarray(idx, dtype=np.int64),)
+        return draw(
+            hnp.integer_array_indices(
+                shape, result_shape=hnp.array_shapes(min_dims=0, max_dims=2, max_side=4)
+            )
+        )
+    # mixed: a slice (maybe reversed) on axis 0 and an int array on axis 1 (or an int)
+    n0 = shape[0]
+    sl = slice(None, None, -1) if draw(st.booleans()) else slice(draw(st.integers(0, n0)), None)
+    if len(shape) == 1:
+        return (sl,)
+    n1 = shape[1]
+    if for_setitem:
+        return (sl, draw(st.integers(-n1, n1 - 1)))
+    arr = np.asarray(draw(st.lists(st.integers(-n1, n1 - 1), min_size=1, max_size=4)))
+    return (sl, arr)
+
+
+def _getitem_case(max_side: int) -> st.SearchStrategy[Case]:
+    shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side)
+    return shapes.flatmap(lambda s: _index(s).map(lambda i: ((s,), {"index": i})))
+
+
+@st.composite
+def _setitem_case(draw: Any, max_side: int) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+    index = draw(_index(shape, for_setitem=True))
+    target = _linear(shape, index).shape
+    keep = draw(st.integers(0, len(target)))
+    vshape = tuple(1 if draw(st.booleans()) else s for s in target[len(target) - keep :])
+    return (shape, vshape), {"index": index}
+
+
+@st.composite
+def _clip_kwargs(draw: Any, shapes: Shapes) -> dict:
+    lo, hi = draw(st.sampled_from([(-0.5, 0.5), (None, 0.5), (-0.5, None), (0.3, 1.2)]))
+    return {"min": lo, "max": hi}
+
+
+# -- the catalog ------------------------------------------------------------------------------
+def _same(fn: Callable) -> tuple[Callable, Callable]:
+    """An operator expression both libraries spell the same way."""
+    return fn, fn
+
+
+def _spec(name: str, fns: tuple[Callable, Callable], cases: Any, **kw: Any) -> OpSpec:
+    return OpSpec(name, fns[0], fns[1], cases, **kw)
+
+
+_BAD2 = any_shapes(2)
+NONZERO = away(0.0)
+
+SPECS: list[OpSpec] = [
+    # arithmetic, also in reflected and Python-scalar forms
+    _spec("add", _same(operator.add), binary(), bad_cases=_BAD2),
+    _spec("subtract", _same(operator.sub), binary(), bad_cases=_BAD2),
+    _spec("multiply", _same(operator.mul), binary(), bad_cases=_BAD2),
+    _spec("divide", _same(operator.truediv), binary(), domains=(real, NONZERO), bad_cases=_BAD2),
+    _spec("power", _same(operator.pow), binary(), domains=(positive, real), bad_cases=_BAD2),
+    _spec("add_scalar", _same(lambda x: x + 2.5), unary()),
+    _spec("radd_scalar", _same(lambda x: 2.5 + x), unary()),
+    _spec("rsub_scalar", _same(lambda x: 2.5 - x), unary()),
+    _spec("sub_int_scalar", _same(lambda x: x - 3), unary()),
+    _spec("rmul_scalar", _same(lambda x: 3 * x), unary()),
+    _spec("div_scalar", _same(lambda x: x / 4.0), unary()),
+    _spec("rdiv_scalar", _same(lambda x: 2.0 / x), unary(), domains=(NONZERO,)),
+    _spec("pow_int_scalar", _same(lambda x: x**3), unary()),
+    _spec("pow_half", _same(lambda x: x**0.5), unary(), domains=(positive,)),
+    _spec("rpow_scalar", _same(lambda x: 2.0**x), unary()),
+    _spec("neg", _same(operator.neg), unary()),
+    # unary math
+    _spec("abs", (ndgrad.abs, torch.abs), unary(), domains=(NONZERO,)),
+    _spec("exp", (ndgrad.exp, torch.exp), unary()),
+    _spec("log", (ndgrad.log, torch.log), unary(), domains=(positive,)),
+    _spec("log1p", (ndgrad.log1p, torch.log1p), unary(), domains=(positive,)),
+    _spec("sqrt", (ndgrad.sqrt, torch.sqrt), unary(), domains=(positive,)),
+    _spec("square", (ndgrad.square, torch.square), unary()),
+    _spec("sin", (ndgrad.sin, torch.sin), unary()),
+    _spec("cos", (ndgrad.cos, torch.cos), unary()),
+    _spec("tanh", (ndgrad.tanh, torch.tanh), unary()),
+    # activations
+    _spec("sigmoid", (ndgrad.sigmoid, torch.sigmoid), unary()),
+    _spec("relu", (ndgrad.relu, torch.relu), unary(), domains=(NONZERO,)),
+    _spec(
+        "leaky_relu",
+        (ndgrad.leaky_relu, lambda x, alpha=0.01: F.leaky_relu(x, alpha)),
+        with_kwargs(
+            shapes_1(), lambda s: st.sampled_from([{}, {"alpha": 0.2}, {"alpha": 0.01}])
+        ),
+        domains=(NONZERO,),
+    ),
+    _spec(
+        "elu",
+        (ndgrad.elu, lambda x, alpha=1.0: F.elu(x, alpha)),
+        with_kwargs(shapes_1(), lambda s: st.sampled_from([{}, {"alpha": 0.5}, {"alpha": 2.0}])),
+        domains=(NONZERO,),
+    ),
+    _spec(
+        "gelu",
+        (ndgrad.gelu, t_gelu),
+        with_kwargs(shapes_1(), lambda s: st.sampled_from([{}, {"approximate": True}])),
+        atol=2e-6,
+    ),
+    _spec("softplus", (ndgrad.softplus, F.softplus), unary()),
+    _spec(
+        "clip",
+        (ndgrad.clip, t_clip),
+        with_kwargs(shapes_1(), _clip_kwargs),
+        domains=(away(-0.5, 0.5, 0.3, 1.2, gap=0.05),),
+    ),
+    _spec(
+        "maximum", (ndgrad.maximum, torch.maximum), binary(), joint=distinct, bad_cases=_BAD2
+    ),
+    _spec(
+        "minimum", (ndgrad.minimum, torch.minimum), binary(), joint=distinct, bad_cases=_BAD2
+    ),
+    _spec(
+        "where",
+        (ndgrad.where, torch.where),
+        binary(3),
+        domains=(boolean, real),
+        bad_cases=any_shapes(3),
+    ),
+    # reductions
+    _spec("sum", (ndgrad.sum, t_reduce(torch.sum)), with_kwargs(shapes_1(), axis_kwargs())),
+    _spec("mean", (ndgrad.mean, t_reduce(torch.mean)), with_kwargs(shapes_1(), axis_kwargs())),
+    _spec(
+        "prod",
+        (ndgrad.prod, t_reduce(torch.prod, single=True)),
+        with_kwargs(shapes_1(max_dims=3), axis_kwargs()),
+        rtol=1e-4,
+    ),
+    _spec(
+        "max",
+        (ndgrad.max, t_reduce(torch.amax)),
+        with_kwargs(shapes_1(min_side=1), axis_kwargs()),
+        joint=distinct,
+    ),
+    _spec(
+        "min",
+        (ndgrad.min, t_reduce(torch.amin)),
+        with_kwargs(shapes_1(min_side=1), axis_kwargs()),
+        joint=distinct,
+    ),
+    _spec(
+        "var",
+        (ndgrad.var, t_reduce(_t_var)),
+        with_kwargs(shapes_1(min_side=2), axis_kwargs(ddof=True)),
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _spec(
+        "std",
+        (ndgrad.std, t_reduce(_t_std)),
+        with_kwargs(shapes_1(min_side=2), axis_kwargs(ddof=True)),
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _spec(
+        "logsumexp",
+        (ndgrad.logsumexp, t_reduce(torch.logsumexp)),
+        with_kwargs(shapes_1(), axis_kwargs()),
+    ),
+    _spec(
+        "softmax",
+        (ndgrad.softmax, lambda x, axis=-1: torch.softmax(x, axis)),
+        with_kwargs(shapes_1(), axis_int_kwargs()),
+    ),
+    _spec(
+        "log_softmax",
+        (ndgrad.log_softmax, lambda x, axis=-1: torch.log_softmax(x, axis)),
+        with_kwargs(shapes_1(), axis_int_kwargs()),
+    ),
+    # products
+    _spec(
+        "matmul",
+        _same(operator.matmul),
+        matmul_cases,
+        rtol=1e-4,
+        atol=1e-5,
+        bad_cases=matmul_bad_cases(),
+    ),
+    _spec("dot", (ndgrad.dot, t_dot), lambda m: _dot_case(m), rtol=1e-4, atol=1e-5),
+    _spec(
+        "tensordot",
+        (ndgrad.tensordot, lambda x, y, axes=2: torch.tensordot(x, y, dims=axes)),
+        lambda m: _tensordot_case(m),
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _spec(
+        "einsum",
+        (
+            lambda *xs, subscripts: ndgrad.einsum(subscripts, *xs),
+            lambda *xs, subscripts: torch.einsum(subscripts, *xs),
+        ),
+        lambda m: _einsum_case(m),
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _spec(
+        "outer",
+        (ndgrad.outer, lambda x, y: torch.outer(x.reshape(-1), y.reshape(-1))),
+        no_kwargs(lambda m: st.tuples(*[hnp.array_shapes(min_dims=0, max_dims=2, min_side=0,
+                                                            max_side=m)] * 2)),
+    ),
+    # shapes
+    _spec(
+        "reshape",
+        (ndgrad.reshape, t_reshape),
+        lambda m: _reshape_case(m),
+        bad_cases=_reshape_bad_case(),
+    ),
+    _spec("transpose", (ndgrad.transpose, t_transpose), with_kwargs(shapes_1(), _perm_kwargs)),
+    _spec("T", (lambda x: x.T, t_transpose), unary()),
+    _spec(
+        "permute",
+        (lambda x, axes: x.permute(*axes), lambda x, axes: x.permute(tuple(axes))),
+        with_kwargs(shapes_1(), lambda s: st.permutations(range(len(s[0]))).map(
+            lambda p: {"axes": tuple(p)})),
+    ),
+    _spec(
+        "swapaxes",
+        (ndgrad.swapaxes, lambda x, axis1, axis2: torch.swapaxes(x, axis1, axis2)),
+        with_kwargs(shapes_1(min_dims=1), _swap_kwargs),
+    ),
+    _spec(
+        "expand_dims",
+        (ndgrad.expand_dims, t_expand_dims),
+        with_kwargs(shapes_1(max_dims=3), axis_int_kwargs(extra=1)),
+    ),
+    _spec(
+        "squeeze",
+        (ndgrad.squeeze, t_squeeze),
+        with_kwargs(shapes_1(max_dims=4), _squeeze_kwargs),
+    ),
+    _spec(
+        "flatten",
+        (ndgrad.flatten, lambda x, start_axis=0, end_axis=-1: torch.flatten(x, start_axis, end_axis)),
+        with_kwargs(shapes_1(), _flatten_kwargs),
+    ),
+    _spec(
+        "broadcast_to",
+        (ndgrad.broadcast_to, lambda x, shape: torch.broadcast_to(x, shape)),
+        lambda m: _broadcast_to_case(m),
+    ),
+    _spec(
+        "concatenate",
+        (
+            lambda *xs, axis: ndgrad.concatenate(xs, axis=axis),
+            lambda *xs, axis: torch.cat(xs, dim=axis),
+        ),
+        lambda m: _concat_case(m),
+        bad_cases=_concat_bad_cases(),
+    ),
+    _spec(
+        "stack",
+        (
+            lambda *xs, axis: ndgrad.stack(xs, axis=axis),
+            lambda *xs, axis: torch.stack(xs, dim=axis),
+        ),
+        lambda m: _stack_case(m),
+        bad_cases=_stack_bad_cases(),
+    ),
+    _spec("split", (ndgrad.split, t_split), lambda m: _split_case(m)),
+    _spec("pad", (ndgrad.pad, t_pad), lambda m: _pad_case(m)),
+    _spec("repeat", (ndgrad.repeat, t_repeat), lambda m: _repeat_case(m)),
+    _spec("tile", (ndgrad.tile, lambda x, reps: torch.tile(x, reps)), lambda m: _tile_case(m)),
+    # dtypes
+    _spec(
+        "astype_float64",
+        (lambda x: x.astype("float64"), lambda x: x.to(torch.float64)),
+        unary(),
+        input_dtype="float32",
+        gc_eps=1e-2,
+        gc_atol=1e-4,
+    ),
+    _spec(
+        "astype_float32",
+        (lambda x: x.astype("float32"), lambda x: x.to(torch.float32)),
+        unary(),
+        input_dtype="float64",
+        gc_eps=1e-2,
+        gc_atol=1e-4,
+    ),
+    # indexing
+    _spec("getitem", (lambda x, index: x[index], t_getitem), _getitem_case),
+    _spec("setitem", (nd_setitem, t_setitem), lambda m: _setitem_case(m)),
+]
+
+BY_NAME = {s.name: s for s in SPECS}
+assert len(BY_NAME) == len(SPECS), "duplicate op names in the catalog"

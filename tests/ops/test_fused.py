@@ -1,0 +1,136 @@
+"""The fused ops: `linear` (x @ w + b) and `sparse_softmax_cross_entropy`, against torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import ndgrad
+from ndgrad.ops.fused import linear, sparse_softmax_cross_entropy
+
+
+def _nd(a, device, grad=True):
+    a = np.asarray(a)
+    return ndgrad.tensor(a, dtype=a.dtype.name, device=device,
+                         requires_grad=grad and a.dtype.kind == "f")
+
+
+def _th(a):
+    t = torch.from_numpy(np.array(a, copy=True))
+    return t.requires_grad_(True) if t.is_floating_point() else t
+
+
+@pytest.mark.parametrize("xshape", [(5, 3), (2, 4, 3), (3,), (0, 3)])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_linear_matches_torch(backend, xshape, use_bias):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(xshape).astype("float32")
+    w = rng.standard_normal((3, 4)).astype("float32")
+    b = rng.standard_normal(4).astype("float32")
+    X, W = _nd(x, backend), _nd(w, backend)
+    B = _nd(b, backend) if use_bias else None
+    tx, tw = _th(x), _th(w)
+    tb = _th(b) if use_bias else None
+
+    y = linear(X, W, B)
+    ty = F.linear(tx, tw.T, tb)
+    assert y.shape == tuple(ty.shape) and y.dtype == ndgrad.float32 and y.device == backend
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+
+    g = rng.standard_normal(y.shape).astype("float32")
+    (y * ndgrad.tensor(g, device=backend)).sum().backward()
+    (ty * torch.from_numpy(g)).sum().backward()
+    for got, want in [(X, tx), (W, tw)] + ([(B, tb)] if use_bias else []):
+        np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_linear_gradcheck_and_second_order(backend):
+    rng = np.random.default_rng(1)
+    x = _nd(rng.standard_normal((2, 3, 4)), backend)
+    w = _nd(rng.standard_normal((4, 2)), backend)
+    b = _nd(rng.standard_normal(2), backend)
+    assert ndgrad.gradcheck(linear, [x, w, b])
+    assert ndgrad.gradgradcheck(lambda x, w: linear(x, w), [x, w])
+
+
+def test_linear_skips_gradients_nobody_needs():
+    x = ndgrad.randn(4, 3)  # data: no gradient wanted
+    w = ndgrad.randn(3, 2, requires_grad=True)
+    linear(x, w).sum().backward()
+    assert x.grad is None and w.grad.shape == (3, 2)
+
+
+def test_linear_shape_errors_name_the_shapes():
+    with pytest.raises(ndgrad.ShapeError, match=r"x=\(5, 3\), w=\(4, 2\)"):
+        linear(ndgrad.randn(5, 3), ndgrad.randn(4, 2))
+    with pytest.raises(ndgrad.ShapeError, match=r"b=\(3,\)"):
+        linear(ndgrad.randn(5, 4), ndgrad.randn(4, 2), ndgrad.randn(3))
+    with pytest.raises(ndgrad.ShapeError, match=r"w=\(4,\)"):  # matmul alone would accept
+        linear(ndgrad.randn(5, 4), ndgrad.randn(4))
+    with pytest.raises(ndgrad.ShapeError, match=r"b=\(1,\)"):  # it would broadcast
+        linear(ndgrad.randn(5, 4), ndgrad.randn(4, 2), ndgrad.randn(1))
+
+
+@pytest.mark.parametrize("label_dtype", ["int64", "int32", "uint8"])
+def test_sparse_softmax_cross_entropy_matches_torch(backend, label_dtype):
+    rng = np.random.default_rng(2)
+    logits = (rng.standard_normal((6, 5)) * 3).astype("float32")
+    labels = rng.integers(0, 5, 6).astype(label_dtype)
+    L = _nd(logits, backend)
+    tl = _th(logits)
+    loss = sparse_softmax_cross_entropy(L, _nd(labels, backend))
+    tloss = F.cross_entropy(tl, torch.from_numpy(labels.astype("int64")), reduction="none")
+    assert loss.shape == (6,) and loss.dtype == ndgrad.float32
+    np.testing.assert_allclose(loss.numpy(), tloss.detach().numpy(), rtol=1e-5, atol=1e-6)
+    g = rng.standard_normal(6).astype("float32")
+    (loss * ndgrad.tensor(g, device=backend)).sum().backward()
+    (tloss * torch.from_numpy(g)).sum().backward()
+    np.testing.assert_allclose(L.grad.numpy(), tl.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_softmax_cross_entropy_gradcheck_and_second_order(backend):
+    rng = np.random.default_rng(3)
+    logits = _nd(rng.standard_normal((4, 3)), backend)
+    labels = _nd(np.array([0, 2, 1, 2]), backend)
+    assert ndgrad.gradcheck(sparse_softmax_cross_entropy, [logits, labels])
+    assert ndgrad.gradgradcheck(sparse_softmax_cross_entropy, [logits, labels])
+
+
+def test_sparse_softmax_cross_entropy_is_stable_for_huge_logits(backend):
+    logits = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 0.0], [0.0, 0.0, 0.0]], dtype="float32")
+    labels = np.array([0, 0, 2])
+    L = _nd(logits, backend)
+    loss = sparse_softmax_cross_entropy(L, _nd(labels, backend))
+    loss.sum().backward()
+    values, grads = loss.numpy(), L.grad.numpy()
+    assert np.isfinite(values).all() and np.isfinite(grads).all()
+    np.testing.assert_allclose(values, [0.0, 2e4, np.log(3)], rtol=1e-6)
+    tl = _th(logits)
+    F.cross_entropy(tl, torch.from_numpy(labels), reduction="sum").backward()
+    np.testing.assert_allclose(grads, tl.grad.numpy(), atol=1e-6)
+
+
+def test_sparse_softmax_cross_entropy_rejects_out_of_range_labels(backend):
+    logits = ndgrad.randn(4, 3, device=backend)
+    for bad in ([0, 1, 3, 7], [0, -1, 2, 1]):
+        with pytest.raises(ValueError, match="out-of-range") as info:
+            sparse_softmax_cross_entropy(logits, ndgrad.tensor(bad, device=backend))
+        wrong = [v for v in bad if not 0 <= v < 3]
+        assert str(wrong) in str(info.value)
+
+
+def test_sparse_softmax_cross_entropy_shape_errors():
+    with pytest.raises(ndgrad.ShapeError, match=r"logits=\(4, 3\), labels=\(5,\)"):
+        sparse_softmax_cross_entropy(ndgrad.randn(4, 3), ndgrad.tensor([0, 1, 2, 0, 1]))
+    with pytest.raises(ndgrad.ShapeError, match=r"logits=\(4,\)"):
+        sparse_softmax_cross_entropy(ndgrad.randn(4), ndgrad.tensor([0, 1, 2, 0]))
+
+
+def test_sparse_softmax_cross_entropy_empty_batch():
+    logits = ndgrad.randn(0, 3, requires_grad=True)
+    loss = sparse_softmax_cross_entropy(logits, ndgrad.zeros(0, dtype="int64"))
+    assert loss.shape == (0,)
+    loss.sum().backward()
+    assert logits.grad.shape == (0, 3)
