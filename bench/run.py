@@ -38,7 +38,7 @@ def ndgrad_epoch(model_fn: Callable, x: np.ndarray, y: np.ndarray, batch: int) -
     model = model_fn()
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
     xt, yt = ndgrad.tensor(x), ndgrad.tensor(y)
-    model.fit(xt[:batch * 2], yt[:batch * 2], batch_size=batch, epochs=1, verbose=0)  # warm up
+    model.fit(xt[: batch * 2], yt[: batch * 2], batch_size=batch, epochs=1, verbose=0)  # warm up
     return lambda: model.fit(xt, yt, batch_size=batch, epochs=1, verbose=0)
 
 
@@ -49,9 +49,16 @@ def torch_mlp() -> torch.nn.Module:
 def torch_convnet() -> torch.nn.Module:
     nn = torch.nn
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 128, 3), nn.ReLU(), nn.Flatten(), nn.Linear(128 * 3 * 3, 10),
+        nn.Conv2d(1, 32, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(128 * 3 * 3, 10),
     )
 
 
@@ -81,7 +88,11 @@ def torch_epoch(model_fn: Callable, x: np.ndarray, y: np.ndarray, batch: int) ->
 def small_op() -> tuple[Callable, Callable]:
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(16).astype(np.float32) for _ in range(3))
-    nx, nw, nb = ndgrad.tensor(x), ndgrad.tensor(w, requires_grad=True), ndgrad.tensor(b, requires_grad=True)
+    nx, nw, nb = (
+        ndgrad.tensor(x),
+        ndgrad.tensor(w, requires_grad=True),
+        ndgrad.tensor(b, requires_grad=True),
+    )
     tx = torch.from_numpy(x)
     tw, tb = torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()
 
@@ -122,17 +133,31 @@ def main() -> None:
     bars = {"mlp_epoch": 0.8, "convnet_epoch": 1.0, "small_op": 1.0}
     results = []
     x, y = _data(n_mlp, (784,))
-    results.append(compare("mlp_epoch", ndgrad_epoch(book.mnist_mlp, x, y, 128),
-                           torch_epoch(torch_mlp, x, y, 128), args.repeat))
+    results.append(
+        compare(
+            "mlp_epoch",
+            ndgrad_epoch(book.mnist_mlp, x, y, 128),
+            torch_epoch(torch_mlp, x, y, 128),
+            args.repeat,
+        )
+    )
     x, y = _data(n_conv, (28, 28, 1))
-    results.append(compare("convnet_epoch", ndgrad_epoch(book.mnist_convnet, x, y, 64),
-                           torch_epoch(torch_convnet, x, y, 64), args.repeat))
+    results.append(
+        compare(
+            "convnet_epoch",
+            ndgrad_epoch(book.mnist_convnet, x, y, 64),
+            torch_epoch(torch_convnet, x, y, 64),
+            args.repeat,
+        )
+    )
     results.append(compare("small_op", *small_op(), args.repeat))
     if args.out:
         from threadpoolctl import threadpool_info
 
-        blas = ", ".join(f"{i['internal_api']} {i.get('architecture') or ''} x{i['num_threads']}"
-                         for i in threadpool_info())
+        blas = ", ".join(
+            f"{i['internal_api']} {i.get('architecture') or ''} x{i['num_threads']}"
+            for i in threadpool_info()
+        )
         lines = [
             f"Machine: {platform.machine()}, {torch.get_num_threads()} threads, "
             f"numpy {np.__version__}, torch {torch.__version__}, thread pools: {blas}",
@@ -143,8 +168,10 @@ def main() -> None:
         ]
         for r in results:
             bar = bars[r["case"]]
-            lines.append(f"| {r['case']} | {r['ndgrad']:.3f} | {r['torch']:.3f} | "
-                         f"{r['ratio']:.2f} | <= {bar} | {'yes' if r['ratio'] <= bar else 'no'} |")
+            lines.append(
+                f"| {r['case']} | {r['ndgrad']:.3f} | {r['torch']:.3f} | "
+                f"{r['ratio']:.2f} | <= {bar} | {'yes' if r['ratio'] <= bar else 'no'} |"
+            )
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
 

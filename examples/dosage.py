@@ -14,13 +14,18 @@ from ndgrad.datasets import dosage
 def main(epochs: int = 300, verbose: int = 0) -> Sequential:
     ndgrad.manual_seed(0)
     (x_train, y_train), (x_test, y_test) = dosage.load_data()
-    model = Sequential([
-        layers.Input((1,)),
-        layers.Dense(8, activation="tanh"),
-        layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(optimizer=ndgrad.optimizers.Adam(learning_rate=0.05),
-                  loss="binary_crossentropy", metrics=["accuracy"])
+    model = Sequential(
+        [
+            layers.Input((1,)),
+            layers.Dense(8, activation="tanh"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=ndgrad.optimizers.Adam(learning_rate=0.05),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(x_train, y_train, epochs=epochs, batch_size=len(x_train), verbose=verbose)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"test accuracy: {accuracy:.2f}")

@@ -15,14 +15,21 @@ def main(epochs: int = 100, verbose: int = 0) -> float:
     (x_train, y_train), (x_test, y_test) = iris.load_data()
     mean = ndgrad.tensor(x_train).mean(axis=0)
     std = ndgrad.tensor(x_train).std(axis=0)
-    model = Sequential([
-        layers.Input((4,)),
-        layers.Dense(16, activation="relu"),
-        layers.Dense(3, activation="softmax"),
-    ])
+    model = Sequential(
+        [
+            layers.Input((4,)),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit((ndgrad.tensor(x_train) - mean) / std, y_train, epochs=epochs, batch_size=16,
-              verbose=verbose)
+    model.fit(
+        (ndgrad.tensor(x_train) - mean) / std,
+        y_train,
+        epochs=epochs,
+        batch_size=16,
+        verbose=verbose,
+    )
     _, accuracy = model.evaluate((ndgrad.tensor(x_test) - mean) / std, y_test, verbose=0)
     print(f"iris test accuracy: {accuracy:.3f}")
     return accuracy

@@ -49,14 +49,18 @@ def batches(images: ndgrad.Tensor, labels: ndgrad.Tensor, batch_size: int = 128)
         yield images[i : i + batch_size], labels[i : i + batch_size]
 
 
-def one_training_step(model: NaiveSequential, images: ndgrad.Tensor, labels: ndgrad.Tensor,
-                      learning_rate: float = 1e-3) -> float:
+def one_training_step(
+    model: NaiveSequential,
+    images: ndgrad.Tensor,
+    labels: ndgrad.Tensor,
+    learning_rate: float = 1e-3,
+) -> float:
     with ndgrad.GradientTape() as tape:
         predictions = model(images)
         per_sample = ndgrad.losses.sparse_categorical_crossentropy(labels, predictions)
         average_loss = per_sample.mean()
     gradients = tape.gradient(average_loss, model.weights)
-    with ndgrad.no_grad():                      # update the weights in place
+    with ndgrad.no_grad():  # update the weights in place
         for g, w in zip(gradients, model.weights):
             w -= g * learning_rate
     return average_loss.item()
@@ -67,10 +71,12 @@ def main(epochs: int = 5, limit: int | None = None) -> float:
     (train_images, train_labels), (test_images, test_labels) = mnist.load_data()
     x = ndgrad.tensor(train_images[:limit], dtype="float32").reshape(-1, 28 * 28) / 255
     y = ndgrad.tensor(train_labels[:limit])
-    model = NaiveSequential([
-        NaiveDense(28 * 28, 512, activation=ndgrad.relu),
-        NaiveDense(512, 10, activation=ndgrad.softmax),
-    ])
+    model = NaiveSequential(
+        [
+            NaiveDense(28 * 28, 512, activation=ndgrad.relu),
+            NaiveDense(512, 10, activation=ndgrad.softmax),
+        ]
+    )
     for epoch in range(epochs):
         for images, labels in batches(x, y):
             loss = one_training_step(model, images, labels, learning_rate=0.1)

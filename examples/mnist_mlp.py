@@ -16,12 +16,13 @@ def main(epochs: int = 5, limit: int | None = None, verbose: int = 1) -> float:
     (train_images, train_labels), (test_images, test_labels) = mnist.load_data()
     train_images = ndgrad.tensor(train_images[:limit], dtype="float32").reshape(-1, 28 * 28) / 255
     test_images = ndgrad.tensor(test_images, dtype="float32").reshape(-1, 28 * 28) / 255
-    model = Sequential([
-        layers.Dense(512, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = Sequential(
+        [
+            layers.Dense(512, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(train_images, train_labels[:limit], epochs=epochs, batch_size=128, verbose=verbose)
     test_loss, test_acc = model.evaluate(test_images, test_labels, verbose=0)
     print(f"test_acc: {test_acc:.4f}")

@@ -11,10 +11,10 @@ import ndgrad
 
 def main() -> ndgrad.Tensor:
     ndgrad.manual_seed(0)
-    image = ndgrad.rand(256, 256, 3)                 # height, width, channels
-    weights = ndgrad.tensor([0.299, 0.587, 0.114])   # how bright each channel looks
-    scaled = image * weights                         # (256, 256, 3) * (3,) -> (256, 256, 3)
-    gray = scaled.sum(axis=-1)                       # (256, 256): a grayscale image
+    image = ndgrad.rand(256, 256, 3)  # height, width, channels
+    weights = ndgrad.tensor([0.299, 0.587, 0.114])  # how bright each channel looks
+    scaled = image * weights  # (256, 256, 3) * (3,) -> (256, 256, 3)
+    gray = scaled.sum(axis=-1)  # (256, 256): a grayscale image
     print("image", image.shape, "* weights", weights.shape, "->", scaled.shape)
     print("grayscale", gray.shape, f"mean brightness {gray.mean().item():.3f}")
     try:

@@ -9,8 +9,18 @@ Tensors with NumPy semantics, reverse-mode autodiff, layers, optimizers and Kera
 tensor([2., 4., 6.], shape=(3,), dtype=float32)
 """
 
-from . import activations, callbacks, cuda, datasets, initializers, layers, losses, metrics, ops
-from . import optimizers
+from . import (
+    activations,
+    callbacks,
+    cuda,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    ops,
+    optimizers,
+)
 from ._dtypes import DType, bool_, float16, float32, float64, int32, int64, uint8
 from ._shapes import broadcast_shapes
 from ._tensor import Tensor
@@ -40,27 +50,31 @@ from .creation import (
     zeros_like,
 )
 from .errors import DeviceError, DTypeError, GraphError, ShapeError
-from .ops import *  # noqa: F403  (every op function: ndgrad.relu, ndgrad.matmul, ...)
-from .ops import __all__ as _ops_all
 from .models import Model, Sequential
+from .ops import *  # noqa: F403  (every op function: ndgrad.relu, ndgrad.matmul, ...)
 from .random import manual_seed, normal, permutation, rand, randint, randn, uniform
 from .saving import load_model
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # and every op function, appended from ops.__all__ below
     "DType",
     "DTypeError",
     "DeviceError",
     "GradcheckError",
     "GradientTape",
     "GraphError",
+    "Model",
+    "Sequential",
     "ShapeError",
     "Tensor",
+    "activations",
     "arange",
     "bool_",
     "broadcast_shapes",
+    "callbacks",
     "cuda",
+    "datasets",
     "device",
     "devices",
     "enable_grad",
@@ -73,16 +87,22 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "initializers",
     "int32",
     "int64",
     "is_grad_enabled",
+    "layers",
     "linspace",
+    "load_model",
+    "losses",
     "manual_seed",
+    "metrics",
     "no_grad",
     "normal",
     "ones",
     "ones_like",
     "ops",
+    "optimizers",
     "permutation",
     "rand",
     "randint",
@@ -94,5 +114,5 @@ __all__ = [
     "value_and_grad",
     "zeros",
     "zeros_like",
-    *_ops_all,
 ]
+__all__ += ops.__all__

@@ -188,9 +188,12 @@ class Tensor:
         return self
 
     def backward(
-        self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:
-        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        `retain_graph` (default: `create_graph`) keeps the graph for another backward.
+        """
         from .autograd.engine import backward
 
         backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)

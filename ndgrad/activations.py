@@ -28,8 +28,19 @@ def log_softmax(x: Tensor) -> Tensor:
     return ops.log_softmax(x, -1)
 
 
-relu, sigmoid, tanh, softplus, leaky_relu, elu, gelu = (
-    ops.relu, ops.sigmoid, ops.tanh, ops.softplus, ops.leaky_relu, ops.elu, ops.gelu,
+def leaky_relu(x: Tensor, negative_slope: float = 0.2) -> Tensor:
+    """x for x > 0, else negative_slope * x, with Keras's default slope 0.2
+    (``ndgrad.leaky_relu``, like PyTorch, defaults to 0.01)."""
+    return ops.leaky_relu(x, negative_slope)
+
+
+relu, sigmoid, tanh, softplus, elu, gelu = (
+    ops.relu,
+    ops.sigmoid,
+    ops.tanh,
+    ops.softplus,
+    ops.elu,
+    ops.gelu,
 )
 
 ACTIVATIONS: dict[str, Activation] = {

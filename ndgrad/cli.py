@@ -1,9 +1,9 @@
 """The ``ndgrad`` command: ``ndgrad train mnist`` trains the book's first network.
 
-    ndgrad train mnist                     # Dense(512, relu) + Dense(10, softmax), 5 epochs
-    ndgrad train mnist --model convnet     # the book's convnet
-    ndgrad train mnist --data mnist.npz    # full MNIST from a Keras mnist.npz or IDX folder
-    ndgrad devices                         # what this machine offers
+ndgrad train mnist                     # Dense(512, relu) + Dense(10, softmax), 5 epochs
+ndgrad train mnist --model convnet     # the book's convnet
+ndgrad train mnist --data mnist.npz    # full MNIST from a Keras mnist.npz or IDX folder
+ndgrad devices                         # what this machine offers
 """
 
 from __future__ import annotations
@@ -69,13 +69,15 @@ def train_mnist(args: argparse.Namespace) -> float:
     y_train, y_test = ndgrad.tensor(data.y_train), ndgrad.tensor(data.y_test)
     model = book.mnist_mlp() if args.model == "mlp" else book.mnist_convnet()
     model.to(args.device)
-    model.compile(optimizer=_optimizer(args), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=_optimizer(args), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     if args.verbose:
         model.summary()
     start = time.perf_counter()
-    model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-              verbose=args.verbose)
+    model.fit(
+        x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose
+    )
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
     print(f"trained in {seconds:.1f} s; test accuracy: {accuracy:.4f}")

@@ -33,14 +33,24 @@ def ones(shape: tuple[int, ...], dtype: str = "float32", device: str | None = No
     return creation.ones(shape, dtype=dtype, device=device)
 
 
-def random_normal(shape: tuple[int, ...], dtype: str = "float32", device: str | None = None,
-                  mean: float = 0.0, stddev: float = 0.05) -> Tensor:
+def random_normal(
+    shape: tuple[int, ...],
+    dtype: str = "float32",
+    device: str | None = None,
+    mean: float = 0.0,
+    stddev: float = 0.05,
+) -> Tensor:
     """N(mean, stddev**2), Keras's default stddev 0.05."""
     return _random.normal(shape, mean=mean, std=stddev, dtype=dtype, device=device)
 
 
-def random_uniform(shape: tuple[int, ...], dtype: str = "float32", device: str | None = None,
-                   minval: float = -0.05, maxval: float = 0.05) -> Tensor:
+def random_uniform(
+    shape: tuple[int, ...],
+    dtype: str = "float32",
+    device: str | None = None,
+    minval: float = -0.05,
+    maxval: float = 0.05,
+) -> Tensor:
     return _random.uniform(shape, low=minval, high=maxval, dtype=dtype, device=device)
 
 
@@ -58,13 +68,17 @@ def _truncated(shape: tuple[int, ...], dtype: str, device: str | None, std: floa
         x = ops.where(bad, _random.normal(shape, dtype=dtype, device=device), x)
 
 
-def glorot_uniform(shape: tuple[int, ...], dtype: str = "float32", device: str | None = None) -> Tensor:
+def glorot_uniform(
+    shape: tuple[int, ...], dtype: str = "float32", device: str | None = None
+) -> Tensor:
     """U(-l, l) with l = sqrt(6 / (fan_in + fan_out)): Keras's default for kernels."""
     fan_in, fan_out = _fans(shape)
     return _uniform_limit(shape, dtype, device, math.sqrt(6.0 / max(1, fan_in + fan_out)))
 
 
-def glorot_normal(shape: tuple[int, ...], dtype: str = "float32", device: str | None = None) -> Tensor:
+def glorot_normal(
+    shape: tuple[int, ...], dtype: str = "float32", device: str | None = None
+) -> Tensor:
     fan_in, fan_out = _fans(shape)
     return _truncated(shape, dtype, device, math.sqrt(2.0 / max(1, fan_in + fan_out)))
 
@@ -79,20 +93,34 @@ def he_normal(shape: tuple[int, ...], dtype: str = "float32", device: str | None
     return _truncated(shape, dtype, device, math.sqrt(2.0 / max(1, fan_in)))
 
 
-def lecun_normal(shape: tuple[int, ...], dtype: str = "float32", device: str | None = None) -> Tensor:
+def lecun_normal(
+    shape: tuple[int, ...], dtype: str = "float32", device: str | None = None
+) -> Tensor:
     fan_in, _ = _fans(shape)
     return _truncated(shape, dtype, device, math.sqrt(1.0 / max(1, fan_in)))
 
 
-def lecun_uniform(shape: tuple[int, ...], dtype: str = "float32", device: str | None = None) -> Tensor:
+def lecun_uniform(
+    shape: tuple[int, ...], dtype: str = "float32", device: str | None = None
+) -> Tensor:
     fan_in, _ = _fans(shape)
     return _uniform_limit(shape, dtype, device, math.sqrt(3.0 / max(1, fan_in)))
 
 
 INITIALIZERS: dict[str, Initializer] = {
     f.__name__: f
-    for f in (zeros, ones, random_normal, random_uniform, glorot_uniform, glorot_normal,
-              he_uniform, he_normal, lecun_normal, lecun_uniform)
+    for f in (
+        zeros,
+        ones,
+        random_normal,
+        random_uniform,
+        glorot_uniform,
+        glorot_normal,
+        he_uniform,
+        he_normal,
+        lecun_normal,
+        lecun_uniform,
+    )
 }
 
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops
-from ._tensor import Tensor
 from ._shapes import broadcast_shapes
+from ._tensor import Tensor
 from .creation import arange, tensor
 from .errors import ShapeError
 from .ops.elementwise import Sigmoid
@@ -29,9 +29,13 @@ def _as_tensor(y: Any, like: Tensor) -> Tensor:
 def _logits_of(y_pred: Tensor, op: type) -> Tensor | None:
     """The input of the softmax/sigmoid that produced `y_pred`, if it was one over axis -1."""
     node = y_pred._node
-    if isinstance(node, op) and (op is not Softmax or node.axis == y_pred.ndim - 1):
-        return node.inputs[0]
-    return None
+    if not isinstance(node, op):
+        return None
+    if op is Softmax:  # Softmax keeps its axis as a 1-tuple (an int in older versions)
+        axes = node.axis if isinstance(node.axis, tuple) else (node.axis,)
+        if tuple(a % y_pred.ndim for a in axes) != (y_pred.ndim - 1,):
+            return None
+    return node.inputs[0]
 
 
 def sparse_categorical_crossentropy(
@@ -165,16 +169,18 @@ class SparseCategoricalCrossentropy(Loss):
 class CategoricalCrossentropy(Loss):
     fn = staticmethod(categorical_crossentropy)
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None
+    ) -> None:
         super().__init__(name, from_logits=from_logits, label_smoothing=label_smoothing)
 
 
 class BinaryCrossentropy(Loss):
     fn = staticmethod(binary_crossentropy)
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None
+    ) -> None:
         super().__init__(name, from_logits=from_logits, label_smoothing=label_smoothing)
 
 

@@ -106,5 +106,7 @@ def get(identifier: str | Metric | Callable[..., Tensor]) -> Metric:
         return Metric(identifier, getattr(identifier, "__name__", "metric"))
     key = str(identifier).lower()
     if key not in METRICS:
-        raise ValueError(f"unknown metric {identifier!r}. Valid names: {', '.join(sorted(METRICS))}")
+        raise ValueError(
+            f"unknown metric {identifier!r}. Valid names: {', '.join(sorted(METRICS))}"
+        )
     return Metric(METRICS[key], "accuracy" if key == "acc" else key)

@@ -38,8 +38,10 @@ def layer_from_config(config: dict[str, Any]) -> Any:
     registry = {**_REGISTRY, "Sequential": Sequential}
     name = config["class_name"]
     if name not in registry:
-        raise ValueError(f"unknown layer class {name!r}; register custom classes with "
-                         f"ndgrad.saving.register. Known: {', '.join(sorted(registry))}")
+        raise ValueError(
+            f"unknown layer class {name!r}; register custom classes with "
+            f"ndgrad.saving.register. Known: {', '.join(sorted(registry))}"
+        )
     return registry[name].from_config(config["config"])
 
 
@@ -61,8 +63,10 @@ def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
 
 def _weights_dict(model: Any) -> dict[str, np.ndarray]:
     if not model.built:
-        raise ValueError(f"model '{model.name}' has no weights yet: build it first (call it on "
-                         f"data, or start a Sequential with layers.Input(shape))")
+        raise ValueError(
+            f"model '{model.name}' has no weights yet: build it first (call it on "
+            f"data, or start a Sequential with layers.Input(shape))"
+        )
     return {path: np.ascontiguousarray(w.numpy()) for path, w, _ in model.named_weights()}
 
 
@@ -98,12 +102,15 @@ def _assign(model: Any, arrays: dict[str, np.ndarray]) -> None:
     named = {path: w for path, w, _ in model.named_weights()}
     missing, unexpected = sorted(set(named) - set(arrays)), sorted(set(arrays) - set(named))
     if missing or unexpected:
-        raise ValueError(f"weights do not match model '{model.name}': missing {missing}, "
-                         f"unexpected {unexpected}")
+        raise ValueError(
+            f"weights do not match model '{model.name}': missing {missing}, unexpected {unexpected}"
+        )
     for path, w in named.items():
         if tuple(arrays[path].shape) != w.shape:
-            raise ShapeError(f"weight {path!r}: the model has shape {w.shape}, the file "
-                             f"{tuple(arrays[path].shape)}")
+            raise ShapeError(
+                f"weight {path!r}: the model has shape {w.shape}, the file "
+                f"{tuple(arrays[path].shape)}"
+            )
     for path, w in named.items():
         w.data = w.backend.from_numpy(arrays[path].astype(w.dtype.name, copy=True))
         w._version[0] += 1
@@ -118,8 +125,10 @@ def save_weights(model: Any, path: str) -> None:
 def load_weights(model: Any, path: str) -> None:
     """Load weights written by `save_weights` into a built model with the same layers."""
     if not model.built:
-        raise ValueError(f"load_weights: build model '{model.name}' first (call it on data, or "
-                         f"start a Sequential with layers.Input(shape))")
+        raise ValueError(
+            f"load_weights: build model '{model.name}' first (call it on data, or "
+            f"start a Sequential with layers.Input(shape))"
+        )
     with open(path, "rb") as f:
         _assign(model, _decode(f.read(), _format(path)))
 
@@ -131,12 +140,18 @@ def save_model(model: Any, path: str) -> None:
         import safetensors  # noqa: F401
     except ImportError:
         fmt = "npz"
-    config = {"class_name": type(model).__name__, "config": model.get_config(),
-              "weights": f"model.{fmt}", "ndgrad_version": _version()}
+    config = {
+        "class_name": type(model).__name__,
+        "config": model.get_config(),
+        "weights": f"model.{fmt}",
+        "ndgrad_version": _version(),
+    }
     if model.optimizer is not None:
         config["compile"] = {
-            "optimizer": {"class_name": type(model.optimizer).__name__,
-                          "config": model.optimizer.get_config()},
+            "optimizer": {
+                "class_name": type(model.optimizer).__name__,
+                "config": model.optimizer.get_config(),
+            },
             "loss": getattr(model.loss, "name", getattr(model.loss, "__name__", None)),
             "metrics": [m.name for m in model.compiled_metrics],
         }
@@ -163,7 +178,9 @@ def load_model(path: str) -> Any:
         from . import optimizers
 
         c = config["compile"]
-        model.compile(optimizer=optimizers.get(c["optimizer"]), loss=c["loss"], metrics=c["metrics"])
+        model.compile(
+            optimizer=optimizers.get(c["optimizer"]), loss=c["loss"], metrics=c["metrics"]
+        )
     return model
 
 

@@ -14,12 +14,14 @@ from ndgrad.datasets import mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [
-    p for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    p
+    for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     if ">>> " in p.read_text()
 ]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 MODULES = sorted(
-    m.name for m in pkgutil.walk_packages(ndgrad.__path__, "ndgrad.")
+    m.name
+    for m in pkgutil.walk_packages(ndgrad.__path__, "ndgrad.")
     if not m.name.startswith(("ndgrad.backends.cupy",))
 )
 

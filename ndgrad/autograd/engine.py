@@ -40,15 +40,18 @@ def backward(
     grads: Sequence[Any] | None = None,
     *,
     inputs: Sequence[Any] | None = None,
-    retain_graph: bool = False,
+    retain_graph: bool | None = None,
     create_graph: bool = False,
 ) -> list[Any] | None:
     """Backpropagate from `roots` (seeded with `grads`, default ones for one-element roots).
 
     Without `inputs`, gradients accumulate into ``.grad`` of every leaf that requires grad and
     None is returned. With `inputs`, nothing is accumulated: the gradients of those tensors are
-    returned (None where a tensor does not depend on the roots).
+    returned (None where a tensor does not depend on the roots). `retain_graph` defaults to
+    `create_graph`: the gradients' own graph reuses the nodes of this one (as PyTorch).
     """
+    if retain_graph is None:
+        retain_graph = create_graph
     grads = list(grads) if grads is not None else [None] * len(roots)
     wanted: dict[int, int] = {} if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     found: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
@@ -142,10 +145,8 @@ def _check_versions(node: Any) -> None:
                 f"(version {x._version[0]}, saved at version {saved}). Compute on a copy "
                 f"(x.clone()) or modify it only after backward"
             )
-    if node.uses_output:
-        out = node.saved_out
-        if out._version[0] != 0:
-            raise GraphError(
-                f"backward: the output of {node!r}, which its gradient needs, was modified in "
-                f"place. Compute on a copy (x.clone()) instead"
-            )
+    if node.uses_output and node._out_version[0] != 0:
+        raise GraphError(
+            f"backward: the output of {node!r}, which its gradient needs, was modified in "
+            f"place. Compute on a copy (x.clone()) instead"
+        )

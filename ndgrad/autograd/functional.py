@@ -24,7 +24,7 @@ def value_and_grad(
 
     >>> import ndgrad
     >>> ndgrad.value_and_grad(lambda x: (x ** 2).sum())(ndgrad.tensor([3.0]))
-    (tensor(9.), tensor([6.]))
+    (tensor(9., shape=(), dtype=float32), tensor([6.], shape=(1,), dtype=float32))
     """
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
@@ -70,7 +70,7 @@ def grad(
 
     >>> import ndgrad
     >>> ndgrad.grad(ndgrad.tanh)(ndgrad.tensor(0.0))
-    tensor(1.)
+    tensor(1., shape=(), dtype=float32)
     """
     vg = value_and_grad(f, argnums, has_aux)
 

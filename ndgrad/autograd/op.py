@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from .. import _dtypes
 from .._tensor import Tensor
-from ..errors import DeviceError
+from ..errors import DeviceError, DTypeError
 from .grad_mode import _enabled
 
 
@@ -64,19 +64,25 @@ class Op:
             raise
         if not isinstance(data, backend._array_type):
             data = backend.coerce(data)
+        dtype = backend._from_native.get(data.dtype)
+        if dtype is None:  # e.g. NumPy's int8 for bool ** bool
+            raise DTypeError(
+                f"{cls.__name__.lower()}: the result dtype {data.dtype} is not an ndgrad dtype. "
+                f"Received dtypes: {', '.join(x.dtype.name for x in xs)}"
+            )
         out = Tensor.__new__(Tensor)
         out.data, out.backend, out.grad, out._node = data, backend, None, None
         out._version = xs[0]._version if cls.view else [0]
         out._requires_grad = False
         if cls.differentiable and _enabled.get():
             needs = tuple([x._requires_grad for x in xs])
-            if True in needs and backend._from_native[data.dtype].kind == "f":
+            if True in needs and dtype.kind == "f":
                 op.inputs = xs
                 op.needs_grad = needs
                 op._saved_versions = tuple([x._version[0] for x in xs])
                 op._out = weakref.ref(out)
-                if cls.uses_output:  # held strongly: consumers may be freed first in backward
-                    op.saved_out = out
+                if cls.uses_output:  # enough to rebuild the output if its consumers free it
+                    op._out_data, op._out_version = data, out._version
                 out._node = op
                 out._requires_grad = True
         return out
@@ -99,10 +105,18 @@ class Op:
     def out(self) -> Any:
         """The output Tensor (for ops whose backward reuses it, e.g. exp, tanh, softmax).
 
-        Such ops (`uses_output`) hold it strongly; the engine breaks that cycle when it
-        frees the node after backward.
+        The node holds its output weakly (no reference cycle). Such ops (`uses_output`) keep
+        the output's array and version counter, so when the consumers that held the output
+        were freed first in backward, an equivalent tensor (same array, node and version) is
+        rebuilt; second derivatives flow through it to this node as through the original.
         """
-        return self.saved_out
+        out = self._out()
+        if out is None:
+            out = Tensor.__new__(Tensor)
+            out.data, out.backend, out.grad, out._node = self._out_data, self.backend, None, self
+            out._version, out._requires_grad = self._out_version, True
+            self._out = weakref.ref(out)
+        return out
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"

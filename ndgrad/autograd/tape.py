@@ -26,7 +26,7 @@ class GradientTape:
     >>> with ndgrad.GradientTape() as tape:
     ...     loss = (w * w).sum()
     >>> tape.gradient(loss, w)
-    tensor([2., 4.])
+    tensor([2., 4.], shape=(2,), dtype=float32)
     """
 
     def __init__(self, persistent: bool = False) -> None:

@@ -18,10 +18,18 @@ class Conv2D(Layer):
     kernel (KH, KW, in_channels, filters), bias (filters,).
     """
 
-    def __init__(self, filters: int, kernel_size: int | tuple[int, int], strides: Any = 1,
-                 padding: str = "valid", activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        strides: Any = 1,
+        padding: str = "valid",
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "kernel_size")
@@ -41,25 +49,43 @@ class Conv2D(Layer):
                 f"Conv2D '{self.name}': expected inputs (batch, height, width, channels). "
                 f"Received shape {input_shape}"
             )
-        self.kernel = self.add_weight((*self.kernel_size, input_shape[-1], self.filters),
-                                      self.kernel_initializer, name="kernel")
-        self.bias = (self.add_weight((self.filters,), self.bias_initializer, name="bias")
-                     if self.use_bias else None)
+        self.kernel = self.add_weight(
+            (*self.kernel_size, input_shape[-1], self.filters),
+            self.kernel_initializer,
+            name="kernel",
+        )
+        self.bias = (
+            self.add_weight((self.filters,), self.bias_initializer, name="bias")
+            if self.use_bias
+            else None
+        )
 
     def call(self, inputs: Tensor) -> Tensor:
         return self.activation(conv2d(inputs, self.kernel, self.bias, self.strides, self.padding))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         n, h, w, _ = input_shape
-        return (n, *(_out(s, k, st, self.padding) for s, k, st in
-                     zip((h, w), self.kernel_size, self.strides)), self.filters)
+        return (
+            n,
+            *(
+                _out(s, k, st, self.padding)
+                for s, k, st in zip((h, w), self.kernel_size, self.strides)
+            ),
+            self.filters,
+        )
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "activation": activations.name_of(self.activation),
-                "use_bias": self.use_bias, "kernel_initializer": _name(self.kernel_initializer),
-                "bias_initializer": _name(self.bias_initializer)}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "activation": activations.name_of(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _name(self.kernel_initializer),
+            "bias_initializer": _name(self.bias_initializer),
+        }
 
 
 def _out(size: int | None, k: int, s: int, padding: str) -> int | None:
@@ -68,6 +94,3 @@ def _out(size: int | None, k: int, s: int, padding: str) -> int | None:
     if padding == "same":
         return math.ceil(size / s)
     return (size - k) // s + 1
-
-
-

@@ -35,9 +35,15 @@ InputLayer = Input
 class Dense(Layer):
     """``activation(x @ kernel + bias)``: kernel (in, units), bias (units,); x (..., in)."""
 
-    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if int(units) < 1:
             raise ValueError(f"Dense: units must be a positive integer. Received units={units}")
@@ -47,10 +53,20 @@ class Dense(Layer):
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def build(self, input_shape: Shape) -> None:
-        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                                      name="kernel")
-        self.bias = (self.add_weight((self.units,), self.bias_initializer, name="bias")
-                     if self.use_bias else None)
+        self.kernel = self.add_weight(
+            (input_shape[-1], self.units), self.kernel_initializer, name="kernel"
+        )
+        self.bias = (
+            self.add_weight((self.units,), self.bias_initializer, name="bias")
+            if self.use_bias
+            else None
+        )
+
+    def _check_input(self, x: Tensor) -> None:
+        """Any number of leading axes (as Keras: min_ndim=2); the last must match the kernel."""
+        if x.ndim >= 2 and x.shape[-1] == self.kernel.shape[0]:
+            return
+        super()._check_input(x)
 
     def call(self, inputs: Tensor) -> Tensor:
         return self.activation(linear(inputs, self.kernel, self.bias))
@@ -59,10 +75,14 @@ class Dense(Layer):
         return (*input_shape[:-1], self.units)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.name_of(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": _name(self.kernel_initializer),
-                "bias_initializer": _name(self.bias_initializer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.name_of(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _name(self.kernel_initializer),
+            "bias_initializer": _name(self.bias_initializer),
+        }
 
 
 def _name(init: Any) -> Any:

@@ -23,7 +23,9 @@ from ..errors import ShapeError
 Shape = tuple[int | None, ...]
 _counters: defaultdict[str, itertools.count] = defaultdict(itertools.count)
 #: the training flag for layers called without an explicit `training` (set by `fit`)
-learning_phase: contextvars.ContextVar[bool] = contextvars.ContextVar("ndgrad_training", default=False)
+learning_phase: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "ndgrad_training", default=False
+)
 
 
 def snake_case(name: str) -> str:
@@ -39,8 +41,13 @@ def unique_name(base: str) -> str:
 class Layer:
     """Base class of every layer; callable on Tensors: ``y = layer(x)``."""
 
-    def __init__(self, name: str | None = None, trainable: bool = True,
-                 input_shape: Shape | None = None, dtype: str = "float32") -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        trainable: bool = True,
+        input_shape: Shape | None = None,
+        dtype: str = "float32",
+    ) -> None:
         object.__setattr__(self, "_layers", {})
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = trainable
@@ -56,7 +63,9 @@ class Layer:
     def __setattr__(self, key: str, value: Any) -> None:
         if isinstance(value, Layer) and key != "_parent":
             self._layers[key] = value
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+        elif (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
+        ):
             for i, v in enumerate(value):
                 self._layers[f"{key}.{i}"] = v
         object.__setattr__(self, key, value)
@@ -89,8 +98,14 @@ class Layer:
         return sum(w.size for w in self.weights)
 
     # -- building and calling --------------------------------------------------------------
-    def add_weight(self, shape: Shape, initializer: Any = "glorot_uniform", trainable: bool = True,
-                   name: str | None = None, dtype: str | None = None) -> Tensor:
+    def add_weight(
+        self,
+        shape: Shape,
+        initializer: Any = "glorot_uniform",
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: str | None = None,
+    ) -> Tensor:
         """Create a weight tensor of `shape` (requires grad when trainable) and track it."""
         init = initializers.get(initializer)
         w = init(tuple(shape), dtype=dtype or self.dtype, device=self.device)
@@ -136,10 +151,14 @@ class Layer:
     def __call__(self, inputs: Any, training: bool | None = None) -> Any:
         if not isinstance(inputs, Tensor):
             inputs = tensor(inputs, device=self.device)
+        elif not self.built and inputs.backend.name != self.device and not self.weights:
+            self._set_device(inputs.backend.name)  # a lazy build makes weights where data is
         self._ensure_built(inputs.shape)
         self._check_input(inputs)
         if self._accepts_training:
-            return self.call(inputs, training=learning_phase.get() if training is None else training)
+            return self.call(
+                inputs, training=learning_phase.get() if training is None else training
+            )
         return self.call(inputs)
 
     # -- devices and configs ---------------------------------------------------------------

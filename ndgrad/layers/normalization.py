@@ -17,8 +17,15 @@ class BatchNormalization(Layer):
     moving = moving * momentum + batch_statistic * (1 - momentum), updated in place.
     """
 
-    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
-                 center: bool = True, scale: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
         self.center, self.scale = center, scale
@@ -28,8 +35,9 @@ class BatchNormalization(Layer):
         self.gamma = self.add_weight((n,), "ones", name="gamma", trainable=self.scale)
         self.beta = self.add_weight((n,), "zeros", name="beta", trainable=self.center)
         self.moving_mean = self.add_weight((n,), "zeros", name="moving_mean", trainable=False)
-        self.moving_variance = self.add_weight((n,), "ones", name="moving_variance",
-                                               trainable=False)
+        self.moving_variance = self.add_weight(
+            (n,), "ones", name="moving_variance", trainable=False
+        )
 
     def _shape_for(self, x: Tensor) -> list[int]:
         shape = [1] * x.ndim
@@ -45,7 +53,9 @@ class BatchNormalization(Layer):
             var = ops.var(inputs, reduce, keepdims=True)
             with no_grad():
                 m = self.momentum
-                self.moving_mean.data = (self.moving_mean * m + ops.reshape(mean, (-1,)) * (1 - m)).data
+                self.moving_mean.data = (
+                    self.moving_mean * m + ops.reshape(mean, (-1,)) * (1 - m)
+                ).data
                 self.moving_variance.data = (
                     self.moving_variance * m + ops.reshape(var, (-1,)) * (1 - m)
                 ).data
@@ -59,5 +69,11 @@ class BatchNormalization(Layer):
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }

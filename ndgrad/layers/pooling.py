@@ -12,8 +12,9 @@ from .layer import Layer, Shape
 
 
 class _Pooling2D(Layer):
-    def __init__(self, pool_size: Any = 2, strides: Any = None, padding: str = "valid",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, pool_size: Any = 2, strides: Any = None, padding: str = "valid", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = self.pool_size if strides is None else _pair(strides, "strides")
@@ -26,12 +27,22 @@ class _Pooling2D(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         n, h, w, c = input_shape
-        return (n, *(_out(s, k, st, self.padding) for s, k, st in
-                     zip((h, w), self.pool_size, self.strides)), c)
+        return (
+            n,
+            *(
+                _out(s, k, st, self.padding)
+                for s, k, st in zip((h, w), self.pool_size, self.strides)
+            ),
+            c,
+        )
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "pool_size": list(self.pool_size),
-                "strides": list(self.strides), "padding": self.padding}
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+        }
 
 
 class MaxPooling2D(_Pooling2D):

@@ -37,21 +37,26 @@ class Model(Layer):
         self.history: Any = None
 
     # -- compile -----------------------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
-                metrics: Sequence[Any] | None = None) -> None:
+    def compile(
+        self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Sequence[Any] | None = None
+    ) -> None:
         """Choose the optimizer, loss and metrics (names, objects or functions)."""
         from .. import optimizers
 
         if loss is None:
-            raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
+            raise ValueError(
+                "compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'"
+            )
         self.optimizer = optimizers.get(optimizer)
         self.loss = _losses.get(loss)
         self.compiled_metrics = [_metrics.get(m) for m in metrics or []]
 
     def _require_compiled(self, what: str) -> None:
         if self.optimizer is None or self.loss is None:
-            raise RuntimeError(f"{what}: the model must be compiled first; call model.compile("
-                               f"optimizer=..., loss=..., metrics=[...])")
+            raise RuntimeError(
+                f"{what}: the model must be compiled first; call model.compile("
+                f"optimizer=..., loss=..., metrics=[...])"
+            )
 
     def compute_loss(self, y: Tensor, y_pred: Tensor) -> Tensor:
         loss = self.loss(y, y_pred)
@@ -74,8 +79,10 @@ class Model(Layer):
 
     def _check_labels(self, x: Tensor, y: Tensor) -> None:
         """Integer labels must name one of the model's outputs (checked before any update)."""
-        if not (isinstance(self.loss, _losses.SparseCategoricalCrossentropy)
-                or self.loss is _losses.sparse_categorical_crossentropy):
+        if not (
+            isinstance(self.loss, _losses.SparseCategoricalCrossentropy)
+            or self.loss is _losses.sparse_categorical_crossentropy
+        ):
             return
         with no_grad():
             classes = self(x[:1]).shape[-1]
@@ -119,25 +126,40 @@ class Model(Layer):
         for m in self.compiled_metrics:
             m.reset_state()
         loss = float(self.train_step(x, y).item())
-        return [loss, *(m.result() for m in self.compiled_metrics)] if self.compiled_metrics else loss
+        return (
+            [loss, *(m.result() for m in self.compiled_metrics)] if self.compiled_metrics else loss
+        )
 
     # -- loops -------------------------------------------------------------------------------
-    def fit(self, x: Any, y: Any, batch_size: int = 32, epochs: int = 1, verbose: int | str = "auto",
-            callbacks: Sequence[Any] | None = None, validation_split: float = 0.0,
-            validation_data: tuple[Any, Any] | None = None, shuffle: bool = True,
-            initial_epoch: int = 0) -> Any:
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Sequence[Any] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, Any] | None = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+    ) -> Any:
         """Train for `epochs` passes over (x, y) in batches; returns the `History`."""
         from ..callbacks import CallbackList
 
         self._require_compiled("fit")
         if batch_size < 1 or epochs < 0:
-            raise ValueError(f"fit: batch_size must be >= 1 and epochs >= 0. Received "
-                             f"batch_size={batch_size}, epochs={epochs}")
+            raise ValueError(
+                f"fit: batch_size must be >= 1 and epochs >= 0. Received "
+                f"batch_size={batch_size}, epochs={epochs}"
+            )
         x, y = self._as_tensor(x, "x"), self._as_tensor(y, "y")
         self._check_data(x, y, "fit")
         if validation_data is None and validation_split:
             if not 0.0 < validation_split < 1.0:
-                raise ValueError(f"fit: validation_split must be in (0, 1). Received {validation_split}")
+                raise ValueError(
+                    f"fit: validation_split must be in (0, 1). Received {validation_split}"
+                )
             cut = int(len(x) * (1.0 - validation_split))
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
         if validation_data is not None:
@@ -147,8 +169,15 @@ class Model(Layer):
         n = len(x)
         steps = math.ceil(n / batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = CallbackList(callbacks, model=self, add_history=True, add_progbar=verbose != 0,
-                           verbose=verbose, epochs=epochs, steps=steps)
+        cbs = CallbackList(
+            callbacks,
+            model=self,
+            add_history=True,
+            add_progbar=verbose != 0,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
         self.stop_training = False
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -178,8 +207,15 @@ class Model(Layer):
         cbs.on_train_end()
         return self.history
 
-    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int | str = "auto",
-                 return_dict: bool = False, callbacks: Sequence[Any] | None = None) -> Any:
+    def evaluate(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int = 32,
+        verbose: int | str = "auto",
+        return_dict: bool = False,
+        callbacks: Sequence[Any] | None = None,
+    ) -> Any:
         """Loss and metrics over (x, y): ``[loss, *metrics]``, or the loss alone without metrics."""
         from ..callbacks import CallbackList
 
@@ -192,8 +228,15 @@ class Model(Layer):
         n = len(x)
         steps = math.ceil(n / batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = CallbackList(callbacks, model=self, add_history=False, add_progbar=verbose != 0,
-                           verbose=verbose, epochs=1, steps=steps)
+        cbs = CallbackList(
+            callbacks,
+            model=self,
+            add_history=False,
+            add_progbar=verbose != 0,
+            verbose=verbose,
+            epochs=1,
+            steps=steps,
+        )
         cbs.on_test_begin()
         total = 0.0
         for step in range(steps):
@@ -229,11 +272,15 @@ class Model(Layer):
         """Replace every weight (same order and shapes as get_weights)."""
         weights = self.weights
         if len(arrays) != len(weights):
-            raise ValueError(f"set_weights: the model has {len(weights)} weights, received {len(arrays)}")
+            raise ValueError(
+                f"set_weights: the model has {len(weights)} weights, received {len(arrays)}"
+            )
         new = [tensor(a, dtype=w.dtype, device=w.backend) for a, w in zip(arrays, weights)]
         for w, a in zip(weights, new):
             if a.shape != w.shape:
-                raise ShapeError(f"set_weights: a weight of shape {w.shape} got an array of shape {a.shape}")
+                raise ShapeError(
+                    f"set_weights: a weight of shape {w.shape} got an array of shape {a.shape}"
+                )
         for w, a in zip(weights, new):
             w.data = a.data
             w._version[0] += 1
@@ -271,7 +318,7 @@ class Model(Layer):
         print_fn(f'Model: "{self.name}"')
         print_fn(line)
         for i, r in enumerate(rows):
-            print_fn("".join(c.ljust(w) for c, w in zip(r, width)))
+            print_fn("".join(c.ljust(w) for c, w in zip(r, width)).rstrip())
             if i == 0:
                 print_fn("=" * sum(width))
         print_fn(line)
@@ -285,6 +332,11 @@ class Model(Layer):
         rows = [("Layer (type)", "Output Shape", "Param #")]
         for layer in self.sublayers():
             shape = getattr(layer, "_output_shape", None)
-            rows.append((f"{layer.name} ({type(layer).__name__})",
-                         "?" if shape is None else str(shape), f"{layer.count_params():,}"))
+            rows.append(
+                (
+                    f"{layer.name} ({type(layer).__name__})",
+                    "?" if shape is None else str(shape),
+                    f"{layer.count_params():,}",
+                )
+            )
         return rows

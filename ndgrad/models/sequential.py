@@ -63,10 +63,14 @@ class Sequential(Model):
 
     def _check_input(self, x: Tensor) -> None:
         expected = self._build_shape
-        if expected and (x.ndim != len(expected) or any(
-                e is not None and s != e for s, e in zip(x.shape[1:], expected[1:]))):
-            raise ShapeError(f"model '{self.name}' expects inputs of shape {(None, *expected[1:])}; "
-                             f"received shape {x.shape}")
+        if expected and (
+            x.ndim != len(expected)
+            or any(e is not None and s != e for s, e in zip(x.shape[1:], expected[1:]))
+        ):
+            raise ShapeError(
+                f"model '{self.name}' expects inputs of shape {(None, *expected[1:])}; "
+                f"received shape {x.shape}"
+            )
 
     def get_config(self) -> dict[str, Any]:
         from ..saving import layer_config

@@ -15,8 +15,8 @@ from typing import Any
 from .._tensor import Tensor
 from ..autograd.op import Op
 from ..errors import ShapeError
-from .fused import linear
 from . import reduce as _reduce
+from .fused import linear
 from .shape import pad, reshape
 
 
@@ -36,8 +36,9 @@ class Im2Col(Op):
         return xp.reshape(w, (n * oh * ow, -1))
 
     def backward(self, g: Tensor) -> tuple:
-        return (Col2Im.apply(g, size=self.size, strides=self.strides,
-                             shape=self.inputs[0].data.shape),)
+        return (
+            Col2Im.apply(g, size=self.size, strides=self.strides, shape=self.inputs[0].data.shape),
+        )
 
 
 class Col2Im(Op):
@@ -78,10 +79,13 @@ def _same(n: int, k: int, s: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _prepare(x: Tensor, size: tuple, strides: tuple, padding: str, op: str,
-             value: float = 0.0) -> Tensor:
+def _prepare(
+    x: Tensor, size: tuple, strides: tuple, padding: str, op: str, value: float = 0.0
+) -> Tensor:
     if x.ndim != 4:
-        raise ShapeError(f"{op}: expected images (batch, height, width, channels). Received {x.shape}")
+        raise ShapeError(
+            f"{op}: expected images (batch, height, width, channels). Received {x.shape}"
+        )
     if padding == "same":
         ph, pw = _same(x.shape[1], size[0], strides[0]), _same(x.shape[2], size[1], strides[1])
         if ph != (0, 0) or pw != (0, 0):
@@ -130,12 +134,16 @@ class Windows(Op):
     def backward(self, g: Tensor) -> tuple:
         n, oh, ow = g.shape[:3]
         cols = reshape(g, (n * oh * ow, -1))
-        return (Col2Im.apply(cols, size=self.size, strides=self.strides,
-                             shape=self.inputs[0].data.shape),)
+        return (
+            Col2Im.apply(
+                cols, size=self.size, strides=self.strides, shape=self.inputs[0].data.shape
+            ),
+        )
 
 
-def _pool(x: Tensor, pool_size: Any, strides: Any, padding: str, reduce: Any, op: str,
-          value: float = 0.0) -> Tensor:
+def _pool(
+    x: Tensor, pool_size: Any, strides: Any, padding: str, reduce: Any, op: str, value: float = 0.0
+) -> Tensor:
     size = _pair(pool_size, "pool_size")
     s = size if strides is None else _pair(strides, "strides")
     x = _prepare(x, size, s, padding, op, value)
@@ -148,7 +156,9 @@ def _pool(x: Tensor, pool_size: Any, strides: Any, padding: str, reduce: Any, op
     return reduce(Windows.apply(x, size=size, strides=s), (3, 4))
 
 
-def max_pool2d(x: Tensor, pool_size: Any = 2, strides: Any = None, padding: str = "valid") -> Tensor:
+def max_pool2d(
+    x: Tensor, pool_size: Any = 2, strides: Any = None, padding: str = "valid"
+) -> Tensor:
     """Max over pool_size windows of (N, H, W, C) images; strides default to pool_size.
 
     'same' padding never wins a window (it is -inf for floats), as in Keras.
@@ -157,7 +167,9 @@ def max_pool2d(x: Tensor, pool_size: Any = 2, strides: Any = None, padding: str 
     return _pool(x, pool_size, strides, padding, _reduce.max, "max_pool2d", fill)
 
 
-def avg_pool2d(x: Tensor, pool_size: Any = 2, strides: Any = None, padding: str = "valid") -> Tensor:
+def avg_pool2d(
+    x: Tensor, pool_size: Any = 2, strides: Any = None, padding: str = "valid"
+) -> Tensor:
     """Mean over pool_size windows of (N, H, W, C) images.
 
     With 'same' padding each window averages only the image positions it covers (padding is
@@ -170,6 +182,12 @@ def avg_pool2d(x: Tensor, pool_size: Any = 2, strides: Any = None, padding: str 
     from ..creation import ones
 
     with no_grad():  # the fraction of each window that lies on the image: a constant
-        inside = _pool(ones((1, *x.shape[1:3], 1), dtype=out.dtype, device=x.backend),
-                       pool_size, strides, padding, _reduce.mean, "avg_pool2d")
+        inside = _pool(
+            ones((1, *x.shape[1:3], 1), dtype=out.dtype, device=x.backend),
+            pool_size,
+            strides,
+            padding,
+            _reduce.mean,
+            "avg_pool2d",
+        )
     return out / inside

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import _dtypes
 from .._shapes import broadcast_shapes
 from .._tensor import Tensor
 from ..autograd.op import Op
@@ -18,9 +19,16 @@ class _Binary(Op):
     def check(self, xs: tuple, ys: tuple) -> None:
         broadcast_shapes(xs, ys, op=type(self).__name__.lower())
 
+    def _bool(self, x: Any) -> bool:
+        """True for bool arrays: NumPy's + and * on them are `or` and `and`; the Array API
+        standard leaves them out, so they are spelled as logical ops here."""
+        return self.backend.dtype_of(x) is _dtypes.bool_
+
 
 class Add(_Binary):
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
+        if self._bool(x):
+            return xp.logical_or(x, y)
         return xp.add(x, y)
 
     def backward(self, g: Tensor) -> tuple:
@@ -37,6 +45,8 @@ class Subtract(_Binary):
 
 class Multiply(_Binary):
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
+        if self._bool(x):
+            return xp.logical_and(x, y)
         return xp.multiply(x, y)
 
     def backward(self, g: Tensor) -> tuple:
@@ -47,6 +57,9 @@ class Multiply(_Binary):
 
 class Divide(_Binary):
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
+        if self.backend.dtype_of(x).kind != "f":  # true division of integers gives float64
+            x = self.backend.astype(x, _dtypes.float64)
+            y = self.backend.astype(y, _dtypes.float64)
         return xp.divide(x, y)
 
     def backward(self, g: Tensor) -> tuple:
@@ -85,6 +98,8 @@ class Maximum(_Binary):
     """Element-wise maximum; a tie sends half the gradient to each side (as PyTorch)."""
 
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
+        if self._bool(x):
+            return xp.logical_or(x, y)
         return xp.maximum(x, y)
 
     def backward(self, g: Tensor) -> tuple:
@@ -97,6 +112,8 @@ class Minimum(_Binary):
     """Element-wise minimum; a tie sends half the gradient to each side (as PyTorch)."""
 
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
+        if self._bool(x):
+            return xp.logical_and(x, y)
         return xp.minimum(x, y)
 
     def backward(self, g: Tensor) -> tuple:

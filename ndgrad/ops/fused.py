@@ -92,7 +92,12 @@ class SparseSoftmaxCrossEntropy(Op):
             probs = softmax(logits, -1)
         else:
             probs = Tensor.__new__(Tensor)
-            probs.data, probs.backend, probs.grad, probs._node = self.probs, self.backend, None, None
+            probs.data, probs.backend, probs.grad, probs._node = (
+                self.probs,
+                self.backend,
+                None,
+                None,
+            )
             probs._version, probs._requires_grad = [0], False
         from ..creation import tensor
 

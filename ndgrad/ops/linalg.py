@@ -31,7 +31,13 @@ class Matmul(Op):
                 f"the last axis of x must equal the {'second-to-last' if len(ys) > 1 else 'only'} "
                 f"axis of y"
             )
-        broadcast_shapes(xs[:-2], ys[:-2], op="matmul (batch axes)")
+        try:
+            broadcast_shapes(xs[:-2], ys[:-2], op="matmul")
+        except ShapeError as e:
+            raise ShapeError(
+                f"matmul: the batch axes (all but the last two) of {xs} @ {ys} do not "
+                f"broadcast: {str(e).removeprefix('matmul: ')}"
+            ) from None
 
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
         return xp.matmul(x, y)

@@ -218,6 +218,11 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
         return reshape(x, (1,))
     a = normalize_axis(start_axis, x.ndim, "flatten")
     b = normalize_axis(end_axis, x.ndim, "flatten")
+    if a > b:
+        raise ShapeError(
+            f"flatten: start_axis {start_axis} comes after end_axis {end_axis} for a tensor of "
+            f"shape {x.shape}"
+        )
     shape = x.shape
     return reshape(x, shape[:a] + (math.prod(shape[a : b + 1]),) + shape[b + 1 :])
 
