@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import GraphError, ShapeError
-from .grad_mode import set_grad_enabled
+from .grad_mode import _enabled
 
 
 def _seed(root: Any, grad: Any) -> Any:
-    from ..creation import ones_like, tensor
+    from ..creation import tensor
+    from .op import _constant
 
     if grad is None:
         if root.data.size != 1:
@@ -25,7 +26,7 @@ def _seed(root: Any, grad: Any) -> Any:
                 "backward: a gradient can be created implicitly only for a tensor with one "
                 f"element. Received shape={root.shape}; pass backward(gradient) of that shape"
             )
-        return ones_like(root)
+        return _constant(root.backend.xp.ones_like(root.data), root.backend)
     if not isinstance(grad, type(root)):
         grad = tensor(grad, dtype=root.dtype, device=root.backend)
     if grad.shape != root.shape:
@@ -65,7 +66,8 @@ def backward(
         if i is not None:
             found[i] = g if found[i] is None else found[i] + g
 
-    with set_grad_enabled(create_graph):
+    token = _enabled.set(create_graph)
+    try:
         pending: dict[Any, Any] = {}
         starts = []
         for root, grad in zip(roots, grads, strict=True):
@@ -106,34 +108,41 @@ def backward(
         while ready:
             node = ready.pop()
             g = pending.pop(node, None)
-            xs = node.inputs
+            xs, needs = node.inputs, node.needs_grad
+            gxs = None
             if g is not None:
                 _check_versions(node)
-                out = node._out()
-                if out is not None and id(out) in wanted:
-                    deliver(out, g)
+                if wanted:
+                    out = node._out()
+                    if out is not None and id(out) in wanted:
+                        deliver(out, g)
                 gxs = node.backward(g)
-                for x, gx, need in zip(xs, gxs, node.needs_grad):
-                    if not need or gx is None:
-                        continue
+            for i, x in enumerate(xs):
+                if not needs[i]:
+                    continue
+                parent = x._node
+                gx = None if gxs is None else gxs[i]
+                if gx is not None:
                     if gx.data.shape != x.data.shape:
                         gx = gx.sum_to(x.data.shape)
                     if gx.data.dtype != x.data.dtype:
                         gx = gx.astype(x.dtype)
-                    parent = x._node
                     if parent is None:
                         deliver(x, gx)
+                    elif parent in pending:
+                        pending[parent] = pending[parent] + gx
                     else:
-                        pending[parent] = pending[parent] + gx if parent in pending else gx
-            for x, need in zip(xs, node.needs_grad):
-                parent = x._node
-                if need and parent is not None:
-                    counts[parent] -= 1
-                    if counts[parent] == 0:
+                        pending[parent] = gx
+                if parent is not None:
+                    left = counts[parent] - 1
+                    counts[parent] = left
+                    if left == 0:
                         ready.append(parent)
             if not retain_graph:
                 node.__dict__.clear()
                 node.inputs = None
+    finally:
+        _enabled.reset(token)
     return found if inputs is not None else None
 
 

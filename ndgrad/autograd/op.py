@@ -42,17 +42,22 @@ class Op:
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Any:
         """Run the op on Tensors or scalars and return the output Tensor."""
-        xs = args if all(type(a) is Tensor for a in args) else _lift(args, cls.promote_from)
+        xs = args
+        for a in args:
+            if type(a) is not Tensor:
+                xs = _lift(args, cls.promote_from)
+                break
         backend = xs[0].backend
-        for x in xs:
-            if x.backend is not backend:
-                names = ", ".join(sorted({t.backend.name for t in xs}))
-                raise DeviceError(
-                    f"{cls.__name__.lower()}: inputs are on different devices ({names}); "
-                    f"move them to one device with .to(device) first"
-                )
-        if cls.promote_from is not None and len(xs) - cls.promote_from > 1:
-            xs = _promote(xs, cls.promote_from)
+        if len(xs) > 1:  # one device, one dtype (promoted as NumPy 2 does)
+            native = xs[0].data.dtype
+            mixed = False
+            for x in xs:
+                if x.backend is not backend:
+                    raise _device_error(cls, xs)
+                if x.data.dtype != native:
+                    mixed = True
+            if mixed and cls.promote_from is not None and len(xs) - cls.promote_from > 1:
+                xs = _promote(xs, cls.promote_from)
         op = cls.__new__(cls)
         if params:
             op.__dict__.update(params)
@@ -74,9 +79,9 @@ class Op:
         out.data, out.backend, out.grad, out._node = data, backend, None, None
         out._version = xs[0]._version if cls.view else [0]
         out._requires_grad = False
-        if cls.differentiable and _enabled.get():
+        if cls.differentiable and dtype.kind == "f" and _enabled.get():
             needs = tuple([x._requires_grad for x in xs])
-            if True in needs and dtype.kind == "f":
+            if True in needs:
                 op.inputs = xs
                 op.needs_grad = needs
                 op._saved_versions = tuple([x._version[0] for x in xs])
@@ -120,6 +125,14 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+def _device_error(cls: type, xs: tuple) -> DeviceError:
+    names = ", ".join(sorted({t.backend.name for t in xs}))
+    return DeviceError(
+        f"{cls.__name__.lower()}: inputs are on different devices ({names}); "
+        f"move them to one device with .to(device) first"
+    )
 
 
 def _lift(args: tuple, promote_from: int | None) -> tuple:

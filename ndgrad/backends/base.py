@@ -35,6 +35,7 @@ class Backend:
         # A dtype the library lacks (array-api-strict has no float16) is simply not offered.
         self._to_native = {d: n for d, n in native.items() if n is not None}
         self._from_native = {v: k for k, v in self._to_native.items()}
+        self.bool_native = self._to_native[_dtypes.bool_]
         self._array_type = type(self.xp.asarray(0, device=self.native_device))
         self.seed(None)
 
@@ -111,6 +112,10 @@ class Backend:
     def scatter_add(self, shape: tuple[int, ...], index: tuple, values: Any) -> Any:
         """Zeros of `shape` with `values` added at `index`; repeated positions accumulate."""
         xp = self.xp
+        if _is_basic(index) and None not in index:  # slices and ints never repeat a position
+            out = xp.zeros(shape, dtype=values.dtype, device=self.native_device)
+            out[(*index, Ellipsis) if Ellipsis not in index else index] = values
+            return out
         lin = self._linear_index(shape, index)
         size = math.prod(shape)
         values = xp.reshape(xp.broadcast_to(values, lin.shape), (1, lin.size))

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._dtypes import DType
-from .base import Backend
+from .base import Backend, _is_basic
 
 
 class NumpyBackend(Backend):
@@ -45,9 +45,8 @@ class NumpyBackend(Backend):
 
     def scatter_add(self, shape: tuple[int, ...], index: tuple, values: np.ndarray) -> np.ndarray:
         out = np.zeros(shape, dtype=values.dtype)
-        if len(index) == 1 and isinstance(index[0], np.ndarray) and index[0].dtype.kind in "iu":
-            # One integer array on axis 0 (embedding lookups, label gathers): a fast path.
-            np.add.at(out, index[0], values)
+        if _is_basic(index):  # slices and ints never repeat a position: plain assignment
+            out[index] = values
         else:
             np.add.at(out, index, values)
         return out

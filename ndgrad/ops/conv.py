@@ -150,7 +150,8 @@ def _pool(
     n, h, w, c = x.shape
     oh, ow = _out_size(h, size[0], s[0]), _out_size(w, size[1], s[1])
     if s == size:  # non-overlapping: crop, reshape (no copy) and reduce
-        x = x[:, : oh * size[0], : ow * size[1], :]
+        if (oh * size[0], ow * size[1]) != (h, w):
+            x = x[:, : oh * size[0], : ow * size[1], :]
         blocks = reshape(x, (n, oh, size[0], ow, size[1], c))
         return reduce(blocks, (2, 4))
     return reduce(Windows.apply(x, size=size, strides=s), (3, 4))

@@ -12,7 +12,7 @@ from typing import Any
 from .. import _dtypes
 from .._shapes import broadcast_shapes
 from .._tensor import Tensor
-from ..autograd.op import Op
+from ..autograd.op import Op, _constant
 
 
 class _Binary(Op):
@@ -22,7 +22,7 @@ class _Binary(Op):
     def _bool(self, x: Any) -> bool:
         """True for bool arrays: NumPy's + and * on them are `or` and `and`; the Array API
         standard leaves them out, so they are spelled as logical ops here."""
-        return self.backend.dtype_of(x) is _dtypes.bool_
+        return x.dtype == self.backend.bool_native
 
 
 class Add(_Binary):
@@ -307,7 +307,9 @@ class Relu(Op):
         return xp.maximum(x, 0)
 
     def backward(self, g: Tensor) -> tuple:
-        return (where(self.out > 0, g, 0.0),)
+        # The slope (0 or 1) is piecewise constant: a constant mask, not a node.
+        y = self.out.data
+        return (g * _constant(self.backend.xp.astype(y > 0, y.dtype), self.backend),)
 
 
 class LeakyRelu(Op):

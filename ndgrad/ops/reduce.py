@@ -12,22 +12,45 @@ from typing import Any
 from .. import _dtypes
 from .._shapes import normalize_axes
 from .._tensor import Axis, Tensor
-from ..autograd.op import Op
+from ..autograd.op import Op, _constant
 from ..errors import ShapeError
 from .elementwise import equal, log, logical_and, sqrt, where
-from .shape import broadcast_to, reshape
+from .shape import reshape
 
 
 class _Reduce(Op):
     axes: tuple[int, ...]
     keepdims: bool
 
-    def _kept(self, g: Tensor) -> Tensor:
-        """The gradient reshaped with the reduced axes as size 1 (ready to broadcast)."""
+    def _kept_shape(self) -> list[int]:
         shape = list(self.inputs[0].data.shape)
         for a in self.axes:
             shape[a] = 1
-        return reshape(g, shape)
+        return shape
+
+    def _kept(self, g: Tensor) -> Tensor:
+        """The gradient reshaped with the reduced axes as size 1 (ready to broadcast)."""
+        return reshape(g, self._kept_shape())
+
+    def _spread(self, g: Tensor) -> Tensor:
+        """The gradient broadcast back over the reduced axes: the input's shape."""
+        return Unreduce.apply(g, kept=self._kept_shape(), shape=self.inputs[0].data.shape,
+                              axes=self.axes, keepdims=self.keepdims)
+
+
+class Unreduce(Op):
+    """g of a reduction's output shape broadcast to the input shape (one node, a view)."""
+
+    kept: list[int]
+    shape: tuple[int, ...]
+    axes: tuple[int, ...]
+    keepdims: bool
+
+    def forward(self, xp: Any, g: Any) -> Any:
+        return xp.broadcast_to(xp.reshape(g, tuple(self.kept)), self.shape)
+
+    def backward(self, gg: Tensor) -> tuple:
+        return (Sum.apply(gg, axes=self.axes, keepdims=self.keepdims),)
 
 
 def _accumulate(backend: Any, x: Any) -> Any:
@@ -41,7 +64,7 @@ class Sum(_Reduce):
         return xp.sum(x, axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, g: Tensor) -> tuple:
-        return (broadcast_to(self._kept(g), self.inputs[0].data.shape),)
+        return (self._spread(g),)
 
 
 class Prod(_Reduce):
@@ -71,11 +94,12 @@ class _Extreme(_Reduce):
             )
 
     def backward(self, g: Tensor) -> tuple:
-        # Ties share the gradient equally (as PyTorch's amax/amin).
-        x = self.inputs[0]
-        hit = equal(x, self._kept(self.out))
-        count = Sum.apply(hit.astype(x.dtype), axes=self.axes, keepdims=True)
-        return (where(hit, self._kept(g) / count, 0.0),)
+        # Ties share the gradient equally (as PyTorch's amax/amin). Which elements hit the
+        # extreme is piecewise constant in x, so the share is a constant (no node of its own).
+        xp, x = self.backend.xp, self.inputs[0].data
+        hit = xp.astype(x == xp.reshape(self.out.data, tuple(self._kept_shape())), x.dtype)
+        share = hit / xp.sum(hit, axis=self.axes, keepdims=True)
+        return (self._spread(g) * _constant(share, self.backend),)
 
 
 class Max(_Extreme):
