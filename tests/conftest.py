@@ -31,9 +31,7 @@ settings.register_profile(
     max_examples=100,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.load_profile(
-    "ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "ci")
-)
+settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 try:  # keep torch (the oracle) from fighting pytest-xdist workers for cores
     import torch
@@ -41,6 +39,13 @@ try:  # keep torch (the oracle) from fighting pytest-xdist workers for cores
     torch.set_num_threads(1)
 except ImportError:  # pragma: no cover - torch is a dev dependency
     pass
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One BLAS thread per xdist worker: spinning BLAS threads of two workers on two cores
+    # slow matrix products by an order of magnitude.
+    from threadpoolctl import threadpool_limits
+
+    _blas_limit = threadpool_limits(1)
 
 BACKENDS = ("cpu", "strict")
 

@@ -17,6 +17,7 @@ from ..autograd.op import Op
 from ..errors import ShapeError
 from . import reduce as _reduce
 from .fused import linear
+from .pooling import MaxPool2D
 from .shape import pad, reshape
 
 
@@ -165,7 +166,10 @@ def max_pool2d(
     'same' padding never wins a window (it is -inf for floats), as in Keras.
     """
     fill = float("-inf") if x.dtype.is_floating else (x.min().item() if x.size else 0)
-    return _pool(x, pool_size, strides, padding, _reduce.max, "max_pool2d", fill)
+    size = _pair(pool_size, "pool_size")
+    s = size if strides is None else _pair(strides, "strides")
+    x = _prepare(x, size, s, padding, "max_pool2d", fill)
+    return MaxPool2D.apply(x, size=size, strides=s)
 
 
 def avg_pool2d(
