@@ -8,7 +8,8 @@ Cases (the bar in brackets):
 Both sides train the same architecture with RMSprop on the same data (random pixels and
 labels: speed does not depend on the values), float32, default threads. Each case is timed
 `--repeat` times alternating the libraries; the median is reported.
-Usage: python bench/run.py [--repeat 3] [--quick] [--out bench/RESULTS.md]
+Usage: python bench/run.py [--repeat 3] [--quick] [--device cuda] [--out bench/RESULTS.md]
+(--device cuda times the two networks on a GPU, where one is present; the bars are for the CPU)
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ def _data(n: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def ndgrad_epoch(model_fn: Callable, x: np.ndarray, y: np.ndarray, batch: int) -> Callable:
+def ndgrad_epoch(
+    model_fn: Callable, x: np.ndarray, y: np.ndarray, batch: int, device: str
+) -> Callable:
     ndgrad.manual_seed(0)
-    model = model_fn()
+    model = model_fn().to(device)
     model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
-    xt, yt = ndgrad.tensor(x), ndgrad.tensor(y)
+    xt, yt = ndgrad.tensor(x, device=device), ndgrad.tensor(y, device=device)
     model.fit(xt[: batch * 2], yt[: batch * 2], batch_size=batch, epochs=1, verbose=0)  # warm up
     return lambda: model.fit(xt, yt, batch_size=batch, epochs=1, verbose=0)
 
@@ -62,18 +65,22 @@ def torch_convnet() -> torch.nn.Module:
     )
 
 
-def torch_epoch(model_fn: Callable, x: np.ndarray, y: np.ndarray, batch: int) -> Callable:
+def torch_epoch(
+    model_fn: Callable, x: np.ndarray, y: np.ndarray, batch: int, device: str
+) -> Callable:
     """An idiomatic tight PyTorch loop: tensors sliced by a permutation, no DataLoader."""
     torch.manual_seed(0)
-    model = model_fn()
+    device = "cuda" if device.startswith("cuda") else "cpu"
+    model = model_fn().to(device)
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     if xt.ndim == 4:
         xt = xt.permute(0, 3, 1, 2).contiguous()  # NCHW, PyTorch's native layout
+    xt, yt = xt.to(device), yt.to(device)
 
     def epoch() -> None:
-        order = torch.randperm(len(xt))
+        order = torch.randperm(len(xt), device=xt.device)
         for i in range(0, len(xt), batch):
             idx = order[i : i + batch]
             opt.zero_grad(set_to_none=True)
@@ -128,6 +135,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="smaller data (a smoke run)")
     p.add_argument("--out", default=None, help="write a Markdown table here")
+    p.add_argument("--device", default="cpu", help="cpu, or cuda to time the networks on a GPU")
     args = p.parse_args()
     n_mlp, n_conv = (6000, 1000) if args.quick else (60000, 10000)
     bars = {"mlp_epoch": 0.8, "convnet_epoch": 1.0, "small_op": 1.0}

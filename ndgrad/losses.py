@@ -26,6 +26,18 @@ def _as_tensor(y: Any, like: Tensor) -> Tensor:
     return y if isinstance(y, Tensor) else tensor(y, device=like.backend)
 
 
+def _targets(y_true: Any, y_pred: Tensor) -> Tensor:
+    """y_true as a tensor of y_pred's dtype, its rank matched to y_pred's as Keras does:
+    targets (N,) for predictions (N, 1) get a last axis, targets (N, 1) for (N,) lose it
+    (otherwise (N,) - (N, 1) would broadcast to (N, N))."""
+    y_true = _as_tensor(y_true, y_pred).astype(y_pred.dtype)
+    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        return ops.expand_dims(y_true, -1)
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        return ops.squeeze(y_true, -1)
+    return y_true
+
+
 def _logits_of(y_pred: Tensor, op: type) -> Tensor | None:
     """The input of the softmax/sigmoid that produced `y_pred`, if it was one over axis -1."""
     node = y_pred._node
@@ -98,7 +110,7 @@ def binary_crossentropy(
     y_true: Any, y_pred: Tensor, from_logits: bool = False, label_smoothing: float = 0.0
 ) -> Tensor:
     """Binary cross-entropy averaged over the last axis; y_true in {0, 1} (or soft)."""
-    y_true = _as_tensor(y_true, y_pred).astype(y_pred.dtype)
+    y_true = _targets(y_true, y_pred)
     broadcast_shapes(y_true.shape, y_pred.shape, op="binary_crossentropy")
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
@@ -113,18 +125,18 @@ def binary_crossentropy(
 
 def mean_squared_error(y_true: Any, y_pred: Tensor) -> Tensor:
     """Mean of (y_true - y_pred)**2 over the last axis."""
-    d = _as_tensor(y_true, y_pred).astype(y_pred.dtype) - y_pred
+    d = _targets(y_true, y_pred) - y_pred
     return ops.mean(d * d, -1)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Tensor) -> Tensor:
     """Mean of |y_true - y_pred| over the last axis."""
-    return ops.mean(ops.abs(_as_tensor(y_true, y_pred).astype(y_pred.dtype) - y_pred), -1)
+    return ops.mean(ops.abs(_targets(y_true, y_pred) - y_pred), -1)
 
 
 def huber(y_true: Any, y_pred: Tensor, delta: float = 1.0) -> Tensor:
     """Quadratic for |error| <= delta, linear beyond; averaged over the last axis."""
-    err = ops.abs(_as_tensor(y_true, y_pred).astype(y_pred.dtype) - y_pred)
+    err = ops.abs(_targets(y_true, y_pred) - y_pred)
     quad = ops.minimum(err, delta)
     return ops.mean(quad * quad * 0.5 + (err - quad) * delta, -1)
 

@@ -12,6 +12,7 @@ from . import ops
 from ._tensor import Tensor
 from .autograd.grad_mode import no_grad
 from .creation import tensor
+from .losses import _targets
 
 
 def _t(y: Any, like: Tensor) -> Tensor:
@@ -34,16 +35,17 @@ def categorical_accuracy(y_true: Any, y_pred: Tensor) -> Tensor:
 
 def binary_accuracy(y_true: Any, y_pred: Tensor, threshold: float = 0.5) -> Tensor:
     """Mean over the last axis of (y_pred > threshold) == y_true."""
-    hit = ops.equal((y_pred > threshold).astype("float32"), _t(y_true, y_pred).astype("float32"))
+    y_true = _targets(y_true, y_pred).astype("float32")  # (N,) labels for (N, 1) outputs
+    hit = ops.equal((y_pred > threshold).astype("float32"), y_true)
     return ops.mean(hit.astype("float32"), -1)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Tensor) -> Tensor:
-    return ops.mean(ops.abs(_t(y_true, y_pred).astype(y_pred.dtype) - y_pred), -1)
+    return ops.mean(ops.abs(_targets(y_true, y_pred) - y_pred), -1)
 
 
 def mean_squared_error(y_true: Any, y_pred: Tensor) -> Tensor:
-    d = _t(y_true, y_pred).astype(y_pred.dtype) - y_pred
+    d = _targets(y_true, y_pred) - y_pred
     return ops.mean(d * d, -1)
 
 

@@ -78,11 +78,17 @@ def test_arithmetic_result_dtype_and_values_match_numpy(
         want = npf(xa, xb)
     except TypeError:  # NumPy refuses (bool - bool): so does ndgrad
         with pytest.raises(TypeError):
-            nd(ndgrad.tensor(xa, dtype=a, device=backend), ndgrad.tensor(xb, dtype=b, device=backend))
+            nd(
+                ndgrad.tensor(xa, dtype=a, device=backend),
+                ndgrad.tensor(xb, dtype=b, device=backend),
+            )
         return
     if want.dtype.name not in NAMES:  # NumPy's int8 for bool ** bool: not an ndgrad dtype
         with pytest.raises(TypeError):
-            nd(ndgrad.tensor(xa, dtype=a, device=backend), ndgrad.tensor(xb, dtype=b, device=backend))
+            nd(
+                ndgrad.tensor(xa, dtype=a, device=backend),
+                ndgrad.tensor(xb, dtype=b, device=backend),
+            )
         return
     got = nd(ndgrad.tensor(xa, dtype=a, device=backend), ndgrad.tensor(xb, dtype=b, device=backend))
     assert got.dtype.name == want.dtype.name

@@ -170,6 +170,20 @@ def test_huber_delta(backend):
     _compare(got, want, x, tx)
 
 
+@pytest.mark.parametrize("name", ["binary_crossentropy", "mean_squared_error",
+                                  "mean_absolute_error", "huber"])
+def test_targets_without_the_last_axis_are_not_broadcast(backend, name):
+    """Keras matches ranks: targets (N,) for predictions (N, 1) mean (N, 1), never (N, N)."""
+    pred = ndgrad.tensor([[0.9], [0.2], [0.6]], device=backend)
+    fn = getattr(losses, name)
+    want = fn(ndgrad.tensor([[1.0], [0.0], [0.0]], device=backend), pred).numpy()
+    assert want.shape == (3,)
+    np.testing.assert_allclose(fn(np.array([1.0, 0.0, 0.0], "float32"), pred).numpy(), want)
+    np.testing.assert_allclose(
+        fn(ndgrad.tensor([[1.0], [0.0], [0.0]], device=backend), pred[:, 0]).numpy(),
+        want.mean(), rtol=1e-6)
+
+
 def test_mse_and_mae_aliases():
     assert losses.mse is losses.mean_squared_error
     assert losses.mae is losses.mean_absolute_error

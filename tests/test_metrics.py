@@ -38,6 +38,18 @@ def test_binary_accuracy_and_threshold(backend):
                                [0.5, 0.5])
 
 
+def test_labels_without_the_last_axis_are_not_broadcast(backend):
+    """Labels (N,) with one output column (N, 1): compared per sample, as Keras."""
+    pred = ndgrad.tensor([[0.9], [0.2], [0.6]], device=backend)
+    np.testing.assert_array_equal(metrics.binary_accuracy([1.0, 0.0, 0.0], pred).numpy(),
+                                  [1, 1, 0])
+    np.testing.assert_allclose(metrics.mse([1.0, 0.0, 0.0], pred).numpy(), [0.01, 0.04, 0.36],
+                               rtol=1e-5)
+    m = metrics.get("accuracy")
+    m.update_state(ndgrad.tensor([1, 0, 0], device=backend), pred)
+    assert m.result() == pytest.approx(2 / 3)
+
+
 def test_regression_metrics(backend):
     pred = ndgrad.tensor([[1.0, 2.0], [0.0, -1.0]], device=backend)
     y = np.array([[0.0, 2.0], [1.0, 1.0]], dtype="float32")

@@ -21,6 +21,25 @@ def _is_basic(index: tuple) -> bool:
     return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in index)
 
 
+def _basic(shape: tuple[int, ...], index: tuple) -> tuple:
+    """A basic index with an Ellipsis and with NumPy's slice semantics spelled out in bounds
+    (the standard leaves out-of-bounds slice ends unspecified; NumPy clips them)."""
+    if Ellipsis not in index:
+        index = (*index, Ellipsis)
+    consumed = sum(1 for i in index if i is not None and i is not Ellipsis)
+    out, axis = [], 0
+    for i in index:
+        if i is Ellipsis:
+            axis += len(shape) - consumed
+        elif isinstance(i, slice) and axis < len(shape):
+            r = range(*i.indices(shape[axis]))
+            i = slice(r.start, r.stop if r.stop >= 0 else None, r.step) if r else slice(0, 0)
+        if i is not None and i is not Ellipsis:
+            axis += 1
+        out.append(i)
+    return tuple(out)
+
+
 class Backend:
     """One device kind: `kind` ('cpu', 'strict', 'cuda'), `index`, `name` and namespace `xp`."""
 
@@ -101,9 +120,7 @@ class Backend:
     def getitem(self, array: Any, index: tuple) -> Any:
         """`array[index]` with NumPy semantics (ints, slices, None, ..., int and bool arrays)."""
         if _is_basic(index):
-            if Ellipsis not in index:
-                index = (*index, Ellipsis)
-            return array[index]
+            return array[_basic(array.shape, index)]
         lin = self._linear_index(array.shape, index)
         flat = self.xp.reshape(array, (-1,))
         taken = self.xp.take(flat, self.from_numpy(lin.reshape(-1)), axis=0)
@@ -112,9 +129,9 @@ class Backend:
     def scatter_add(self, shape: tuple[int, ...], index: tuple, values: Any) -> Any:
         """Zeros of `shape` with `values` added at `index`; repeated positions accumulate."""
         xp = self.xp
-        if _is_basic(index) and None not in index:  # slices and ints never repeat a position
+        if _is_basic(index):  # slices and ints never repeat a position
             out = xp.zeros(shape, dtype=values.dtype, device=self.native_device)
-            out[(*index, Ellipsis) if Ellipsis not in index else index] = values
+            self.setitem(out, index, values)
             return out
         lin = self._linear_index(shape, index)
         size = math.prod(shape)
@@ -129,8 +146,7 @@ class Backend:
         if not self.is_array(values):  # a Python scalar
             values = self.xp.asarray(values, dtype=array.dtype, device=self.native_device)
         if _is_basic(index):
-            if Ellipsis not in index:
-                index = (*index, Ellipsis)
+            index = _basic(array.shape, index)
             if any(i is None for i in index):  # the standard allows None only when reading
                 target = array[index].shape
                 index = tuple(i for i in index if i is not None)

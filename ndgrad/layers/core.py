@@ -93,7 +93,7 @@ class Flatten(Layer):
     """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
 
     def call(self, inputs: Tensor) -> Tensor:
-        return ops.reshape(inputs, (inputs.shape[0], -1)) if inputs.ndim > 2 else inputs
+        return inputs if inputs.ndim == 2 else ops.reshape(inputs, (inputs.shape[0], -1))
 
     def _check_input(self, x: Tensor) -> None:
         """Flatten takes any shape."""

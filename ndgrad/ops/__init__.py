@@ -1,5 +1,6 @@
 """All tensor operations. Each op class lives with its public function in one module."""
 
+from .conv import avg_pool2d, conv2d, max_pool2d
 from .convert import astype, clone, inplace, to
 from .elementwise import (
     abs,
@@ -40,6 +41,7 @@ from .elementwise import (
     tanh,
     where,
 )
+from .fused import linear, sparse_softmax_cross_entropy
 from .index import getitem, setitem
 from .linalg import dot, einsum, matmul, outer, tensordot
 from .nn import log_softmax, softmax
@@ -65,6 +67,11 @@ from .shape import (
 )
 
 __all__ = [
+    "sparse_softmax_cross_entropy",
+    "linear",
+    "max_pool2d",
+    "conv2d",
+    "avg_pool2d",
     "abs",
     "add",
     "argmax",

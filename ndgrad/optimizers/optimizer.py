@@ -124,7 +124,8 @@ class Optimizer:
                 "Argument `learning_rate` should be a float, a LearningRateSchedule, or a "
                 f"callable taking the step and returning the learning rate. Received: {value!r}"
             )
-        self._learning_rate = float(value) if isinstance(value, int) else value
+        # NumPy scalars subclass float but are not weak: store a Python float.
+        self._learning_rate = float(value) if isinstance(value, (int, float)) else value
 
     # -- state ------------------------------------------------------------------------------
     def build(self, variables: Sequence[Tensor]) -> None:

@@ -30,6 +30,7 @@ CASES = [
     (lambda: layers.Dense(2, use_bias=False), (None, 7), (None, 2)),
     (lambda: layers.Flatten(), (None, 2, 3, 4), (None, 24)),
     (lambda: layers.Flatten(), (None, 6), (None, 6)),
+    (lambda: layers.Flatten(), (None,), (None, 1)),  # as Keras: a feature axis is added
     (lambda: layers.Dropout(0.5), (None, 3, 2), (None, 3, 2)),
     (lambda: layers.Activation("tanh"), (None, 5), (None, 5)),
     (lambda: layers.Rescaling(1 / 255, offset=-0.5), (None, 4), (None, 4)),

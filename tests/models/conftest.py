@@ -32,6 +32,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def compiled(backend):
     model = classifier().to(backend)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=ndgrad.optimizers.Adam(learning_rate=0.02),
+                  loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     return model

@@ -49,8 +49,8 @@ def test_subclassed_model(backend, data):
     ndgrad.manual_seed(0)
     with ndgrad.device(backend):
         model = MLP()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=ndgrad.optimizers.Adam(learning_rate=0.02),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     assert not model.built
     history = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
     assert model.built and model.count_params() == 4 * 16 + 16 + 16 * 3 + 3
@@ -161,7 +161,8 @@ def test_other_losses_and_metrics_train(backend):
 
     labels = (x[:, :1] > 0).astype("float32")
     model = Sequential([layers.Input((3,)), layers.Dense(1, activation="sigmoid")]).to(backend)
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=ndgrad.optimizers.Adam(learning_rate=0.05),
+                  loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(x, labels, epochs=40, batch_size=16, verbose=0)
     assert model.compiled_metrics[0].fn is ndgrad.metrics.binary_accuracy
     assert model.evaluate(x, labels, verbose=0)[1] >= 0.9
@@ -170,7 +171,8 @@ def test_other_losses_and_metrics_train(backend):
 def test_one_hot_targets_with_categorical_crossentropy(backend, data):
     x, y = data
     model = classifier().to(backend)
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=ndgrad.optimizers.Adam(learning_rate=0.02),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, np.eye(3, dtype="float32")[y], epochs=10, batch_size=16, verbose=0)
     assert model.compiled_metrics[0].fn is ndgrad.metrics.categorical_accuracy
     assert model.evaluate(x, np.eye(3, dtype="float32")[y], verbose=0)[1] >= 0.9
@@ -318,3 +320,18 @@ def test_get_and_set_weights(data):
     with pytest.raises(ndgrad.ShapeError, match=r"\(4, 8\)"):
         b.set_weights(bad)
     assert _same(before, b.get_weights())
+
+
+def test_binary_labels_without_a_feature_axis(backend):
+    """y (N,) with a Dense(1, sigmoid) output trains as y (N, 1) would (no (N, N) broadcast)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 2)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("float32")  # shape (64,)
+    ndgrad.manual_seed(0)
+    model = Sequential([layers.Input((2,)), layers.Dense(1, activation="sigmoid")]).to(backend)
+    model.compile(optimizer=ndgrad.optimizers.Adam(learning_rate=0.1),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=20, batch_size=16, verbose=0)
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    assert accuracy >= 0.95
+    assert loss == pytest.approx(model.evaluate(x, y[:, None], verbose=0)[0], rel=1e-6)

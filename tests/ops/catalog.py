@@ -392,9 +392,7 @@ def _reshape_bad_case(draw: Any) -> Case:
 
 def _perm_kwargs(shapes: Shapes) -> st.SearchStrategy[dict]:
     ndim = len(shapes[0])
-    return st.one_of(
-        st.just({}), st.permutations(range(ndim)).map(lambda p: {"axes": tuple(p)})
-    )
+    return st.one_of(st.just({}), st.permutations(range(ndim)).map(lambda p: {"axes": tuple(p)}))
 
 
 def _swap_kwargs(shapes: Shapes) -> st.SearchStrategy[dict]:
@@ -597,9 +595,7 @@ SPECS: list[OpSpec] = [
     _spec(
         "leaky_relu",
         (ndgrad.leaky_relu, lambda x, alpha=0.01: F.leaky_relu(x, alpha)),
-        with_kwargs(
-            shapes_1(), lambda s: st.sampled_from([{}, {"alpha": 0.2}, {"alpha": 0.01}])
-        ),
+        with_kwargs(shapes_1(), lambda s: st.sampled_from([{}, {"alpha": 0.2}, {"alpha": 0.01}])),
         domains=(NONZERO,),
     ),
     _spec(
@@ -621,12 +617,8 @@ SPECS: list[OpSpec] = [
         with_kwargs(shapes_1(), _clip_kwargs),
         domains=(away(-0.5, 0.5, 0.3, 1.2, gap=0.05),),
     ),
-    _spec(
-        "maximum", (ndgrad.maximum, torch.maximum), binary(), joint=distinct, bad_cases=_BAD2
-    ),
-    _spec(
-        "minimum", (ndgrad.minimum, torch.minimum), binary(), joint=distinct, bad_cases=_BAD2
-    ),
+    _spec("maximum", (ndgrad.maximum, torch.maximum), binary(), joint=distinct, bad_cases=_BAD2),
+    _spec("minimum", (ndgrad.minimum, torch.minimum), binary(), joint=distinct, bad_cases=_BAD2),
     _spec(
         "where",
         (ndgrad.where, torch.where),
@@ -714,8 +706,11 @@ SPECS: list[OpSpec] = [
     _spec(
         "outer",
         (ndgrad.outer, lambda x, y: torch.outer(x.reshape(-1), y.reshape(-1))),
-        no_kwargs(lambda m: st.tuples(*[hnp.array_shapes(min_dims=0, max_dims=2, min_side=0,
-                                                            max_side=m)] * 2)),
+        no_kwargs(
+            lambda m: st.tuples(
+                *[hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=m)] * 2
+            )
+        ),
     ),
     # shapes
     _spec(
@@ -729,8 +724,10 @@ SPECS: list[OpSpec] = [
     _spec(
         "permute",
         (lambda x, axes: x.permute(*axes), lambda x, axes: x.permute(tuple(axes))),
-        with_kwargs(shapes_1(), lambda s: st.permutations(range(len(s[0]))).map(
-            lambda p: {"axes": tuple(p)})),
+        with_kwargs(
+            shapes_1(),
+            lambda s: st.permutations(range(len(s[0]))).map(lambda p: {"axes": tuple(p)}),
+        ),
     ),
     _spec(
         "swapaxes",
@@ -749,7 +746,10 @@ SPECS: list[OpSpec] = [
     ),
     _spec(
         "flatten",
-        (ndgrad.flatten, lambda x, start_axis=0, end_axis=-1: torch.flatten(x, start_axis, end_axis)),
+        (
+            ndgrad.flatten,
+            lambda x, start_axis=0, end_axis=-1: torch.flatten(x, start_axis, end_axis),
+        ),
         with_kwargs(shapes_1(), _flatten_kwargs),
     ),
     _spec(

@@ -44,9 +44,7 @@ def _nd_inputs(arrays: list[np.ndarray], device: str, grad: bool) -> list[ndgrad
 
 
 def _torch_inputs(arrays: list[np.ndarray], grad: bool) -> list[torch.Tensor]:
-    return [
-        torch.from_numpy(a.copy()).requires_grad_(grad and a.dtype.kind == "f") for a in arrays
-    ]
+    return [torch.from_numpy(a.copy()).requires_grad_(grad and a.dtype.kind == "f") for a in arrays]
 
 
 def _assert_same(got: ndgrad.Tensor, want: torch.Tensor, spec: OpSpec, what: str) -> None:
@@ -71,7 +69,17 @@ def _draw(spec: OpSpec, data: st.DataObject, max_side: int) -> tuple:
 @given(data=st.data())
 def test_forward_matches_torch(name: str, backend: str, data: st.DataObject) -> None:
     spec = BY_NAME[name]
-    shapes, kwargs, seed = _draw(spec, data, 4)
+    _check_forward(spec, backend, *_draw(spec, data, 4))
+
+
+@pytest.mark.parametrize("name", [s.name for s in SPECS])
+@given(data=st.data())
+def test_vjp_matches_torch(name: str, backend: str, data: st.DataObject) -> None:
+    spec = BY_NAME[name]
+    _check_vjp(spec, backend, *_draw(spec, data, 4))
+
+
+def _check_forward(spec: OpSpec, backend: str, shapes: tuple, kwargs: dict, seed: int) -> None:
     arrays = spec.sample(seed, shapes, "float32")
     want = _outputs(spec.th(*_torch_inputs(arrays, False), **kwargs))
     got = _outputs(spec.nd(*_nd_inputs(arrays, backend, False), **kwargs))
@@ -82,23 +90,24 @@ def test_forward_matches_torch(name: str, backend: str, data: st.DataObject) -> 
         assert not g.requires_grad
 
 
-@pytest.mark.parametrize("name", [s.name for s in SPECS])
-@given(data=st.data())
-def test_vjp_matches_torch(name: str, backend: str, data: st.DataObject) -> None:
-    spec = BY_NAME[name]
-    shapes, kwargs, seed = _draw(spec, data, 4)
+def _check_vjp(spec: OpSpec, backend: str, shapes: tuple, kwargs: dict, seed: int) -> None:
     arrays = spec.sample(seed, shapes, "float32")
     rng = np.random.default_rng(seed + 1)
 
     tx = _torch_inputs(arrays, True)
     touts = _outputs(spec.th(*tx, **kwargs))
-    vs = [rng.normal(size=tuple(o.shape)).astype(str(o.dtype).removeprefix("torch.")) for o in touts]
+    vs = [
+        rng.normal(size=tuple(o.shape)).astype(str(o.dtype).removeprefix("torch.")) for o in touts
+    ]
     sum(((o * torch.from_numpy(v)).sum() for o, v in zip(touts, vs)), torch.tensor(0.0)).backward()
 
     nx = _nd_inputs(arrays, backend, True)
     nouts = _outputs(spec.nd(*nx, **kwargs))
     loss = sum(
-        ((o * ndgrad.tensor(v, dtype=v.dtype.name, device=backend)).sum() for o, v in zip(nouts, vs)),
+        (
+            (o * ndgrad.tensor(v, dtype=v.dtype.name, device=backend)).sum()
+            for o, v in zip(nouts, vs)
+        ),
         ndgrad.tensor(0.0, device=backend),
     )
     assert loss.requires_grad
@@ -111,6 +120,48 @@ def test_vjp_matches_torch(name: str, backend: str, data: st.DataObject) -> None
         got = n.grad if n.grad is not None else ndgrad.zeros_like(n)
         _assert_same(got, want, spec, f"{spec.name} gradient of input {k}")
         assert got.device == backend
+
+
+# Indexing cases that matter, checked every run whatever hypothesis draws.
+MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, True, False]])
+GETITEM_EXAMPLES = [
+    ((5,), (slice(None, None, -1),)),
+    ((5,), (slice(4, 0, -2),)),
+    ((3, 4), (slice(None), np.array([0, 2, 2, 0]))),
+    ((3, 4), (np.array([2, 2, 0]), np.array([1, 1, 3]))),
+    ((3, 4), (np.array([[0, 0], [2, 0]]),)),
+    ((3, 4), (MASK,)),
+    ((3, 4), (MASK[:, 0], Ellipsis)),
+    ((3, 4), (np.zeros((3, 4), dtype=bool),)),
+    ((2, 3, 4), (None, 1, Ellipsis, None, slice(None, None, -1))),
+    ((2, 3, 4), (np.array([1, 0]), slice(None), np.array([3, 3]))),  # advanced axes apart
+    ((2, 3, 4), (slice(1, 10), slice(-10, 2))),
+]
+SETITEM_EXAMPLES = [
+    ((5,), (), (slice(None, None, -2),)),
+    ((3, 4), (4,), (1,)),
+    ((3, 4), (3, 1), (slice(None), np.array([3, 0]))),
+    ((3, 4), (), (MASK,)),
+    ((3, 4), (2,), (slice(None, None, 2), 0)),
+]
+
+
+@pytest.mark.parametrize(("shape", "index"), GETITEM_EXAMPLES, ids=repr)
+def test_getitem_examples(backend: str, shape: tuple, index: tuple) -> None:
+    spec = BY_NAME["getitem"]
+    _check_forward(spec, backend, (shape,), {"index": index}, 0)
+    _check_vjp(spec, backend, (shape,), {"index": index}, 1)
+    xs = _nd_inputs(spec.sample(2, (shape,), "float64"), backend, False)
+    assert ndgrad.gradgradcheck(lambda x: x[index], xs)
+
+
+@pytest.mark.parametrize(("shape", "vshape", "index"), SETITEM_EXAMPLES, ids=repr)
+def test_setitem_examples(backend: str, shape: tuple, vshape: tuple, index: tuple) -> None:
+    spec = BY_NAME["setitem"]
+    _check_forward(spec, backend, (shape, vshape), {"index": index}, 0)
+    _check_vjp(spec, backend, (shape, vshape), {"index": index}, 1)
+    xs = _nd_inputs(spec.sample(2, (shape, vshape), "float64"), backend, False)
+    assert ndgrad.gradcheck(lambda x, v: spec.nd(x, v, index=index), xs)
 
 
 @pytest.mark.parametrize("name", [s.name for s in SPECS])

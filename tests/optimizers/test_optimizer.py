@@ -71,6 +71,9 @@ def test_state_lives_with_the_weight_in_float32(backend: str, name: str) -> None
     opt.learning_rate = lambda step: np.float64(0.01)  # a strong NumPy scalar is made a float
     for g in gs:
         opt.apply(g, ws)
+    opt.learning_rate = np.float64(0.01)
+    assert type(opt.learning_rate) is float
+    opt.apply(gs[0], ws)
     be = get_backend(backend)
     for a, w in zip(opt.variables, ws * N_SLOTS[name]):
         assert be.is_array(a) and a.dtype == w.data.dtype and a.shape == w.data.shape
@@ -298,3 +301,13 @@ def test_minimizes_a_quadratic(backend: str, name: str) -> None:
         value.backward()
         opt.apply([w.grad], [w])
     assert loss().item() < 0.05 * first
+
+
+def test_update_invalidates_graphs_that_saved_the_weight() -> None:
+    from ndgrad.errors import GraphError
+
+    w = ndgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    optimizers.SGD(0.1).apply([ndgrad.tensor([1.0, 1.0])], [w])
+    with pytest.raises(GraphError, match="modified in place"):
+        y.backward()

@@ -1,0 +1,224 @@
+"""Backends: the strict device is really not NumPy, devices do not mix silently, tensors move
+between devices with their gradients, the default device is a context, and only
+`ndgrad/backends/` imports NumPy or CuPy."""
+
+from __future__ import annotations
+
+import ast
+import threading
+from pathlib import Path
+
+import array_api_strict
+import numpy as np
+import pytest
+
+import ndgrad
+
+ROOT = Path(ndgrad.__file__).parent
+DEVICE1 = array_api_strict.Device("device1")
+
+
+# -- the strict device ----------------------------------------------------------------------------
+def test_strict_arrays_live_on_device1() -> None:
+    t = ndgrad.ones((2, 3), device="strict")
+    assert isinstance(t.data, array_api_strict._array_object.Array)
+    assert t.data.device == DEVICE1
+    with pytest.raises(RuntimeError):  # NumPy cannot read them: NumPy-only code would fail
+        np.asarray(t.data)
+    assert t.numpy().tolist() == [[1.0] * 3] * 2  # but the backend can bring them home
+
+
+def test_results_and_gradients_stay_on_device1() -> None:
+    x = ndgrad.tensor([[1.0, -2.0], [3.0, 4.0]], device="strict", requires_grad=True)
+    idx = ndgrad.tensor([1, 1, 0], device="strict")
+    y = ndgrad.relu(x @ x.T).sum(axis=0) + x[idx].sum() + ndgrad.softmax(x).max()
+    z = ndgrad.concatenate([y, ndgrad.pad(y, 1)]).tanh().mean()
+    for t in (y, z):
+        assert t.data.device == DEVICE1
+    z.backward()
+    assert x.grad.data.device == DEVICE1 and x.grad.device == "strict"
+
+
+def test_device_arrays_are_recognised() -> None:
+    a = array_api_strict.asarray([1.0, 2.0], device=DEVICE1)
+    t = ndgrad.tensor(a)
+    assert t.device == "strict" and t.data.device == DEVICE1
+
+
+# -- mixing devices --------------------------------------------------------------------------------
+def test_mixing_devices_in_one_op_names_both() -> None:
+    a, b = ndgrad.ones(3), ndgrad.ones(3, device="strict")
+    for f in (
+        lambda: a + b,
+        lambda: b * a,
+        lambda: ndgrad.matmul(a, b),
+        lambda: ndgrad.where(a > 0, a, b),
+        lambda: ndgrad.concatenate([a, b]),
+    ):
+        with pytest.raises(ndgrad.DeviceError) as info:
+            f()
+        assert "cpu" in str(info.value) and "strict" in str(info.value)
+
+
+def test_mixing_devices_in_indexing_names_both() -> None:
+    a = ndgrad.ones(3)
+    with pytest.raises(ndgrad.DeviceError, match="strict.*cpu"):
+        a[ndgrad.tensor([0], device="strict")]
+    with pytest.raises(ndgrad.DeviceError, match="strict.*cpu"):
+        a[0] = ndgrad.tensor(1.0, device="strict")
+
+
+# -- moving between devices ------------------------------------------------------------------------
+@pytest.mark.parametrize(("src", "dst"), [("cpu", "strict"), ("strict", "cpu")])
+def test_to_keeps_values_and_gradients_flow_back(src: str, dst: str) -> None:
+    x = ndgrad.tensor([1.0, 2.0, 3.0], device=src, requires_grad=True)
+    y = x.to(dst)
+    assert y.device == dst and y.tolist() == [1.0, 2.0, 3.0] and y.dtype is x.dtype
+    (y * y).sum().backward()
+    assert x.grad.device == src
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0, 6.0])
+
+
+def test_to_with_dtype_and_identity() -> None:
+    x = ndgrad.tensor([1.5], requires_grad=True)
+    assert x.to("cpu") is x
+    y = x.to("strict", "float64")
+    assert y.device == "strict" and y.dtype is ndgrad.float64
+    y.sum().backward()
+    assert x.grad.dtype is ndgrad.float32 and x.grad.device == "cpu"
+    assert ndgrad.ones(2, device="strict").cpu().device == "cpu"
+
+
+def test_second_derivatives_cross_devices() -> None:
+    x = ndgrad.tensor(0.3, dtype="float64", requires_grad=True)
+    g = ndgrad.grad(lambda t: ndgrad.grad(lambda u: (u.to("strict") ** 3).sum())(t).sum())(x)
+    assert g.device == "cpu" and g.item() == pytest.approx(6 * 0.3)
+
+
+# -- the default device --------------------------------------------------------------------------
+def test_default_device_context() -> None:
+    assert ndgrad.zeros(2).device == "cpu"
+    with ndgrad.device("strict") as backend:
+        assert backend.name == "strict"
+        assert ndgrad.zeros(2).device == "strict"
+        assert ndgrad.tensor([1.0]).device == "strict"
+        assert ndgrad.arange(3).device == "strict"
+        assert ndgrad.randn(2).device == "strict"
+        assert (ndgrad.ones(2) * 2.0).device == "strict"
+        with ndgrad.device("cpu"):
+            assert ndgrad.ones(1).device == "cpu"
+        assert ndgrad.ones(1).device == "strict"
+        assert ndgrad.ones(1, device="cpu").device == "cpu"  # explicit device wins
+    assert ndgrad.zeros(2).device == "cpu"
+
+
+def test_default_device_is_per_thread() -> None:
+    seen = []
+    with ndgrad.device("strict"):
+        thread = threading.Thread(target=lambda: seen.append(ndgrad.zeros(1).device))
+        thread.start()
+        thread.join()
+    assert seen == ["cpu"]
+
+
+def test_default_device_is_restored_after_an_error() -> None:
+    with pytest.raises(RuntimeError), ndgrad.device("strict"):
+        raise RuntimeError("boom")
+    assert ndgrad.zeros(1).device == "cpu"
+
+
+# -- unknown and absent devices ------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["tpu", "cuda:x", "gpu0"])
+def test_unknown_devices_list_what_is_available(name: str) -> None:
+    with pytest.raises(ndgrad.DeviceError) as info:
+        ndgrad.zeros(2, device=name)
+    message = str(info.value)
+    assert repr(name) in message and "cpu" in message and "strict" in message
+
+
+def test_absent_cuda_device_lists_what_is_available() -> None:
+    with pytest.raises(ndgrad.DeviceError) as info:
+        ndgrad.tensor([1.0], device="cuda:7")
+    message = str(info.value)
+    assert "cuda:7" in message and "cpu, strict" in message
+    with pytest.raises(ndgrad.DeviceError), ndgrad.device("cuda:7"):
+        pass
+
+
+def test_devices() -> None:
+    found = ndgrad.devices()
+    assert found[:2] == ["cpu", "strict"]
+    assert len(found) == 2 + ndgrad.cuda.device_count()
+    assert ndgrad.cuda.is_available() == (ndgrad.cuda.device_count() > 0)
+
+
+@pytest.mark.gpu
+def test_cuda_round_trip() -> None:
+    x = ndgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x.to("cuda")
+    assert y.device == "cuda:0"
+    (y * y).sum().backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+
+
+# -- only ndgrad/backends imports NumPy or CuPy ---------------------------------------------------
+GUARDED = [
+    "ops",
+    "autograd",
+    "layers",
+    "optimizers",
+    "models",
+    "losses.py",
+    "activations.py",
+    "initializers.py",
+    "metrics.py",
+    "_tensor.py",
+    "creation.py",
+    "random.py",
+]
+FORBIDDEN = {"numpy", "cupy", "cupyx"}
+
+
+def _guarded_files() -> list[Path]:
+    files = []
+    for name in GUARDED:
+        path = ROOT / name
+        if path.is_dir():
+            files += sorted(path.rglob("*.py"))
+        elif path.exists():
+            files.append(path)
+    return files
+
+
+def _array_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found += [
+            f"{path}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in FORBIDDEN
+        ]
+    return found
+
+
+def test_only_the_backends_import_numpy_or_cupy() -> None:
+    files = _guarded_files()
+    assert ROOT / "_tensor.py" in files and len(files) > 10
+    offenders = [line for f in files for line in _array_imports(f)]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_import_guard_sees_imports(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import os\nfrom . import numpy\n\ndef f():\n    import numpy.linalg as la\n"
+        "    from cupy import asarray\n"
+    )
+    assert [line.split(":")[-1] for line in _array_imports(bad)] == [
+        "5 imports numpy.linalg",
+        "6 imports cupy",
+    ]
