@@ -21,7 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("dataset", choices=["mnist"], help="the data set")
     t.add_argument("--model", choices=["mlp", "convnet"], default="mlp")
     t.add_argument("--epochs", type=int, default=5)
-    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--batch-size", type=int, default=None,
+                   help="default: 128 for mlp, 64 for convnet (the book's choices)")
     t.add_argument("--optimizer", default="rmsprop", help="rmsprop, sgd, adam or adamw")
     t.add_argument("--learning-rate", type=float, default=None)
     t.add_argument("--momentum", type=float, default=None, help="for sgd and rmsprop")
@@ -75,9 +76,8 @@ def train_mnist(args: argparse.Namespace) -> float:
     if args.verbose:
         model.summary()
     start = time.perf_counter()
-    model.fit(
-        x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose
-    )
+    batch_size = args.batch_size or (128 if args.model == "mlp" else 64)
+    model.fit(x_train, y_train, epochs=args.epochs, batch_size=batch_size, verbose=args.verbose)
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
     print(f"trained in {seconds:.1f} s; test accuracy: {accuracy:.4f}")

@@ -15,6 +15,8 @@ import pytest
 import ndgrad
 from ndgrad import _dtypes
 
+pytestmark = pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+
 NAMES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
 PAIRS = list(itertools.product(NAMES, NAMES))
 

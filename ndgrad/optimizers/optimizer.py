@@ -124,7 +124,7 @@ class Optimizer:
                 "Argument `learning_rate` should be a float, a LearningRateSchedule, or a "
                 f"callable taking the step and returning the learning rate. Received: {value!r}"
             )
-        # NumPy scalars subclass float but are not weak: store a Python float.
+        # NumPy float64 subclasses float but is not a weak scalar: store a Python float.
         self._learning_rate = float(value) if isinstance(value, (int, float)) else value
 
     # -- state ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -89,7 +89,6 @@ class OpSpec:
     gc_rtol: float = 1e-3
     input_dtype: str | None = None  # fixed floating input dtype (astype specs)
     bad_cases: st.SearchStrategy[Case] | None = None  # shapes torch rejects (may also be ok)
-    marks: tuple = field(default=())
 
     def domain(self, i: int) -> Callable:
         return self.domains[min(i, len(self.domains) - 1)]

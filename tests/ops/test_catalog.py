@@ -21,6 +21,12 @@ import ndgrad
 
 from .catalog import BY_NAME, SPECS, OpSpec
 
+# log(0), 0/0 and torch's "degrees of freedom <= 0" are expected on empty and 0-d inputs.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+    pytest.mark.filterwarnings("ignore:.*degrees of freedom:UserWarning"),
+]
+
 SEEDS = st.integers(0, 2**32 - 1)
 _PROFILE_EXAMPLES = settings().max_examples
 
@@ -165,7 +171,7 @@ def test_setitem_examples(backend: str, shape: tuple, vshape: tuple, index: tupl
 
 
 @pytest.mark.parametrize("name", [s.name for s in SPECS])
-@_fewer(10)
+@_fewer(12)
 @given(data=st.data())
 def test_gradcheck(name: str, backend: str, data: st.DataObject) -> None:
     spec = BY_NAME[name]
@@ -185,11 +191,11 @@ SECOND_ORDER = [s for s in SPECS if s.second_order]
 
 
 @pytest.mark.parametrize("name", [s.name for s in SECOND_ORDER])
-@_fewer(6)
+@_fewer(8)
 @given(data=st.data())
 def test_gradgradcheck(name: str, backend: str, data: st.DataObject) -> None:
     spec = BY_NAME[name]
-    shapes, kwargs, seed = _draw(spec, data, 2)
+    shapes, kwargs, seed = _draw(spec, data, 3)
     xs = _nd_inputs(spec.sample(seed, shapes, "float64"), backend, False)
     assert ndgrad.gradgradcheck(
         lambda *a: spec.nd(*a, **kwargs),
