@@ -22,7 +22,11 @@ def main(epochs: int = 100, verbose: int = 0) -> float:
             layers.Dense(3, activation="softmax"),
         ]
     )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=ndgrad.optimizers.Adam(learning_rate=0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(
         (ndgrad.tensor(x_train) - mean) / std,
         y_train,

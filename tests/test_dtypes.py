@@ -35,6 +35,10 @@ def test_float16_is_a_dtype_error_on_the_strict_device() -> None:
         ndgrad.ones(3, dtype="float16", device="strict")
     with pytest.raises(ndgrad.DTypeError, match="float16"):
         ndgrad.ones(3, device="strict").astype("float16")
+    with pytest.raises(ndgrad.DTypeError, match="float16"):
+        ndgrad.tensor(np.ones(2, np.float16), device="strict")
+    with pytest.raises(ndgrad.DTypeError, match="float16"):
+        ndgrad.tensor(ndgrad.ones(2, dtype="float16"), device="strict")
 
 
 @pytest.mark.parametrize(("a", "b"), PAIRS)

@@ -90,6 +90,8 @@ class Backend:
         native = None if dtype is None else self.native_dtype(dtype)
         if not self.is_array(data) and not isinstance(data, (list, tuple, int, float, bool)):
             data = np.asarray(data)  # NumPy arrays and other buffers go through the host
+            if native is None and data.dtype.name in _dtypes.BY_NAME:
+                native = self.native_dtype(_dtypes.BY_NAME[data.dtype.name])  # offered here?
         return self.xp.asarray(data, dtype=native, device=self.native_device, copy=copy)
 
     def from_numpy(self, array: np.ndarray) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import activations
+from .. import activations, initializers
 from .._tensor import Tensor
 from ..ops.conv import _pair, conv2d
 from .core import _name
@@ -39,6 +39,7 @@ class Conv2D(Layer):
         self.padding = padding
         self.activation = activations.get(activation)
         self.use_bias = use_bias
+        initializers.get(kernel_initializer), initializers.get(bias_initializer)  # fail early
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def build(self, input_shape: Shape) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import activations, ops
+from .. import activations, initializers, ops
 from .. import random as _random
 from .._tensor import Tensor
 from ..ops.fused import linear
@@ -50,6 +50,7 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
+        initializers.get(kernel_initializer), initializers.get(bias_initializer)  # fail early
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def build(self, input_shape: Shape) -> None:
@@ -106,7 +107,7 @@ class Flatten(Layer):
 class Dropout(Layer):
     """Zero a fraction `rate` of inputs during training, scaling the rest by 1 / (1 - rate)."""
 
-    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, rate: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout: rate must be in [0, 1). Received rate={rate}")

@@ -191,8 +191,8 @@ class Model(Layer):
                 sl = slice(step * batch_size, min(n, (step + 1) * batch_size))
                 index = order[sl] if order is not None else sl
                 loss = self.train_step(x[index], y[index])
-                total += float(loss.item())
-                logs = {"loss": total / (step + 1)}
+                total += float(loss.item()) * (sl.stop - sl.start)
+                logs = {"loss": total / sl.stop}  # the mean over the samples seen, as Keras
                 logs.update((m.name, m.result()) for m in self.compiled_metrics)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:

@@ -244,3 +244,42 @@ def test_catalog_covers_the_differentiable_ops() -> None:
         "astype_float32", "astype_float64", "getitem", "setitem",
     }  # fmt: skip
     assert required <= names, sorted(required - names)
+
+
+# At kinks and ties (excluded from the random domains) the subgradient ndgrad picks is torch's.
+KINKS = [
+    ("relu", [-1.0, 0.0, 2.0], {}),
+    ("abs", [-1.0, 0.0, 2.0], {}),
+    ("leaky_relu", [-1.0, 0.0, 2.0], {"alpha": 0.2}),
+    ("elu", [-1.0, 0.0, 2.0], {"alpha": 0.5}),
+    ("clip", [-0.5, 0.0, 0.5, 0.7], {"min": -0.5, "max": 0.5}),
+    ("max", [[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], {"axis": 1}),
+    ("min", [[1.0, 1.0, 3.0], [2.0, 2.0, 2.0]], {}),
+    ("std", [[1.0, 1.0, 1.0], [2.0, 3.0, 5.0]], {"axis": 1}),  # constant row: 0, not NaN
+]
+
+
+@pytest.mark.parametrize(("name", "values", "kwargs"), KINKS, ids=[k[0] for k in KINKS])
+def test_subgradients_at_kinks_match_torch(
+    backend: str, name: str, values: list, kwargs: dict
+) -> None:
+    spec = BY_NAME[name]
+    a = np.asarray(values, dtype=np.float64)
+    t = torch.from_numpy(a.copy()).requires_grad_()
+    spec.th(t, **kwargs).sum().backward()
+    x = ndgrad.tensor(a, dtype="float64", device=backend, requires_grad=True)
+    spec.nd(x, **kwargs).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy())
+
+
+def test_maximum_and_minimum_ties_share_the_gradient(backend: str) -> None:
+    a = np.array([1.0, 2.0, 3.0])
+    b = np.array([1.0, 5.0, 0.0])
+    for nd, th in [(ndgrad.maximum, torch.maximum), (ndgrad.minimum, torch.minimum)]:
+        ta, tb = (torch.from_numpy(v.copy()).requires_grad_() for v in (a, b))
+        th(ta, tb).sum().backward()
+        xa, xb = (ndgrad.tensor(v, dtype="float64", device=backend, requires_grad=True)
+                  for v in (a, b))  # fmt: skip
+        nd(xa, xb).sum().backward()
+        np.testing.assert_allclose(xa.grad.numpy(), ta.grad.numpy())
+        np.testing.assert_allclose(xb.grad.numpy(), tb.grad.numpy())

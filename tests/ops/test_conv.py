@@ -214,11 +214,24 @@ def test_pooling_gradcheck_float64(backend):
         assert ndgrad.gradcheck(lambda t, p=padding: avg_pool2d(t, (2, 3), 2, p), [x])
 
 
-def test_max_pooling_splits_a_tie():
-    """Tied maxima share the gradient (torch routes it to one of them)."""
-    x = ndgrad.ones(1, 2, 2, 1, requires_grad=True)
-    max_pool2d(x, 2).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy().ravel(), [0.25] * 4)
+@pytest.mark.parametrize("size, strides", [(2, None), (3, 1), ((2, 3), (1, 2))])
+def test_max_pooling_routes_a_tie_like_torch(backend, size, strides):
+    """Tied maxima: the gradient goes to the first one in the window, as PyTorch does."""
+    x = np.random.default_rng(9).integers(0, 3, (2, 6, 7, 2)).astype("float64")  # many ties
+    X, tx = _nd(x, backend), _th(x)
+    y = max_pool2d(X, size, strides)
+    ty = F.max_pool2d(tx.permute(0, 3, 1, 2), size, strides or size).permute(0, 2, 3, 1)
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    g = np.random.default_rng(10).standard_normal(y.shape)
+    (y * ndgrad.tensor(g, dtype="float64", device=backend)).sum().backward()
+    (ty * torch.from_numpy(g)).sum().backward()
+    np.testing.assert_allclose(X.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_max_pooling_second_order(backend):
+    x = _nd(_distinct((1, 5, 5, 2), 11), backend)
+    assert ndgrad.gradgradcheck(lambda t: max_pool2d(t, 3, 2, "same") ** 2, [x])
+    assert ndgrad.gradgradcheck(lambda t: avg_pool2d(t, 2, 1, "same") ** 2, [x])
 
 
 def test_pooling_errors():
