@@ -14,11 +14,11 @@ from typing import Any
 
 from ..errors import GraphError, ShapeError
 from .grad_mode import _enabled
+from .op import _constant
 
 
 def _seed(root: Any, grad: Any) -> Any:
     from ..creation import tensor
-    from .op import _constant
 
     if grad is None:
         if root.data.size != 1:
@@ -60,7 +60,12 @@ def backward(
     def deliver(t: Any, g: Any) -> None:
         if inputs is None:
             if t._node is None and t._requires_grad:
-                t.grad = g if t.grad is None else t.grad + g
+                if t.grad is None:
+                    t.grad = g
+                elif create_graph:
+                    t.grad = t.grad + g
+                else:  # plain arrays: no graph is wanted for the sum
+                    t.grad = _constant(t.grad.data + g.data, t.backend)
             return
         i = wanted.get(id(t))
         if i is not None:

@@ -169,6 +169,14 @@ class Backend:
         new = xp.where(self.from_numpy(mask), picked, flat)
         array[...] = xp.reshape(new, array.shape)
 
+    def relu_(self, array: Any) -> None:
+        """``array = max(array, 0)`` in place."""
+        array[...] = self.xp.maximum(array, 0)
+
+    def add_into(self, out: Any, index: tuple, values: Any) -> None:
+        """``out[index] += values`` for a basic (slice) index, in place."""
+        out[index] = out[index] + values
+
     def pad(self, array: Any, pad_width: tuple[tuple[int, int], ...], value: float = 0) -> Any:
         """Constant padding; `pad_width` is ((before, after),) per axis."""
         xp = self.xp

@@ -48,6 +48,13 @@ class CupyBackend(Backend):
     def setitem(self, array: Any, index: tuple, values: Any) -> None:
         array[index] = values
 
+    def relu_(self, array: Any) -> None:
+        cupy.maximum(array, 0, out=array)
+
+    def add_into(self, out: Any, index: tuple, values: Any) -> None:
+        view = out[index]
+        cupy.add(view, values, out=view)
+
     def pad(self, array: Any, pad_width: tuple, value: float = 0) -> Any:
         return cupy.pad(array, pad_width, constant_values=value)
 

@@ -54,6 +54,13 @@ class NumpyBackend(Backend):
     def setitem(self, array: np.ndarray, index: tuple, values: np.ndarray) -> None:
         array[index] = values
 
+    def relu_(self, array: np.ndarray) -> None:
+        np.maximum(array, 0, out=array)
+
+    def add_into(self, out: np.ndarray, index: tuple, values: np.ndarray) -> None:
+        view = out[index]
+        np.add(view, values, out=view)  # no temporary: the slice is a view
+
     def pad(self, array: np.ndarray, pad_width: tuple, value: float = 0) -> np.ndarray:
         return np.pad(array, pad_width, constant_values=value)
 

@@ -62,6 +62,8 @@ class Conv2D(Layer):
         )
 
     def call(self, inputs: Tensor) -> Tensor:
+        if self.activation is activations.relu:  # fused: relu in place on the product
+            return conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, relu=True)
         return self.activation(conv2d(inputs, self.kernel, self.bias, self.strides, self.padding))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

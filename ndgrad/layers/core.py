@@ -70,6 +70,8 @@ class Dense(Layer):
         super()._check_input(x)
 
     def call(self, inputs: Tensor) -> Tensor:
+        if self.activation is activations.relu:  # fused: relu in place on the product
+            return linear(inputs, self.kernel, self.bias, relu=True)
         return self.activation(linear(inputs, self.kernel, self.bias))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

@@ -60,7 +60,7 @@ class Col2Im(Op):
                 rows = slice(i, i + sh * (oh - 1) + 1, sh)
                 columns = slice(j, j + sw * (ow - 1) + 1, sw)
                 index = (slice(None), rows, columns, slice(None))
-                out[index] = out[index] + cols[:, :, :, i, j, :]
+                self.backend.add_into(out, index, cols[:, :, :, i, j, :])
         return out
 
     def backward(self, g: Tensor) -> tuple:
@@ -107,8 +107,10 @@ def conv2d(
     bias: Tensor | None = None,
     strides: int | tuple[int, int] = 1,
     padding: str = "valid",
+    relu: bool = False,
 ) -> Tensor:
-    """2-D convolution: x (N, H, W, C), kernel (KH, KW, C, F), bias (F,) -> (N, OH, OW, F)."""
+    """2-D convolution: x (N, H, W, C), kernel (KH, KW, C, F), bias (F,) -> (N, OH, OW, F);
+    `relu` applies relu in place on the result (one node)."""
     if kernel.ndim != 4 or x.ndim == 4 and kernel.shape[2] != x.shape[3]:
         raise ShapeError(
             f"conv2d: expected a kernel (KH, KW, {x.shape[-1]}, filters) for inputs with "
@@ -119,7 +121,7 @@ def conv2d(
     x = _prepare(x, (kh, kw), s, padding, "conv2d")
     n, h, w, _ = x.shape
     cols = Im2Col.apply(x, size=(kh, kw), strides=s)
-    out = linear(cols, reshape(kernel, (kh * kw * c, f)), bias)
+    out = linear(cols, reshape(kernel, (kh * kw * c, f)), bias, relu=relu)
     return reshape(out, (n, _out_size(h, kh, s[0]), _out_size(w, kw, s[1]), f))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from .. import _dtypes
 from .._shapes import broadcast_shapes
 from .._tensor import Tensor
-from ..autograd.op import Op, _constant
+from ..autograd.op import Op
 
 
 class _Binary(Op):
@@ -307,9 +307,20 @@ class Relu(Op):
         return xp.maximum(x, 0)
 
     def backward(self, g: Tensor) -> tuple:
-        # The slope (0 or 1) is piecewise constant: a constant mask, not a node.
-        y = self.out.data
-        return (g * _constant(self.backend.xp.astype(y > 0, y.dtype), self.backend),)
+        return (Masked.apply(g, mask=self.out.data > 0),)
+
+
+class Masked(Op):
+    """g where `mask` holds, else 0: the gradient of relu (its slope is 0 or 1, a constant
+    of x, so the rule is linear in g and is its own gradient)."""
+
+    mask: Any
+
+    def forward(self, xp: Any, g: Any) -> Any:
+        return xp.where(self.mask, g, 0.0)
+
+    def backward(self, gg: Tensor) -> tuple:
+        return (Masked.apply(gg, mask=self.mask),)
 
 
 class LeakyRelu(Op):

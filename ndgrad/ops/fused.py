@@ -1,6 +1,7 @@
 """Fused network ops, each one node where a composition would be several:
 
-- `linear(x, w, b)`: ``x @ w + b`` with one BLAS call forward and one per needed gradient.
+- `linear(x, w, b, relu=False)`: ``x @ w + b`` (then relu, in place) with one BLAS call
+  forward and one per needed gradient.
 - `sparse_softmax_cross_entropy(logits, labels)`: per-sample ``-log softmax(logits)[label]``,
   stable for any logits (no log(0), no overflow at 1e4), gradient ``softmax - onehot``.
 """
@@ -13,6 +14,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.op import Op
 from ..errors import ShapeError
+from .elementwise import Masked
 from .linalg import matmul
 from .nn import softmax
 from .reduce import sum
@@ -25,15 +27,28 @@ class Linear(Op):
     def check(self, xs: tuple, ws: tuple, *bs: tuple) -> None:
         _check_linear(xs, ws, *bs)
 
+    relu = False
+
     def forward(self, xp: Any, x: Any, w: Any, b: Any = None) -> Any:
         y = xp.matmul(x, w)
         if b is not None:
             y += b
+        if self.relu:
+            self.backend.relu_(y)
         return y
+
+
+class LinearRelu(Linear):
+    """``relu(x @ w + b)`` in one node: the relu works in place on the product."""
+
+    uses_output = True
+    relu = True
 
     def backward(self, g: Tensor) -> tuple:
         x, w = self.inputs[:2]
         need = self.needs_grad
+        if self.relu:
+            g = Masked.apply(g, mask=self.out.data > 0)
         gx = matmul(g, transpose(w)) if need[0] else None
         gw = None
         if need[1]:
@@ -53,11 +68,13 @@ def _check_linear(xs: tuple, ws: tuple, *bs: tuple) -> None:
         )
 
 
-def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    """``x @ w + b``: the dense layer's affine map, x (..., k), w (k, n), b (n,)."""
+def linear(x: Tensor, w: Tensor, b: Tensor | None = None, relu: bool = False) -> Tensor:
+    """``x @ w + b`` (then ``relu`` when asked): the dense layer's affine map, x (..., k),
+    w (k, n), b (n,) -> (..., n)."""
     if w.ndim != 2 or b is not None and b.shape != (w.shape[1],):  # matmul would accept these
         _check_linear(x.shape, w.shape, *(() if b is None else (b.shape,)))
-    return Linear.apply(x, w) if b is None else Linear.apply(x, w, b)
+    op = LinearRelu if relu else Linear
+    return op.apply(x, w) if b is None else op.apply(x, w, b)
 
 
 class SparseSoftmaxCrossEntropy(Op):

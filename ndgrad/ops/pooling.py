@@ -68,8 +68,11 @@ class RouteScatter(Op):
         overlap = self.strides[0] < self.size[0] or self.strides[1] < self.size[1]
         for (i, j), route in zip(_taps(self.size), self.routes):
             index = _tap_index(i, j, hw, self.strides)
-            part = xp.where(route, g, xp.zeros_like(g))
-            out[index] = out[index] + part if overlap else part
+            part = xp.where(route, g, 0.0)
+            if overlap:
+                self.backend.add_into(out, index, part)
+            else:
+                out[index] = part
         return out
 
     def backward(self, gg: Tensor) -> tuple:
@@ -88,7 +91,7 @@ class RouteGather(Op):
         out = None
         for (i, j), route in zip(_taps(self.size), self.routes):
             tap = x[_tap_index(i, j, hw, self.strides)]
-            part = xp.where(route, tap, xp.zeros_like(tap))
+            part = xp.where(route, tap, 0.0)
             out = part if out is None else out + part
         return out
 
