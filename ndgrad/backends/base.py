@@ -169,6 +169,10 @@ class Backend:
         new = xp.where(self.from_numpy(mask), picked, flat)
         array[...] = xp.reshape(new, array.shape)
 
+    def masked(self, values: Any, mask: Any) -> Any:
+        """`values` where the bool `mask` holds, else 0."""
+        return self.xp.where(mask, values, 0.0)
+
     def relu_(self, array: Any) -> None:
         """``array = max(array, 0)`` in place."""
         array[...] = self.xp.maximum(array, 0)

@@ -48,6 +48,9 @@ class CupyBackend(Backend):
     def setitem(self, array: Any, index: tuple, values: Any) -> None:
         array[index] = values
 
+    def masked(self, values: Any, mask: Any) -> Any:
+        return values * mask
+
     def relu_(self, array: Any) -> None:
         cupy.maximum(array, 0, out=array)
 

@@ -54,6 +54,9 @@ class NumpyBackend(Backend):
     def setitem(self, array: np.ndarray, index: tuple, values: np.ndarray) -> None:
         array[index] = values
 
+    def masked(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return values * mask  # branch-free: np.where on a random mask is ~10x slower
+
     def relu_(self, array: np.ndarray) -> None:
         np.maximum(array, 0, out=array)
 

@@ -317,7 +317,7 @@ class Masked(Op):
     mask: Any
 
     def forward(self, xp: Any, g: Any) -> Any:
-        return xp.where(self.mask, g, 0.0)
+        return self.backend.masked(g, self.mask)
 
     def backward(self, gg: Tensor) -> tuple:
         return (Masked.apply(gg, mask=self.mask),)

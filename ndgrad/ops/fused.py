@@ -24,10 +24,10 @@ from .shape import reshape, transpose
 class Linear(Op):
     """``x @ w + b`` for x (..., k), w (k, n), b (n,) or None."""
 
+    relu = False
+
     def check(self, xs: tuple, ws: tuple, *bs: tuple) -> None:
         _check_linear(xs, ws, *bs)
-
-    relu = False
 
     def forward(self, xp: Any, x: Any, w: Any, b: Any = None) -> Any:
         y = xp.matmul(x, w)
@@ -36,13 +36,6 @@ class Linear(Op):
         if self.relu:
             self.backend.relu_(y)
         return y
-
-
-class LinearRelu(Linear):
-    """``relu(x @ w + b)`` in one node: the relu works in place on the product."""
-
-    uses_output = True
-    relu = True
 
     def backward(self, g: Tensor) -> tuple:
         x, w = self.inputs[:2]
@@ -58,6 +51,13 @@ class LinearRelu(Linear):
             return gx, gw
         gb = sum(g, tuple(range(g.ndim - 1))) if need[2] else None
         return gx, gw, gb
+
+
+class LinearRelu(Linear):
+    """``relu(x @ w + b)`` in one node: the relu works in place on the product."""
+
+    uses_output = True
+    relu = True
 
 
 def _check_linear(xs: tuple, ws: tuple, *bs: tuple) -> None:

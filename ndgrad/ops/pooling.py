@@ -68,7 +68,7 @@ class RouteScatter(Op):
         overlap = self.strides[0] < self.size[0] or self.strides[1] < self.size[1]
         for (i, j), route in zip(_taps(self.size), self.routes):
             index = _tap_index(i, j, hw, self.strides)
-            part = xp.where(route, g, 0.0)
+            part = self.backend.masked(g, route)
             if overlap:
                 self.backend.add_into(out, index, part)
             else:
@@ -91,7 +91,7 @@ class RouteGather(Op):
         out = None
         for (i, j), route in zip(_taps(self.size), self.routes):
             tap = x[_tap_index(i, j, hw, self.strides)]
-            part = xp.where(route, tap, 0.0)
+            part = self.backend.masked(tap, route)
             out = part if out is None else out + part
         return out
 
