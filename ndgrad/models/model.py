@@ -63,7 +63,7 @@ class Model(Layer):
         return ops.mean(loss) if loss.ndim else loss
 
     # -- data --------------------------------------------------------------------------------
-    def _as_tensor(self, data: Any, name: str) -> Tensor:
+    def _as_tensor(self, data: Any) -> Tensor:
         if isinstance(data, Tensor):
             return data if data.backend.name == self.device else data.to(self.device)
         return tensor(data, device=self.device)
@@ -93,6 +93,23 @@ class Model(Layer):
                 f"Received labels {bad[:10]}"
             )
 
+    def _callbacks(
+        self, callbacks: Any, verbose: int | str, epochs: int, steps: int, history: bool
+    ) -> Any:
+        """The user's callbacks plus History (for fit) and the progress bar (unless verbose=0)."""
+        from ..callbacks import CallbackList
+
+        verbose = 1 if verbose == "auto" else int(verbose)
+        return CallbackList(
+            callbacks,
+            model=self,
+            add_history=history,
+            add_progbar=verbose != 0,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
+        )
+
     # -- one step ----------------------------------------------------------------------------
     def train_step(self, x: Tensor, y: Tensor) -> Tensor:
         """Forward, loss, gradients of the trainable weights, one optimizer update."""
@@ -120,7 +137,7 @@ class Model(Layer):
     def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
         """One update on one batch; returns the loss (and metrics) of that batch."""
         self._require_compiled("train_on_batch")
-        x, y = self._as_tensor(x, "x"), self._as_tensor(y, "y")
+        x, y = self._as_tensor(x), self._as_tensor(y)
         self._check_data(x, y, "train_on_batch")
         self._check_labels(x, y)
         for m in self.compiled_metrics:
@@ -145,15 +162,13 @@ class Model(Layer):
         initial_epoch: int = 0,
     ) -> Any:
         """Train for `epochs` passes over (x, y) in batches; returns the `History`."""
-        from ..callbacks import CallbackList
-
         self._require_compiled("fit")
         if batch_size < 1 or epochs < 0:
             raise ValueError(
                 f"fit: batch_size must be >= 1 and epochs >= 0. Received "
                 f"batch_size={batch_size}, epochs={epochs}"
             )
-        x, y = self._as_tensor(x, "x"), self._as_tensor(y, "y")
+        x, y = self._as_tensor(x), self._as_tensor(y)
         self._check_data(x, y, "fit")
         if validation_data is None and validation_split:
             if not 0.0 < validation_split < 1.0:
@@ -163,21 +178,12 @@ class Model(Layer):
             cut = int(len(x) * (1.0 - validation_split))
             x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
         if validation_data is not None:
-            vx, vy = (self._as_tensor(v, "validation") for v in validation_data)
+            vx, vy = (self._as_tensor(v) for v in validation_data)
             self._check_data(vx, vy, "fit (validation_data)")
         self._check_labels(x, y)
         n = len(x)
         steps = math.ceil(n / batch_size)
-        verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = CallbackList(
-            callbacks,
-            model=self,
-            add_history=True,
-            add_progbar=verbose != 0,
-            verbose=verbose,
-            epochs=epochs,
-            steps=steps,
-        )
+        cbs = self._callbacks(callbacks, verbose, epochs, steps, history=True)
         self.stop_training = False
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -217,26 +223,15 @@ class Model(Layer):
         callbacks: Sequence[Any] | None = None,
     ) -> Any:
         """Loss and metrics over (x, y): ``[loss, *metrics]``, or the loss alone without metrics."""
-        from ..callbacks import CallbackList
-
         self._require_compiled("evaluate")
-        x, y = self._as_tensor(x, "x"), self._as_tensor(y, "y")
+        x, y = self._as_tensor(x), self._as_tensor(y)
         self._check_data(x, y, "evaluate")
         self._check_labels(x, y)
         for m in self.compiled_metrics:
             m.reset_state()
         n = len(x)
         steps = math.ceil(n / batch_size)
-        verbose = 1 if verbose == "auto" else int(verbose)
-        cbs = CallbackList(
-            callbacks,
-            model=self,
-            add_history=False,
-            add_progbar=verbose != 0,
-            verbose=verbose,
-            epochs=1,
-            steps=steps,
-        )
+        cbs = self._callbacks(callbacks, verbose, 1, steps, history=False)
         cbs.on_test_begin()
         total = 0.0
         for step in range(steps):
@@ -255,7 +250,7 @@ class Model(Layer):
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Tensor:
         """The model's outputs for x, computed in batches without recording gradients."""
-        x = self._as_tensor(x, "x")
+        x = self._as_tensor(x)
         outs = []
         with no_grad():
             for start in range(0, len(x), batch_size):
