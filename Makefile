@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-gpu lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --out bench/RESULTS.md
+
+bench-gpu: $(VENV)/.dev
+	$(PY) bench/run.py --device cuda --out bench/RESULTS-gpu.md
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
