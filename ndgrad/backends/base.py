@@ -169,6 +169,14 @@ class Backend:
         new = xp.where(self.from_numpy(mask), picked, flat)
         array[...] = xp.reshape(new, array.shape)
 
+    def sum(self, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        """Sum over `axes` (NumPy's result dtypes: small integers and bools sum as int64)."""
+        return self.xp.sum(x, axis=axes, keepdims=keepdims)
+
+    def expand(self, g: Any, kept: tuple[int, ...], shape: tuple[int, ...]) -> Any:
+        """`g` reshaped to `kept` (reduced axes as 1) and broadcast to `shape`."""
+        return self.xp.broadcast_to(self.xp.reshape(g, kept), shape)
+
     def masked(self, values: Any, mask: Any) -> Any:
         """`values` where the bool `mask` holds, else 0."""
         return self.xp.where(mask, values, 0.0)

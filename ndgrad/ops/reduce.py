@@ -47,7 +47,7 @@ class Unreduce(Op):
     keepdims: bool
 
     def forward(self, xp: Any, g: Any) -> Any:
-        return xp.broadcast_to(xp.reshape(g, tuple(self.kept)), self.shape)
+        return self.backend.expand(g, tuple(self.kept), self.shape)
 
     def backward(self, gg: Tensor) -> tuple:
         return (Sum.apply(gg, axes=self.axes, keepdims=self.keepdims),)
@@ -60,8 +60,7 @@ def _accumulate(backend: Any, x: Any) -> Any:
 
 class Sum(_Reduce):
     def forward(self, xp: Any, x: Any) -> Any:
-        x = _accumulate(self.backend, x)
-        return xp.sum(x, axis=self.axes, keepdims=self.keepdims)
+        return self.backend.sum(_accumulate(self.backend, x), self.axes, self.keepdims)
 
     def backward(self, g: Tensor) -> tuple:
         return (self._spread(g),)
