@@ -201,6 +201,11 @@ class Backend:
             array = xp.concat([parts[0], array, parts[1]], axis=axis)
         return array
 
+    def im2col(self, x: Any, size: tuple[int, int], strides: tuple[int, int]) -> Any:
+        """(N, H, W, C) images as rows (N*OH*OW, KH*KW*C): each row one window, copied."""
+        w = self.windows(x, size, strides)
+        return self.xp.reshape(w, (w.shape[0] * w.shape[1] * w.shape[2], -1))
+
     def windows(self, x: Any, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         """Sliding windows of (N, H, W, C) as (N, OH, OW, KH, KW, C): stacked strided taps."""
         xp = self.xp

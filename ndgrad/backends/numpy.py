@@ -70,10 +70,27 @@ class NumpyBackend(Backend):
 
     def add_into(self, out: np.ndarray, index: tuple, values: np.ndarray) -> None:
         view = out[index]
-        np.add(view, values, out=view)  # no temporary: the slice is a view
+        # A contiguous copy first: adding a strided source with short inner runs is slower.
+        np.add(view, np.ascontiguousarray(values), out=view)
 
     def pad(self, array: np.ndarray, pad_width: tuple, value: float = 0) -> np.ndarray:
         return np.pad(array, pad_width, constant_values=value)
+
+    def im2col(self, x: np.ndarray, size: tuple[int, int], strides: tuple[int, int]) -> Any:
+        if x.shape[3] >= 8:
+            return super().im2col(x, size, strides)
+        # Few channels (a first layer): copying tap by tap beats one copy of a window view,
+        # whose innermost run is only C elements long.
+        (kh, kw), (sh, sw) = size, strides
+        n, h, w, c = x.shape
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        out = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                out[:, :, :, i, j, :] = x[
+                    :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :
+                ]
+        return out.reshape(n * oh * ow, kh * kw * c)
 
     def windows(self, x: np.ndarray, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         w = sliding_window_view(x, size, axis=(1, 2))  # (N, H', W', C, KH, KW), a view

@@ -32,9 +32,7 @@ class Im2Col(Op):
     strides: tuple[int, int]
 
     def forward(self, xp: Any, x: Any) -> Any:
-        w = self.backend.windows(x, self.size, self.strides)  # (N, OH, OW, KH, KW, C)
-        n, oh, ow = w.shape[:3]
-        return xp.reshape(w, (n * oh * ow, -1))
+        return self.backend.im2col(x, self.size, self.strides)
 
     def backward(self, g: Tensor) -> tuple:
         return (
