@@ -72,8 +72,5 @@ class CupyBackend(Backend):
     def einsum(self, subscripts: str, *arrays: Any) -> Any:
         return cupy.einsum(subscripts, *arrays)
 
-    def seed(self, seed: int | None) -> None:
-        super().seed(seed)
-
     def synchronize(self) -> None:
         cupy.cuda.Device(self.index).synchronize()

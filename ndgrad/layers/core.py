@@ -16,7 +16,7 @@ class Input(Layer):
     """Declares the input shape (without the batch axis) so that a model builds eagerly."""
 
     def __init__(self, shape: Shape, name: str | None = None) -> None:
-        super().__init__(name=name, input_shape=tuple(shape))
+        super().__init__(name=name)
         self.shape = tuple(shape)
 
     def call(self, inputs: Tensor) -> Tensor:

@@ -45,7 +45,6 @@ class Layer:
         self,
         name: str | None = None,
         trainable: bool = True,
-        input_shape: Shape | None = None,
         dtype: str = "float32",
     ) -> None:
         object.__setattr__(self, "_layers", {})
@@ -55,7 +54,6 @@ class Layer:
         self.built = False
         self._params: list[tuple[str, Tensor, bool]] = []
         self._build_shape: Shape | None = None
-        self.input_shape_arg = None if input_shape is None else tuple(input_shape)
         self._accepts_training = "training" in inspect.signature(self.call).parameters
         self.device = get_backend(None).name
 
