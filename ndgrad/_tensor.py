@@ -138,8 +138,9 @@ class Tensor:
         return self.backend.to_numpy(self.data)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
+        """A NumPy array of the values; a copy unless ``copy=False`` (``np.asarray(t)``)."""
         host = self.numpy()
-        return host if dtype is None else host.astype(dtype)
+        return host.astype(host.dtype if dtype is None else dtype, copy=copy is not False)
 
     def item(self) -> bool | int | float:
         """The value of a one-element tensor as a Python number."""

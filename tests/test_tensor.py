@@ -291,3 +291,17 @@ def test_comparisons_and_logic(backend: str) -> None:
     assert ((a < 2) | (a > 2)).tolist() == [True, False, True]
     assert (~(a > 1)).tolist() == [True, False, False]
     assert a.argmax().item() == 2 and a.argmin().item() == 0
+
+
+def test_numpy_conversions_copy_so_the_graph_cannot_be_bypassed() -> None:
+    w = ndgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    np.array(w)[0] = 5.0  # a copy: the tensor is unchanged
+    y.backward()
+    np.testing.assert_allclose(w.grad.numpy(), [2.0, 4.0])
+
+
+def test_numpy_integer_scalars_index_like_ints() -> None:
+    x = ndgrad.zeros((2, 3))
+    x[np.int64(1)][0] = 7.0  # a view, as in NumPy
+    np.testing.assert_allclose(x.numpy(), [[0, 0, 0], [7, 0, 0]])

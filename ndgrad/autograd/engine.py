@@ -29,6 +29,8 @@ def _seed(root: Any, grad: Any) -> Any:
         return _constant(root.backend.xp.ones_like(root.data), root.backend)
     if not isinstance(grad, type(root)):
         grad = tensor(grad, dtype=root.dtype, device=root.backend)
+    elif grad.dtype is not root.dtype:
+        grad = grad.astype(root.dtype)
     if grad.shape != root.shape:
         raise ShapeError(
             f"backward: gradient shape {grad.shape} does not match the tensor's shape {root.shape}"
@@ -54,21 +56,32 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     grads = list(grads) if grads is not None else [None] * len(roots)
-    wanted: dict[int, int] = {} if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    wanted: dict[int, list[int]] = {}  # id of a requested tensor -> its positions in `inputs`
+    for i, t in enumerate(inputs or ()):
+        wanted.setdefault(id(t), []).append(i)
+    # Non-leaf requested tensors get their gradient when their node runs.
+    out_nodes = {t._node: wanted[id(t)] for t in inputs or () if t._node is not None}
     found: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
+    stored: set[int] = {id(g) for g in grads if g is not None}  # never share a .grad object
 
     def deliver(t: Any, g: Any) -> None:
         if inputs is None:
             if t._node is None and t._requires_grad:
                 if t.grad is None:
+                    if id(g) in stored:  # e.g. add's g, g: two leaves, two arrays
+                        g = (
+                            g.clone()
+                            if create_graph
+                            else _constant(t.backend.xp.asarray(g.data, copy=True), t.backend)
+                        )
+                    stored.add(id(g))
                     t.grad = g
                 elif create_graph:
                     t.grad = t.grad + g
                 else:  # plain arrays: no graph is wanted for the sum
                     t.grad = _constant(t.grad.data + g.data, t.backend)
             return
-        i = wanted.get(id(t))
-        if i is not None:
+        for i in wanted.get(id(t), ()):
             found[i] = g if found[i] is None else found[i] + g
 
     token = _enabled.set(create_graph)
@@ -117,10 +130,9 @@ def backward(
             gxs = None
             if g is not None:
                 _check_versions(node)
-                if wanted:
-                    out = node._out()
-                    if out is not None and id(out) in wanted:
-                        deliver(out, g)
+                if out_nodes and node in out_nodes:
+                    for i in out_nodes[node]:
+                        found[i] = g if found[i] is None else found[i] + g
                 gxs = node.backward(g)
             for i, x in enumerate(xs):
                 if not needs[i]:

@@ -174,8 +174,10 @@ class Backend:
         return self.xp.sum(x, axis=axes, keepdims=keepdims)
 
     def expand(self, g: Any, kept: tuple[int, ...], shape: tuple[int, ...]) -> Any:
-        """`g` reshaped to `kept` (reduced axes as 1) and broadcast to `shape`."""
-        return self.xp.broadcast_to(self.xp.reshape(g, kept), shape)
+        """`g` reshaped to `kept` (reduced axes as 1) and broadcast to `shape` (a new array:
+        gradients end up in ``.grad``, which users may update in place)."""
+        out = self.xp.broadcast_to(self.xp.reshape(g, kept), shape)
+        return self.xp.asarray(out, copy=True)
 
     def masked(self, values: Any, mask: Any) -> Any:
         """`values` where the bool `mask` holds, else 0."""

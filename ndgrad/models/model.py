@@ -77,19 +77,25 @@ class Model(Layer):
                 f"len(x)={len(x)}, len(y)={len(y) if y.ndim else 'a scalar'}"
             )
 
-    def _check_labels(self, x: Tensor, y: Tensor) -> None:
-        """Integer labels must name one of the model's outputs (checked before any update)."""
-        if not (
-            isinstance(self.loss, _losses.SparseCategoricalCrossentropy)
-            or self.loss is _losses.sparse_categorical_crossentropy
-        ):
+    def _check_inputs(self, x: Tensor, y: Tensor, what: str) -> None:
+        """A dry run on the first sample (shapes, loss) and, for integer labels, their range:
+        bad data is rejected before any weight changes."""
+        if not len(x):
             return
-        with no_grad():
-            classes = self(x[:1]).shape[-1]
-        if y.size and (int(y.min().item()) < 0 or int(y.max().item()) >= classes):
+        try:
+            with no_grad():
+                out = self(x[:1], training=False)
+                self.compute_loss(y[:1], out)
+        except (ValueError, TypeError) as e:  # ShapeError and DTypeError included
+            raise type(e)(f"{what}: {e}") from e
+        sparse = isinstance(self.loss, _losses.SparseCategoricalCrossentropy) or (
+            self.loss is _losses.sparse_categorical_crossentropy
+        )
+        classes = out.shape[-1]
+        if sparse and y.size and (int(y.min().item()) < 0 or int(y.max().item()) >= classes):
             bad = sorted({v for v in ops.reshape(y, (-1,)).tolist() if not 0 <= v < classes})
             raise ValueError(
-                f"fit: labels must be in [0, {classes}) for a model with {classes} outputs. "
+                f"{what}: labels must be in [0, {classes}) for a model with {classes} outputs. "
                 f"Received labels {bad[:10]}"
             )
 
@@ -139,7 +145,6 @@ class Model(Layer):
         self._require_compiled("train_on_batch")
         x, y = self._as_tensor(x), self._as_tensor(y)
         self._check_data(x, y, "train_on_batch")
-        self._check_labels(x, y)
         for m in self.compiled_metrics:
             m.reset_state()
         loss = float(self.train_step(x, y).item())
@@ -163,11 +168,9 @@ class Model(Layer):
     ) -> Any:
         """Train for `epochs` passes over (x, y) in batches; returns the `History`."""
         self._require_compiled("fit")
-        if batch_size < 1 or epochs < 0:
-            raise ValueError(
-                f"fit: batch_size must be >= 1 and epochs >= 0. Received "
-                f"batch_size={batch_size}, epochs={epochs}"
-            )
+        _check_batch_size(batch_size, "fit")
+        if epochs < 0:
+            raise ValueError(f"fit: epochs must be >= 0. Received epochs={epochs}")
         x, y = self._as_tensor(x), self._as_tensor(y)
         self._check_data(x, y, "fit")
         if validation_data is None and validation_split:
@@ -180,7 +183,8 @@ class Model(Layer):
         if validation_data is not None:
             vx, vy = (self._as_tensor(v) for v in validation_data)
             self._check_data(vx, vy, "fit (validation_data)")
-        self._check_labels(x, y)
+            self._check_inputs(vx, vy, "fit (validation_data)")
+        self._check_inputs(x, y, "fit")
         n = len(x)
         steps = math.ceil(n / batch_size)
         cbs = self._callbacks(callbacks, verbose, epochs, steps, history=True)
@@ -224,9 +228,10 @@ class Model(Layer):
     ) -> Any:
         """Loss and metrics over (x, y): ``[loss, *metrics]``, or the loss alone without metrics."""
         self._require_compiled("evaluate")
+        _check_batch_size(batch_size, "evaluate")
         x, y = self._as_tensor(x), self._as_tensor(y)
         self._check_data(x, y, "evaluate")
-        self._check_labels(x, y)
+        self._check_inputs(x, y, "evaluate")
         for m in self.compiled_metrics:
             m.reset_state()
         n = len(x)
@@ -250,6 +255,7 @@ class Model(Layer):
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Tensor:
         """The model's outputs for x, computed in batches without recording gradients."""
+        _check_batch_size(batch_size, "predict")
         x = self._as_tensor(x)
         outs = []
         with no_grad():
@@ -335,3 +341,8 @@ class Model(Layer):
                 )
             )
         return rows
+
+
+def _check_batch_size(batch_size: int, what: str) -> None:
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"{what}: batch_size must be a positive integer. Received {batch_size!r}")

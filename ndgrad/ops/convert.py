@@ -13,7 +13,7 @@ from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..autograd.op import Op
 from ..backends.registry import get_backend
 from ..errors import DTypeError, ShapeError
-from .index import _alias, _check_leaf
+from .index import _alias, _check_leaf, _check_view
 
 
 class Astype(Op):
@@ -86,6 +86,7 @@ def inplace(t: Tensor, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:
     gradients.
     """
     _check_leaf(t, f"{fn.__name__} in place")
+    _check_view(t, f"{fn.__name__} in place")
     other_rg = isinstance(other, Tensor) and other._requires_grad
     record = is_grad_enabled() and (t._requires_grad or other_rg)
     if record:

@@ -6,6 +6,8 @@ masks gather, and their gradient scatter-adds, so repeated indices accumulate.
 
 from __future__ import annotations
 
+import numbers
+import operator
 import weakref
 from typing import Any
 
@@ -35,8 +37,8 @@ def _normalize(x: Tensor, index: Any) -> tuple[tuple, bool]:
             basic = False
         elif isinstance(i, (int, slice)) or i is None or i is Ellipsis:
             out.append(i.__index__() if isinstance(i, int) else i)
-        elif hasattr(i, "__index__") and not hasattr(i, "shape"):
-            out.append(i.__index__())
+        elif isinstance(i, numbers.Integral) or hasattr(i, "__index__") and not hasattr(i, "shape"):
+            out.append(operator.index(i))  # NumPy integer scalars index like ints (views)
         else:
             arr = x.backend.asarray(i)
             if x.backend.dtype_of(arr).kind not in "biu" and arr.size:
@@ -130,11 +132,21 @@ def _check_leaf(t: Tensor, what: str) -> None:
         )
 
 
+def _check_view(t: Tensor, what: str) -> None:
+    if t._node is not None and type(t._node).view and is_grad_enabled():
+        raise GraphError(
+            f"{what}: writing through a view of a tensor that requires grad would not reach "
+            f"the base tensor's gradient; assign into the base tensor, or build the result "
+            f"with ndgrad.where()"
+        )
+
+
 def setitem(t: Tensor, index: Any, value: Any) -> None:
     """``t[index] = value`` in place; recorded in the graph when either side requires grad."""
     from ..creation import tensor
 
     _check_leaf(t, "setitem")
+    _check_view(t, "setitem")
     v = value if isinstance(value, Tensor) else tensor(value, dtype=t.dtype, device=t.backend)
     if v.backend is not t.backend:
         from ..errors import DeviceError

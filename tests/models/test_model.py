@@ -335,3 +335,32 @@ def test_binary_labels_without_a_feature_axis(backend):
     loss, accuracy = model.evaluate(x, y, verbose=0)
     assert accuracy >= 0.95
     assert loss == pytest.approx(model.evaluate(x, y[:, None], verbose=0)[0], rel=1e-6)
+
+
+# -- bad validation data and batch sizes are rejected before training ----------------------
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda x, y: (x, y + 5),  # labels out of range for 3 outputs
+        lambda x, y: (np.zeros((len(x), x.shape[1] + 1), "float32"), y),  # wrong feature count
+    ],
+    ids=["labels", "features"],
+)
+def test_bad_validation_data_leaves_the_weights_untouched(data, bad):
+    x, y = data
+    model = classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = model.get_weights()
+    with pytest.raises((ValueError, ndgrad.ShapeError), match="validation_data|model"):
+        model.fit(x, y, epochs=2, verbose=0, validation_data=bad(x, y))
+    assert _same(before, model.get_weights())
+    assert model.optimizer.iterations == 0
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
+def test_batch_size_must_be_positive(compiled, data, method):
+    x, y = data
+    args = (x,) if method == "predict" else (x, y)
+    with pytest.raises(ValueError, match=f"{method}: batch_size must be a positive integer"):
+        getattr(compiled, method)(*args, batch_size=0, verbose=0)
