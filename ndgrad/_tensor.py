@@ -26,7 +26,18 @@ class Tensor:
     (2, (2, 3), ndgrad.int64)
     """
 
-    __slots__ = ("data", "backend", "_requires_grad", "grad", "_node", "_version", "__weakref__")
+    # `_logits` (set by softmax and sigmoid only): ("softmax" | "sigmoid", the input), so a
+    # cross-entropy of the probabilities is computed from the logits, stably (as Keras does).
+    __slots__ = (
+        "data",
+        "backend",
+        "_requires_grad",
+        "grad",
+        "_node",
+        "_version",
+        "_logits",
+        "__weakref__",
+    )
     __array_priority__ = 1000  # NumPy defers `ndarray + Tensor` to Tensor.__radd__
 
     def __init__(

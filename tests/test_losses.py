@@ -304,3 +304,16 @@ def test_softmax_over_another_axis_is_not_mistaken_for_logits(backend):
     got = losses.sparse_categorical_crossentropy(LABELS, p)
     want = -np.log(np.clip(p.numpy()[np.arange(6), LABELS], 1e-7, 1 - 1e-7))
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-5)
+
+
+def test_softmax_outputs_use_their_logits_under_no_grad_too() -> None:
+    """evaluate/validation (no graph) must compute the same stable loss as training."""
+    logits = ndgrad.tensor([[100.0, 0.0]])
+    with ndgrad.no_grad():
+        probs = ndgrad.softmax(logits)
+        loss = ndgrad.losses.sparse_categorical_crossentropy(ndgrad.tensor([1]), probs)
+    assert loss.item() == pytest.approx(100.0)  # not the clipped-probability 16.1
+    with ndgrad.no_grad():
+        p = ndgrad.sigmoid(ndgrad.tensor([[-50.0]]))
+        bce = ndgrad.losses.binary_crossentropy(ndgrad.tensor([[1.0]]), p)
+    assert bce.item() == pytest.approx(50.0)

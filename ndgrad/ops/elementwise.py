@@ -511,7 +511,9 @@ def tanh(x: Any) -> Tensor:
 
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + exp(-x)), stable for large |x|."""
-    return Sigmoid.apply(x)
+    out = Sigmoid.apply(x)
+    out._logits = ("sigmoid", x)
+    return out
 
 
 def relu(x: Any) -> Tensor:

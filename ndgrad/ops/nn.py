@@ -49,7 +49,11 @@ def _axis(x: Tensor, axis: int, op: str) -> tuple[int, ...]:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`: probabilities that sum to 1."""
-    return Softmax.apply(x, axis=_axis(x, axis, "softmax"))
+    axes = _axis(x, axis, "softmax")
+    out = Softmax.apply(x, axis=axes)
+    if x.ndim and axes == (x.ndim - 1,):
+        out._logits = ("softmax", x)
+    return out
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
