@@ -24,7 +24,7 @@ class DType:
         return f"ndgrad.{self.name}"
 
     def __reduce__(self) -> str:
-        return self.name
+        return "bool_" if self.name == "bool" else self.name  # the module attribute
 
     @property
     def is_floating(self) -> bool:

@@ -21,8 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("dataset", choices=["mnist"], help="the data set")
     t.add_argument("--model", choices=["mlp", "convnet"], default="mlp")
     t.add_argument("--epochs", type=int, default=5)
-    t.add_argument("--batch-size", type=int, default=None,
-                   help="default: 128 for mlp, 64 for convnet (the book's choices)")
+    t.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="default: 128 for mlp, 64 for convnet (the book's choices)",
+    )
     t.add_argument("--optimizer", default="rmsprop", help="rmsprop, sgd, adam or adamw")
     t.add_argument("--learning-rate", type=float, default=None)
     t.add_argument("--momentum", type=float, default=None, help="for sgd and rmsprop")

@@ -54,6 +54,9 @@ def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would otherwise replace the old mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -146,14 +149,15 @@ def save_model(model: Any, path: str) -> None:
         "weights": f"model.{fmt}",
         "ndgrad_version": _version(),
     }
+    _check_loadable(model, config)
     if model.optimizer is not None:
         config["compile"] = {
             "optimizer": {
                 "class_name": type(model.optimizer).__name__,
                 "config": model.optimizer.get_config(),
             },
-            "loss": getattr(model.loss, "name", getattr(model.loss, "__name__", None)),
-            "metrics": [m.name for m in model.compiled_metrics],
+            "loss": _loss_config(model.loss),
+            "metrics": [_metric_name(m) for m in model.compiled_metrics],
         }
     weights = _encode(_weights_dict(model), fmt)
 
@@ -163,6 +167,54 @@ def save_model(model: Any, path: str) -> None:
             z.writestr(config["weights"], weights)
 
     _atomic_write(path, write)
+
+
+def _check_loadable(model: Any, config: dict[str, Any]) -> None:
+    """Refuse at save time what `load_model` could not rebuild."""
+    name = config["class_name"]
+    if name != "Sequential" and name not in _REGISTRY:
+        raise ValueError(
+            f"save: {name} is not a registered class, so load_model could not rebuild it; "
+            f"decorate it with @ndgrad.saving.register (and give it get_config/from_config), "
+            f"or save its weights with save_weights"
+        )
+    if name == "Sequential" and "input_shape" not in config["config"]:
+        raise ValueError(
+            "save: the model has no input shape yet; start it with "
+            "layers.Input(shape) or call it on data first"
+        )
+
+
+def _loss_config(loss: Any) -> dict[str, Any]:
+    from . import losses
+
+    if isinstance(loss, losses.Loss) and type(loss) in losses.LOSSES.values():
+        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    name = getattr(loss, "__name__", None)
+    if name in losses.LOSSES and getattr(losses, name, None) is loss:
+        return {"class_name": losses.LOSSES[name].__name__, "config": {}}
+    raise ValueError(
+        f"save: the loss {loss!r} has no name load_model knows; compile with a "
+        f"loss name or an ndgrad.losses class to save the model"
+    )
+
+
+def _metric_name(metric: Any) -> str:
+    from . import metrics
+
+    if metric.name not in metrics.METRICS:
+        raise ValueError(
+            f"save: the metric {metric.name!r} is not one load_model knows "
+            f"({', '.join(sorted(metrics.METRICS))})"
+        )
+    return metric.name
+
+
+def _loss_from_config(config: dict[str, Any]) -> Any:
+    from . import losses
+
+    classes = {cls.__name__: cls for cls in losses.LOSSES.values()}
+    return classes[config["class_name"]](**config["config"])
 
 
 def load_model(path: str) -> Any:
@@ -179,7 +231,9 @@ def load_model(path: str) -> Any:
 
         c = config["compile"]
         model.compile(
-            optimizer=optimizers.get(c["optimizer"]), loss=c["loss"], metrics=c["metrics"]
+            optimizer=optimizers.get(c["optimizer"]),
+            loss=_loss_from_config(c["loss"]),
+            metrics=c["metrics"],
         )
     return model
 

@@ -20,7 +20,11 @@ _default: contextvars.ContextVar[str] = contextvars.ContextVar("ndgrad_device", 
 def _parse(device: str) -> tuple[str, int]:
     kind, _, index = str(device).partition(":")
     kind = kind.strip().lower()
-    if kind not in ("cpu", "strict", "cuda") or (index and not index.isdigit()):
+    if (
+        kind not in ("cpu", "strict", "cuda")
+        or (index and not index.isdigit())
+        or (index and kind != "cuda" and index != "0")
+    ):
         raise DeviceError(
             f"unknown device {device!r}. Devices look like 'cpu', 'cuda', 'cuda:1' or 'strict'; "
             f"this machine has: {', '.join(devices())}"

@@ -131,7 +131,12 @@ class Layer:
 
     def _ensure_built(self, shape: Shape) -> None:
         if not self.built:
-            self.build(shape)
+            made = len(self._params)
+            try:
+                self.build(shape)
+            except BaseException:
+                del self._params[made:]  # no half-built weights: a retry starts clean
+                raise
             self._build_shape = tuple(shape)
             self.built = True
 

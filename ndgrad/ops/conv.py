@@ -4,7 +4,8 @@
 its adjoint `Col2Im` adds rows back into image positions (a loop over the KH*KW kernel taps,
 never over pixels or the batch). Each is the other's gradient, so convolutions are
 differentiable to any order and a first layer's input gets no gradient work at all.
-Pooling with stride == pool size is a crop, a reshape and a max or mean: no copy forward.
+Average pooling with stride == pool size is a crop, a reshape and a mean (no copy forward);
+max pooling is the maximum of kernel-tap views (`ops/pooling.py`).
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def conv2d(
 
 
 class Windows(Op):
-    """(N, H, W, C) -> (N, OH, OW, KH, KW, C) windows (overlapping pooling); adjoint Col2Im."""
+    """(N, H, W, C) -> (N, OH, OW, KH, KW, C) windows (overlapping average pooling); adjoint
+    Col2Im."""
 
     size: tuple[int, int]
     strides: tuple[int, int]
@@ -142,20 +144,18 @@ class Windows(Op):
         )
 
 
-def _pool(
-    x: Tensor, pool_size: Any, strides: Any, padding: str, reduce: Any, op: str, value: float = 0.0
-) -> Tensor:
+def _avg_pool(x: Tensor, pool_size: Any, strides: Any, padding: str) -> Tensor:
     size = _pair(pool_size, "pool_size")
     s = size if strides is None else _pair(strides, "strides")
-    x = _prepare(x, size, s, padding, op, value)
+    x = _prepare(x, size, s, padding, "avg_pool2d")
     n, h, w, c = x.shape
     oh, ow = _out_size(h, size[0], s[0]), _out_size(w, size[1], s[1])
     if s == size:  # non-overlapping: crop, reshape (no copy) and reduce
         if (oh * size[0], ow * size[1]) != (h, w):
             x = x[:, : oh * size[0], : ow * size[1], :]
         blocks = reshape(x, (n, oh, size[0], ow, size[1], c))
-        return reduce(blocks, (2, 4))
-    return reduce(Windows.apply(x, size=size, strides=s), (3, 4))
+        return _reduce.mean(blocks, (2, 4))
+    return _reduce.mean(Windows.apply(x, size=size, strides=s), (3, 4))
 
 
 def max_pool2d(
@@ -180,19 +180,17 @@ def avg_pool2d(
     With 'same' padding each window averages only the image positions it covers (padding is
     not counted), as in Keras.
     """
-    out = _pool(x, pool_size, strides, padding, _reduce.mean, "avg_pool2d")
+    out = _avg_pool(x, pool_size, strides, padding)
     if padding != "same" or x.ndim != 4:
         return out
     from ..autograd.grad_mode import no_grad
     from ..creation import ones
 
     with no_grad():  # the fraction of each window that lies on the image: a constant
-        inside = _pool(
+        inside = _avg_pool(
             ones((1, *x.shape[1:3], 1), dtype=out.dtype, device=x.backend),
             pool_size,
             strides,
             padding,
-            _reduce.mean,
-            "avg_pool2d",
         )
     return out / inside

@@ -12,10 +12,10 @@ from typing import Any
 
 from .._tensor import Tensor
 from ..autograd.grad_mode import is_grad_enabled
-from ..autograd.op import Op
+from ..autograd.op import Op, _constant
 from ..errors import ShapeError
 from .elementwise import Masked
-from .linalg import matmul
+from .linalg import matmul, shared_weight_grad
 from .nn import softmax
 from .reduce import sum
 from .shape import reshape, transpose
@@ -45,8 +45,7 @@ class Linear(Op):
         gx = matmul(g, transpose(w)) if need[0] else None
         gw = None
         if need[1]:
-            k, n = w.shape
-            gw = matmul(transpose(reshape(x, (-1, k))), reshape(g, (-1, n)))
+            gw = shared_weight_grad(x, g)
         if len(self.inputs) == 2:
             return gx, gw
         gb = sum(g, tuple(range(g.ndim - 1))) if need[2] else None
@@ -105,20 +104,9 @@ class SparseSoftmaxCrossEntropy(Op):
             xp.reshape(labels.data, (-1, 1)) == xp.arange(c, device=labels.data.device),
             logits.data.dtype,
         )
-        if is_grad_enabled():  # a differentiable gradient (create_graph): recompute softmax
-            probs = softmax(logits, -1)
-        else:
-            probs = Tensor.__new__(Tensor)
-            probs.data, probs.backend, probs.grad, probs._node = (
-                self.probs,
-                self.backend,
-                None,
-                None,
-            )
-            probs._version, probs._requires_grad = [0], False
-        from ..creation import tensor
-
-        return (probs - tensor(onehot, device=self.backend)) * reshape(g, (-1, 1)), None
+        # A differentiable gradient (create_graph) recomputes softmax; else the forward's.
+        probs = softmax(logits, -1) if is_grad_enabled() else _constant(self.probs, self.backend)
+        return (probs - _constant(onehot, self.backend)) * reshape(g, (-1, 1)), None
 
 
 def sparse_softmax_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:

@@ -66,12 +66,16 @@ class Matmul(Op):
             gx = matmul(g, swapaxes(y, -1, -2))
         if ny:
             if y.ndim == 2 and x.ndim > 2:  # a shared weight: one 2-D product, no batch of them
-                k, n = y.shape
-                rows = math.prod(x.shape[:-1])  # not -1: ambiguous when a size is 0
-                gy = matmul(transpose(reshape(x, (rows, k))), reshape(g, (rows, n)))
+                gy = shared_weight_grad(x, g)
             else:
                 gy = matmul(swapaxes(x, -1, -2), g)
         return gx, gy
+
+
+def shared_weight_grad(x: Tensor, g: Tensor) -> Tensor:
+    """x (..., k) and g (..., n) -> x^T g (k, n) as one 2-D product (a dense layer's kernel)."""
+    rows = math.prod(x.shape[:-1])  # not -1: ambiguous when a size is 0
+    return matmul(transpose(reshape(x, (rows, x.shape[-1]))), reshape(g, (rows, g.shape[-1])))
 
 
 def matmul(x: Any, y: Any) -> Tensor:

@@ -50,8 +50,11 @@ class MaxPool2D(Op):
             else:
                 taken = hit
             routes.append(hit)
-        return (RouteScatter.apply(g, routes=routes, size=self.size, strides=self.strides,
-                                   shape=tuple(x.shape)),)
+        return (
+            RouteScatter.apply(
+                g, routes=routes, size=self.size, strides=self.strides, shape=tuple(x.shape)
+            ),
+        )
 
 
 class RouteScatter(Op):
@@ -97,5 +100,8 @@ class RouteGather(Op):
 
     def backward(self, g: Tensor) -> tuple:
         shape = tuple(self.inputs[0].data.shape)
-        return (RouteScatter.apply(g, routes=self.routes, size=self.size, strides=self.strides,
-                                   shape=shape),)
+        return (
+            RouteScatter.apply(
+                g, routes=self.routes, size=self.size, strides=self.strides, shape=shape
+            ),
+        )

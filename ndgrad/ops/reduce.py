@@ -34,8 +34,13 @@ class _Reduce(Op):
 
     def _spread(self, g: Tensor) -> Tensor:
         """The gradient broadcast back over the reduced axes: the input's shape."""
-        return Unreduce.apply(g, kept=self._kept_shape(), shape=self.inputs[0].data.shape,
-                              axes=self.axes, keepdims=self.keepdims)
+        return Unreduce.apply(
+            g,
+            kept=self._kept_shape(),
+            shape=self.inputs[0].data.shape,
+            axes=self.axes,
+            keepdims=self.keepdims,
+        )
 
 
 class Unreduce(Op):

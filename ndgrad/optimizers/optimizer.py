@@ -150,9 +150,6 @@ class Optimizer:
         self._slots[name] = arrays
         return arrays
 
-    def _get_variable_index(self, variable: Tensor) -> int:
-        return self._index[id(variable)]
-
     @property
     def variables(self) -> list[Any]:
         """Every state array, slot by slot in creation order, variable by variable within a slot.
