@@ -225,3 +225,27 @@ def test_save_into_a_new_folder(tmp_path):
     path = tmp_path / "a" / "b" / "w.npz"
     _model(0).save_weights(str(path))
     assert path.is_file()
+
+
+def test_the_loss_configuration_survives_save_and_load(tmp_path) -> None:
+    model = ndgrad.Sequential([ndgrad.layers.Input((2,)), ndgrad.layers.Dense(3)])
+    model.compile("sgd", ndgrad.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    model.save(str(tmp_path / "m.ndgrad"))
+    again = ndgrad.load_model(str(tmp_path / "m.ndgrad"))
+    assert again.loss.get_config()["from_logits"] is True
+    assert [m.name for m in again.compiled_metrics] == ["accuracy"]
+
+
+def test_what_load_model_could_not_rebuild_is_refused_at_save_time(tmp_path) -> None:
+    class Custom(ndgrad.Model):
+        def call(self, inputs):
+            return inputs
+
+    with pytest.raises(ValueError, match="not a registered class"):
+        Custom().save(str(tmp_path / "c.ndgrad"))
+    model = ndgrad.Sequential([ndgrad.layers.Input((2,)), ndgrad.layers.Dense(1)])
+    model.compile("sgd", lambda y, p: ((y - p) ** 2).mean())
+    with pytest.raises(ValueError, match="no name load_model knows"):
+        model.save(str(tmp_path / "l.ndgrad"))
+    assert not list(tmp_path.iterdir())  # nothing half-written
