@@ -305,3 +305,20 @@ def test_numpy_integer_scalars_index_like_ints() -> None:
     x = ndgrad.zeros((2, 3))
     x[np.int64(1)][0] = 7.0  # a view, as in NumPy
     np.testing.assert_allclose(x.numpy(), [[0, 0, 0], [7, 0, 0]])
+
+
+@pytest.mark.parametrize("device", ["cpu", "strict"])
+def test_remainder_follows_numpy_and_its_gradient_matches_torch(device: str) -> None:
+    import torch
+
+    a = np.array([5.5, -5.5, 3.0, -7.25])
+    b = np.array([2.0, 2.0, -1.5, 3.0])
+    x = ndgrad.tensor(a, dtype="float64", device=device, requires_grad=True)
+    y = ndgrad.tensor(b, dtype="float64", device=device, requires_grad=True)
+    np.testing.assert_allclose((x % y).numpy(), np.remainder(a, b))
+    (x % y).sum().backward()
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    torch.remainder(tx, ty).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy())
+    assert (ndgrad.arange(5, device=device) % 2).tolist() == [0, 1, 0, 1, 0]

@@ -26,11 +26,13 @@ from .elementwise import (
     logical_or,
     maximum,
     minimum,
+    mod,
     multiply,
     negative,
     not_equal,
     power,
     relu,
+    remainder,
     sigmoid,
     sign,
     sin,
@@ -67,6 +69,8 @@ from .shape import (
 )
 
 __all__ = [
+    "mod",
+    "remainder",
     "sparse_softmax_cross_entropy",
     "linear",
     "max_pool2d",

@@ -78,6 +78,18 @@ class FloorDivide(_Binary):
         return None, None
 
 
+class Remainder(_Binary):
+    """NumPy's ``x % y`` (the sign of y, as Python): x - floor(x / y) * y."""
+
+    def forward(self, xp: Any, x: Any, y: Any) -> Any:
+        return xp.remainder(x, y)
+
+    def backward(self, g: Tensor) -> tuple:
+        x, y = self.inputs
+        gy = -g * floor_divide(x, y) if self.needs_grad[1] else None
+        return g, gy
+
+
 class Power(_Binary):
     uses_output = True
 
@@ -405,6 +417,14 @@ def divide(x: Any, y: Any) -> Tensor:
 def floor_divide(x: Any, y: Any) -> Tensor:
     """x // y with NumPy's semantics (floor of the quotient)."""
     return FloorDivide.apply(x, y)
+
+
+def remainder(x: Any, y: Any) -> Tensor:
+    """x % y with NumPy's (and Python's) sign rule; alias `mod`."""
+    return Remainder.apply(x, y)
+
+
+mod = remainder
 
 
 def power(x: Any, y: Any) -> Tensor:
