@@ -1,9 +1,14 @@
-"""CUDA GPUs through CuPy (extra ``ndgrad[cuda]``): cuBLAS matmuls, device-side scatter-add."""
+"""CUDA GPUs through CuPy (extra ``ndgrad[cuda]``): cuBLAS matmuls, device-side scatter-add.
+
+`xp` is array-api-compat's wrapper of CuPy: CuPy's own functions do not all take the
+standard's keywords (``device=``), the wrapper does.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat.cupy
 import cupy
 import numpy as np
 from cupy.lib.stride_tricks import as_strided
@@ -14,10 +19,16 @@ from .base import Backend
 
 class CupyBackend(Backend):
     kind = "cuda"
-    xp = cupy
+    xp = array_api_compat.cupy
 
     def _native_device(self) -> Any:
         return cupy.cuda.Device(self.index)
+
+    def _native_dtype_named(self, name: str) -> Any:
+        return cupy.dtype(name)  # arrays report dtype objects, not scalar types
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, cupy.ndarray)
 
     def asarray(self, data: Any, dtype: DType | None = None, copy: bool | None = None) -> Any:
         native = None if dtype is None else self._to_native[dtype]
