@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from . import layers as _layers
+from ._files import atomic_write
 from .errors import ShapeError
 
 _REGISTRY: dict[str, type] = {name: getattr(_layers, name) for name in _layers.__all__}
@@ -43,25 +41,6 @@ def layer_from_config(config: dict[str, Any]) -> Any:
             f"ndgrad.saving.register. Known: {', '.join(sorted(registry))}"
         )
     return registry[name].from_config(config["config"])
-
-
-def _atomic_write(path: str, write: Callable[[Any], None]) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would otherwise replace the old mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _weights_dict(model: Any) -> dict[str, np.ndarray]:
@@ -122,7 +101,7 @@ def _assign(model: Any, arrays: dict[str, np.ndarray]) -> None:
 def save_weights(model: Any, path: str) -> None:
     """Write the model's weights to `path` (.safetensors or .npz), atomically."""
     data = _encode(_weights_dict(model), _format(path))
-    _atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data))
 
 
 def load_weights(model: Any, path: str) -> None:
@@ -166,7 +145,7 @@ def save_model(model: Any, path: str) -> None:
             z.writestr("config.json", json.dumps(config, indent=2))
             z.writestr(config["weights"], weights)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _check_loadable(model: Any, config: dict[str, Any]) -> None:

@@ -13,7 +13,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.request
 import warnings
 import zipfile
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from .._files import atomic_write
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -173,15 +174,8 @@ def _fetch(url: str, timeout: float) -> bytes:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write data to path via a temp file in the same directory, so path is never partial."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write data to path so that path is never partial (temp file + rename)."""
+    atomic_write(path, lambda f: f.write(data))
 
 
 def _download(name: str, folder: Path, verbose: bool) -> str:
