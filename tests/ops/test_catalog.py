@@ -174,10 +174,14 @@ def test_setitem_examples(backend: str, shape: tuple, vshape: tuple, index: tupl
 @_fewer(12)
 @given(data=st.data())
 def test_gradcheck(name: str, backend: str, data: st.DataObject) -> None:
-    spec = BY_NAME[name]
+    assert _finite_difference_check(ndgrad.gradcheck, BY_NAME[name], backend, data)
+
+
+def _finite_difference_check(check, spec, backend: str, data: st.DataObject) -> bool:
+    """`check` (gradcheck or gradgradcheck) of `spec` at drawn float64 inputs."""
     shapes, kwargs, seed = _draw(spec, data, 3)
     xs = _nd_inputs(spec.sample(seed, shapes, "float64"), backend, False)
-    assert ndgrad.gradcheck(
+    return check(
         lambda *a: spec.nd(*a, **kwargs),
         xs,
         eps=spec.gc_eps,
@@ -194,17 +198,7 @@ SECOND_ORDER = [s for s in SPECS if s.second_order]
 @_fewer(8)
 @given(data=st.data())
 def test_gradgradcheck(name: str, backend: str, data: st.DataObject) -> None:
-    spec = BY_NAME[name]
-    shapes, kwargs, seed = _draw(spec, data, 3)
-    xs = _nd_inputs(spec.sample(seed, shapes, "float64"), backend, False)
-    assert ndgrad.gradgradcheck(
-        lambda *a: spec.nd(*a, **kwargs),
-        xs,
-        eps=spec.gc_eps,
-        atol=spec.gc_atol,
-        rtol=spec.gc_rtol,
-        seed=seed,
-    )
+    assert _finite_difference_check(ndgrad.gradgradcheck, BY_NAME[name], backend, data)
 
 
 WITH_BAD = [s for s in SPECS if s.bad_cases is not None]
