@@ -12,7 +12,8 @@ class ModelCheckpoint(Callback):
     Args:
         filepath: where to save. It may hold `str.format` fields filled from the epoch
             (1-based), the batch (1-based, when saving every N batches) and the logs, e.g.
-            `"ckpt/epoch{epoch:02d}-{val_loss:.2f}.weights"`. Missing directories are made.
+            `"ckpt/epoch{epoch:02d}-{val_loss:.2f}.weights.npz"` (weights files end in
+            `.npz` or `.safetensors`, models in `.ndgrad`). Missing directories are made.
         monitor: the log key compared when `save_best_only`.
         save_best_only: save only when `monitor` improves on the best value so far. With a
             fixed `filepath` the file then always holds the best model; when `monitor` is
