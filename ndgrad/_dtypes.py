@@ -1,10 +1,15 @@
-"""ndgrad's dtypes and their promotion, following NumPy 2 (NEP 50).
+"""ndgrad's dtypes and their promotion: NumPy 2's rules (NEP 50), with float32 as the default.
 
 A `DType` is a backend-neutral name; each backend maps it to its native dtype. Promotion of two
 tensors follows `numpy.result_type`; Python scalars are *weak*: they take the tensor's dtype when
-their kind fits (``float32 * 2.0 -> float32``, ``int32 * 2 -> int32``) and otherwise the default
-of their kind (``int32 * 2.5 -> float64``, as NumPy does). Creation from Python floats and float64
-NumPy data gives float32, the deep-learning default.
+their kind fits (``float32 * 2.0 -> float32``, ``int32 * 2 -> int32``). Creation from Python
+floats and float64 NumPy data gives float32, the deep-learning default.
+
+The one departure from NumPy: when integers or bools become floats, the float is the float
+operand's dtype, or the default float32 when there is none (a Python float, true division, a
+float-valued function such as exp or mean), as in PyTorch, JAX and Keras. NumPy would give
+float64 (``int32 * 2.5``, ``int64 / 2``, ``exp(int64)``, ``int64 * float32``); ndgrad gives
+float32 there, so float64 appears only when asked for.
 """
 
 from __future__ import annotations
@@ -45,8 +50,6 @@ default_float = float32
 default_int = int64
 
 _ORDER = {d: i for i, d in enumerate(ALL)}
-# The smallest float that holds every value of an integer dtype exactly (NumPy's rule).
-_FLOAT_FOR_INT = {bool_: float16, uint8: float16, int32: float64, int64: float64}
 
 
 def as_dtype(dtype: DType | str | object) -> DType:
@@ -64,15 +67,14 @@ def as_dtype(dtype: DType | str | object) -> DType:
 
 
 def promote(a: DType, b: DType) -> DType:
-    """The result dtype of an operation on two tensors, as `numpy.result_type`."""
+    """The result dtype of an operation on two tensors: `numpy.result_type`, except that an
+    integer never widens a float (``int64 with float32 -> float32``, as PyTorch and JAX)."""
     if a is b:
         return a
     if a.kind == b.kind or "b" in (a.kind, b.kind):
         return a if _ORDER[a] > _ORDER[b] else b
     if a.kind == "f" or b.kind == "f":
-        f, i = (a, b) if a.kind == "f" else (b, a)
-        g = _FLOAT_FOR_INT[i]
-        return f if f.itemsize >= g.itemsize else g
+        return a if a.kind == "f" else b
     return a if a.kind == "i" else b  # uint8 with int32/int64: the signed type holds it
 
 
@@ -83,8 +85,14 @@ def weak_result(dtype: DType, scalar: bool | int | float) -> DType:
     if isinstance(scalar, int):
         return default_int if dtype is bool_ else dtype
     if isinstance(scalar, float):
-        return dtype if dtype.kind == "f" else float64
+        return floating(dtype)
     raise DTypeError(f"cannot combine a tensor with {type(scalar).__name__} {scalar!r}")
+
+
+def floating(dtype: DType) -> DType:
+    """The dtype a float-valued function (exp, true division, mean ...) gives for `dtype`:
+    itself when floating, else the default float (float32; NumPy would give float64)."""
+    return dtype if dtype.kind == "f" else default_float
 
 
 def scalar_dtype(value: bool | int | float) -> DType:

@@ -1,8 +1,11 @@
-"""Shape rules shared by ops: broadcasting (right to left, equal or 1) and axis normalisation."""
+"""Shape rules shared by ops: shape arguments, broadcasting (right to left, equal or 1) and
+axis normalisation."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from typing import Any
 
 from .errors import ShapeError
 
@@ -13,6 +16,35 @@ def _aligned(shapes: Sequence[Shape]) -> str:
     texts = [str(tuple(s)) for s in shapes]
     width = max(len(t) for t in texts)
     return "\n".join("  " + t.rjust(width) for t in texts)
+
+
+def as_shape(shape: Any, op: str = "shape", allow_inferred: bool = False) -> Shape:
+    """`shape` (an int or a sequence of ints) as a tuple, or a ShapeError naming it.
+
+    Sizes must be integers >= 0 (with `allow_inferred`, one of them may be -1, as in reshape).
+
+    >>> as_shape([2, 3]), as_shape(4)
+    ((2, 3), (4,))
+    """
+    try:
+        out: Shape = (operator.index(shape),)
+    except (TypeError, ValueError):  # not one integer (a 1-D tensor's __index__: ValueError)
+        try:
+            if isinstance(shape, (str, bytes)):
+                raise TypeError
+            out = tuple(operator.index(s) for s in shape)
+        except (TypeError, ValueError):
+            raise ShapeError(
+                f"{op}: a shape must be an int or a sequence of ints. Received shape={shape!r}"
+            ) from None
+    if allow_inferred:
+        if any(s < -1 for s in out) or out.count(-1) > 1:
+            raise ShapeError(
+                f"{op}: sizes must be >= 0, with at most one -1. Received shape={shape!r}"
+            )
+    elif any(s < 0 for s in out):
+        raise ShapeError(f"{op}: sizes must be >= 0. Received shape={shape!r}")
+    return out
 
 
 def broadcast_shapes(*shapes: Shape, op: str = "broadcast") -> Shape:

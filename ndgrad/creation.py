@@ -1,6 +1,7 @@
-"""Making tensors: from data (`tensor`), filled (`zeros`, `ones`, `full`, `*_like`) and ranges
-(`arange`, `linspace`, `eye`). Shapes may be given as ``zeros(2, 3)`` or ``zeros((2, 3))``.
-Floating results are float32 unless a dtype is given.
+"""Making tensors: from data (`tensor`, `from_dlpack`), filled (`zeros`, `ones`, `full`,
+`*_like`) and ranges (`arange`, `linspace`, `eye`). Shapes may be given as ``zeros(2, 3)`` or
+``zeros((2, 3))``; `full` takes the shape then the value, as NumPy, PyTorch and Keras. Floating
+results are float32 unless a dtype is given.
 """
 
 from __future__ import annotations
@@ -11,19 +12,16 @@ from typing import Any
 
 from . import _dtypes
 from ._dtypes import DType
+from ._shapes import as_shape
 from ._tensor import Tensor
 from .backends.registry import get_backend
 
 ShapeLike = int | Sequence[int]
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and not isinstance(shape[0], int):
-        shape = tuple(shape[0])
-    out = tuple(int(s) for s in shape)
-    if any(s < 0 for s in out):
-        raise ValueError(f"negative dimensions are not allowed. Received shape={out}")
-    return out
+def _shape(args: tuple, op: str) -> tuple[int, ...]:
+    """A shape given as one argument (an int or a sequence) or as several ints."""
+    return as_shape(args[0] if len(args) == 1 else args, op)
 
 
 def _wrap(array: Any, backend: Any, requires_grad: bool) -> Tensor:
@@ -51,17 +49,25 @@ def tensor(
 
 
 def full(
-    *shape: Any,
+    shape: ShapeLike,
     fill_value: bool | int | float,
     dtype: DType | str | None = None,
     device: str | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """A tensor of `shape` filled with `fill_value` (dtype from the value by default)."""
+    """A tensor of `shape` filled with `fill_value` (dtype from the value by default).
+
+    >>> import ndgrad
+    >>> ndgrad.full((2, 3), 7.0).tolist()
+    [[7.0, 7.0, 7.0], [7.0, 7.0, 7.0]]
+    """
     backend = get_backend(device)
     d = _dtypes.scalar_dtype(fill_value) if dtype is None else _dtypes.as_dtype(dtype)
     array = backend.xp.full(
-        _shape(shape), fill_value, dtype=backend.native_dtype(d), device=backend.native_device
+        as_shape(shape, "full"),
+        fill_value,
+        dtype=backend.native_dtype(d),
+        device=backend.native_device,
     )
     return _wrap(array, backend, requires_grad)
 
@@ -73,7 +79,7 @@ def zeros(
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of zeros. ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return full(*shape, fill_value=0, dtype=dtype, device=device, requires_grad=requires_grad)
+    return full(_shape(shape, "zeros"), 0, dtype, device, requires_grad)
 
 
 def ones(
@@ -82,8 +88,8 @@ def ones(
     device: str | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """A tensor of ones."""
-    return full(*shape, fill_value=1, dtype=dtype, device=device, requires_grad=requires_grad)
+    """A tensor of ones. ``ones(2, 3)`` or ``ones((2, 3))``."""
+    return full(_shape(shape, "ones"), 1, dtype, device, requires_grad)
 
 
 def full_like(
@@ -93,13 +99,7 @@ def full_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """Like `t` (shape, dtype, device), filled with `fill_value`."""
-    return full(
-        t.shape,
-        fill_value=fill_value,
-        dtype=dtype or t.dtype,
-        device=t.backend,
-        requires_grad=requires_grad,
-    )
+    return full(t.shape, fill_value, dtype or t.dtype, t.backend, requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: DType | str | None = None, requires_grad: bool = False) -> Tensor:

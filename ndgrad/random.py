@@ -1,54 +1,128 @@
 """Random tensors from a seedable generator per device. ``ndgrad.manual_seed(n)`` makes a
 whole program (initial weights, dropout, shuffling) reproducible.
+
+Shapes are given as one tuple (``uniform((2, 2), 0.0, 1.0)``, Keras's order: the shape, then
+the distribution's parameters) or as separate ints (``randn(2, 3)``, PyTorch's). Keras's
+keyword names (`minval`, `maxval`, `stddev`, `seed`) are accepted beside ndgrad's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from . import _dtypes
 from ._dtypes import DType
+from ._shapes import as_shape
 from ._tensor import Tensor
 from .backends.registry import get_backend, manual_seed
-from .creation import _shape, _wrap
+from .creation import _wrap
+from .errors import ShapeError
 
 __all__ = ["manual_seed", "normal", "permutation", "rand", "randint", "randn", "uniform"]
 
 
 def _draw(
-    kind: str, shape: tuple, dtype: Any, device: str | None, requires_grad: bool, **kw: Any
+    kind: str,
+    shape: tuple[int, ...],
+    dtype: Any,
+    device: str | None,
+    requires_grad: bool,
+    seed: int | None = None,
+    **kw: Any,
 ) -> Tensor:
+    """Samples of `kind` from the device's generator, or from a fresh one seeded with `seed`
+    (the same seed gives the same values, as Keras's integer seeds)."""
     backend = get_backend(device)
     d = _dtypes.as_dtype(dtype)
-    return _wrap(backend.random(kind, _shape(shape), d, **kw), backend, requires_grad)
+    if seed is None:
+        return _wrap(backend.random(kind, shape, d, **kw), backend, requires_grad)
+    saved = backend.rng
+    backend.seed(int(seed))
+    try:
+        array = backend.random(kind, shape, d, **kw)
+    finally:
+        backend.rng = saved
+    return _wrap(array, backend, requires_grad)
+
+
+def _shape_and_params(op: str, args: tuple, names: tuple[str, str]) -> tuple[tuple, tuple]:
+    """Split ``(shape_tuple, *params)`` or ``(*ints)`` into the shape and positional params."""
+    if args and isinstance(args[0], Sequence | Tensor) and not isinstance(args[0], str):
+        shape, params = as_shape(args[0], op), args[1:]
+        if len(params) > len(names):
+            raise TypeError(
+                f"{op}: takes the shape and at most {len(names)} parameters "
+                f"({', '.join(names)}). Received {len(params)}: {params!r}"
+            )
+        return shape, params
+    try:
+        return as_shape(args[0] if len(args) == 1 else args, op), ()
+    except ShapeError:
+        raise ShapeError(
+            f"{op}: a shape must be an int or a sequence of ints; to give {' and '.join(names)} "
+            f"positionally, pass the shape as one tuple first: {op}((2, 3), ...). "
+            f"Received {args!r}"
+        ) from None
+
+
+def _param(op: str, positional: tuple, i: int, names: dict[str, Any], default: float) -> float:
+    """The i-th distribution parameter, given positionally or under one of its names."""
+    given = {k: v for k, v in names.items() if v is not None}
+    if i < len(positional):
+        given = {f"argument {i + 2}": positional[i], **given}
+    if len(given) > 1:
+        raise TypeError(f"{op}: a parameter given twice, as {' and as '.join(given)}")
+    return float(next(iter(given.values()), default))
 
 
 def uniform(
     *shape: Any,
-    low: float = 0.0,
-    high: float = 1.0,
+    low: float | None = None,
+    high: float | None = None,
+    minval: float | None = None,
+    maxval: float | None = None,
     dtype: DType | str = "float32",
+    seed: int | None = None,
     device: str | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Samples from the uniform distribution on [low, high)."""
-    if not high >= low:
-        raise ValueError(f"uniform: need low <= high. Received low={low}, high={high}")
-    return _draw("uniform", shape, dtype, device, requires_grad, low=float(low), high=float(high))
+    """Samples from the uniform distribution on [low, high) (Keras: `minval`, `maxval`).
+
+    >>> import ndgrad
+    >>> ndgrad.uniform((2, 2), 0.0, 1.0).shape, ndgrad.uniform(3, low=-1.0, high=1.0).shape
+    ((2, 2), (3,))
+    """
+    size, params = _shape_and_params("uniform", shape, ("low", "high"))
+    lo = _param("uniform", params, 0, {"low": low, "minval": minval}, 0.0)
+    hi = _param("uniform", params, 1, {"high": high, "maxval": maxval}, 1.0)
+    if not hi >= lo:
+        raise ValueError(f"uniform: need low <= high. Received low={lo}, high={hi}")
+    return _draw("uniform", size, dtype, device, requires_grad, seed, low=lo, high=hi)
 
 
 def normal(
     *shape: Any,
-    mean: float = 0.0,
-    std: float = 1.0,
+    mean: float | None = None,
+    std: float | None = None,
+    stddev: float | None = None,
     dtype: DType | str = "float32",
+    seed: int | None = None,
     device: str | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Samples from the normal distribution N(mean, std**2)."""
-    if std < 0:
-        raise ValueError(f"normal: std must be >= 0. Received std={std}")
-    return _draw("normal", shape, dtype, device, requires_grad, mean=float(mean), std=float(std))
+    """Samples from the normal distribution N(mean, std**2) (Keras: `stddev`).
+
+    >>> import ndgrad
+    >>> ndgrad.normal((3, 1), 0.0, 1.0).shape, ndgrad.normal(2, 3, std=0.1).shape
+    ((3, 1), (2, 3))
+    """
+    size, params = _shape_and_params("normal", shape, ("mean", "std"))
+    mu = _param("normal", params, 0, {"mean": mean}, 0.0)
+    sigma = _param("normal", params, 1, {"std": std, "stddev": stddev}, 1.0)
+    if not sigma >= 0:
+        raise ValueError(f"normal: std must be >= 0. Received std={sigma}")
+    return _draw("normal", size, dtype, device, requires_grad, seed, mean=mu, std=sigma)
 
 
 def rand(
@@ -57,8 +131,9 @@ def rand(
     device: str | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Uniform samples on [0, 1)."""
-    return uniform(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    """Uniform samples on [0, 1). ``rand(2, 3)`` or ``rand((2, 3))``."""
+    size = as_shape(shape[0] if len(shape) == 1 else shape, "rand")
+    return uniform(size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def randn(
@@ -67,8 +142,9 @@ def randn(
     device: str | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Standard normal samples."""
-    return normal(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+    """Standard normal samples. ``randn(2, 3)`` or ``randn((2, 3))``."""
+    size = as_shape(shape[0] if len(shape) == 1 else shape, "randn")
+    return normal(size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def randint(
@@ -83,10 +159,10 @@ def randint(
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: need low < high. Received low={low}, high={high}")
-    size = (size,) if isinstance(size, int) else tuple(size)
-    return _draw("integers", (size,), dtype, device, False, low=int(low), high=int(high))
+    shape = as_shape(size, "randint")
+    return _draw("integers", shape, dtype, device, False, low=int(low), high=int(high))
 
 
 def permutation(n: int, dtype: DType | str = "int64", device: str | None = None) -> Tensor:
     """A random ordering of 0 .. n-1."""
-    return _draw("permutation", ((n,),), dtype, device, False, n=int(n))
+    return _draw("permutation", (int(n),), dtype, device, False, n=int(n))

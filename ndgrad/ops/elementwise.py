@@ -2,6 +2,8 @@
 
 Binary ops broadcast like NumPy (shapes compared right to left, equal or 1); their backward
 returns gradients of the broadcast shape and the engine sums them back to each input's shape.
+Float-valued functions (true division, exp, log, sqrt, sin, tanh ...) turn integer and bool
+inputs into the default float, float32 (as PyTorch, JAX and Keras; NumPy gives float64).
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ class Multiply(_Binary):
 
 class Divide(_Binary):
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
-        if self.backend.dtype_of(x).kind != "f":  # true division of integers gives float64
-            x = self.backend.astype(x, _dtypes.float64)
-            y = self.backend.astype(y, _dtypes.float64)
+        dtype = self.backend.dtype_of(x)
+        if dtype.kind != "f":  # true division of integers gives the default float
+            x = self.backend.astype(x, _dtypes.default_float)
+            y = self.backend.astype(y, _dtypes.default_float)
         return xp.divide(x, y)
 
     def backward(self, g: Tensor) -> tuple:
@@ -202,6 +205,24 @@ class LogicalNot(Op):
 
 
 # -- unary ----------------------------------------------------------------------------------
+class _FloatValued(Op):
+    """A float-valued function of one tensor: integer and bool inputs are converted to the
+    default float (float32) first, as PyTorch, JAX and Keras do (NumPy would give float64)."""
+
+    @classmethod
+    def apply(cls, x: Any, **params: Any) -> Tensor:
+        return super().apply(_to_float(x), **params)
+
+
+def _to_float(x: Any) -> Tensor:
+    """`x` as a floating tensor: integers and bools become the default float (float32)."""
+    if not isinstance(x, Tensor):
+        from ..creation import tensor
+
+        x = tensor(x)
+    return x if x.dtype.kind == "f" else x.astype(_dtypes.default_float)
+
+
 class Negative(Op):
     def forward(self, xp: Any, x: Any) -> Any:
         return xp.negative(x)
@@ -228,7 +249,7 @@ class Sign(Op):
         return (None,)
 
 
-class Exp(Op):
+class Exp(_FloatValued):
     uses_output = True
 
     def forward(self, xp: Any, x: Any) -> Any:
@@ -238,7 +259,7 @@ class Exp(Op):
         return (g * self.out,)
 
 
-class Log(Op):
+class Log(_FloatValued):
     def forward(self, xp: Any, x: Any) -> Any:
         return xp.log(x)
 
@@ -246,7 +267,7 @@ class Log(Op):
         return (g / self.inputs[0],)
 
 
-class Log1p(Op):
+class Log1p(_FloatValued):
     def forward(self, xp: Any, x: Any) -> Any:
         return xp.log1p(x)
 
@@ -254,7 +275,7 @@ class Log1p(Op):
         return (g / (self.inputs[0] + 1.0),)
 
 
-class Sqrt(Op):
+class Sqrt(_FloatValued):
     uses_output = True
 
     def forward(self, xp: Any, x: Any) -> Any:
@@ -272,7 +293,7 @@ class Square(Op):
         return (g * self.inputs[0] * 2.0,)
 
 
-class Sin(Op):
+class Sin(_FloatValued):
     def forward(self, xp: Any, x: Any) -> Any:
         return xp.sin(x)
 
@@ -280,7 +301,7 @@ class Sin(Op):
         return (g * cos(self.inputs[0]),)
 
 
-class Cos(Op):
+class Cos(_FloatValued):
     def forward(self, xp: Any, x: Any) -> Any:
         return xp.cos(x)
 
@@ -288,7 +309,7 @@ class Cos(Op):
         return (-g * sin(self.inputs[0]),)
 
 
-class Tanh(Op):
+class Tanh(_FloatValued):
     uses_output = True
 
     def forward(self, xp: Any, x: Any) -> Any:
@@ -299,7 +320,7 @@ class Tanh(Op):
         return (g * (1.0 - y * y),)
 
 
-class Sigmoid(Op):
+class Sigmoid(_FloatValued):
     uses_output = True
 
     def forward(self, xp: Any, x: Any) -> Any:
@@ -335,7 +356,7 @@ class Masked(Op):
         return (Masked.apply(gg, mask=self.mask),)
 
 
-class LeakyRelu(Op):
+class LeakyRelu(_FloatValued):
     alpha: float
 
     def forward(self, xp: Any, x: Any) -> Any:
@@ -345,7 +366,7 @@ class LeakyRelu(Op):
         return (where(self.inputs[0] > 0, g, g * self.alpha),)
 
 
-class Elu(Op):
+class Elu(_FloatValued):
     alpha: float
 
     def forward(self, xp: Any, x: Any) -> Any:
@@ -356,7 +377,7 @@ class Elu(Op):
         return (where(x > 0, g, g * exp(minimum(x, 0.0)) * self.alpha),)
 
 
-class Softplus(Op):
+class Softplus(_FloatValued):
     """log(1 + exp(x)), computed without overflow."""
 
     def forward(self, xp: Any, x: Any) -> Any:
@@ -366,7 +387,7 @@ class Softplus(Op):
         return (g * sigmoid(self.inputs[0]),)
 
 
-class Erf(Op):
+class Erf(_FloatValued):
     """The error function (relative error below 1.2e-7)."""
 
     def forward(self, xp: Any, x: Any) -> Any:
@@ -562,6 +583,7 @@ def erf(x: Any) -> Tensor:
 
 def gelu(x: Any, approximate: bool | str = False) -> Tensor:
     """x * Phi(x), Phi the standard normal CDF; ``approximate=True`` (or "tanh") uses tanh."""
+    x = _to_float(x)
     if approximate in (True, "tanh"):
         c = math.sqrt(2.0 / math.pi)
         return x * 0.5 * (tanh((x + x * x * x * 0.044715) * c) + 1.0)
@@ -576,4 +598,6 @@ def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor: 
     """Values limited to [min, max] (either may be None); gradient flows where not clipped."""
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
+    if isinstance(min, float) or isinstance(max, float):  # float bounds make integers floats
+        x = _to_float(x)
     return Clip.apply(x, lo=min, hi=max)

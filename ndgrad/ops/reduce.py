@@ -165,7 +165,7 @@ def _count(x: Tensor, axis: Axis) -> int:
 
 
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over `axis` (integers give float64, as NumPy)."""
+    """Arithmetic mean over `axis` (integers and bools give float32, as PyTorch and JAX)."""
     s = sum(x, axis, keepdims)
     return s / _count(x, axis) if _count(x, axis) else s * float("nan")
 
@@ -191,8 +191,9 @@ def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> 
 
 def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over `axis`, without overflow."""
-    from .elementwise import exp
+    from .elementwise import _to_float, exp
 
+    x = _to_float(x)
     if _count(x, axis) == 0:  # an empty sum: log(0) = -inf, and no max to subtract
         out = log(sum(exp(x), axis, keepdims=True))
     else:
