@@ -7,6 +7,7 @@ change through one is seen by the graph through the other.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,11 +133,23 @@ class Concatenate(Op):
 
 
 class Pad(Op):
+    """Constant padding: `values` holds the (before, after) fill of each axis. Axes are padded
+    in order, so a corner takes the value of the later axis (as NumPy)."""
+
     pad_width: tuple[tuple[int, int], ...]
-    value: float
+    values: tuple[tuple[float, float], ...]
 
     def forward(self, xp: Any, x: Any) -> Any:
-        return self.backend.pad(x, self.pad_width, self.value)
+        fills = {v for pair in self.values for v in pair}
+        if len(fills) <= 1:
+            return self.backend.pad(x, self.pad_width, fills.pop() if fills else 0)
+        for axis, (widths, fill) in enumerate(zip(self.pad_width, self.values)):
+            for width, value in (((widths[0], 0), fill[0]), ((0, widths[1]), fill[1])):
+                if width != (0, 0):
+                    one = [(0, 0)] * x.ndim
+                    one[axis] = width
+                    x = self.backend.pad(x, tuple(one), value)
+        return x
 
     def backward(self, g: Tensor) -> tuple:
         index = tuple(slice(b, b + n) for (b, _), n in zip(self.pad_width, self.inputs[0].shape))
@@ -269,23 +282,91 @@ def split(x: Tensor, indices_or_sections: int | Sequence[int], axis: int = 0) ->
     return [x[(*lead, slice(a, max(a, b)))] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
-    """Constant padding, NumPy style: an int, (before, after), or one pair per axis."""
-    if isinstance(pad_width, int):
-        widths = ((pad_width, pad_width),) * x.ndim
+def _as_pairs(value: Any, shape: tuple[int, ...], what: str) -> tuple[tuple[Any, Any], ...]:
+    """NumPy's forms of a per-axis (before, after) argument: a scalar, (v,), (before, after),
+    or one (v,) or (before, after) per axis; as one (before, after) pair per axis."""
+    ndim = len(shape)
+    if not isinstance(value, (Sequence, Tensor)):
+        return ((value, value),) * ndim
+    items = tuple(value)
+    if all(not isinstance(v, (Sequence, Tensor)) for v in items):
+        rows: tuple = (items,)
     else:
-        pw = tuple(pad_width)
-        if pw and isinstance(pw[0], int):
-            pw = (pw,) if len(pw) == 2 else ((pw[0], pw[0]),)
-            widths = pw * x.ndim
-        else:
-            widths = tuple(tuple(p) for p in pw)
-    if len(widths) != x.ndim or any(len(p) != 2 or min(p) < 0 for p in widths):
+        rows = tuple(tuple(r) if isinstance(r, (Sequence, Tensor)) else (r,) for r in items)
+    if len(rows) == 1:
+        rows *= ndim
+    if len(rows) != ndim or any(len(r) not in (1, 2) for r in rows):
         raise ShapeError(
-            f"pad: pad_width must give (before, after) >= 0 for each of the {x.ndim} axes of "
-            f"shape {x.shape}. Received {pad_width!r}"
+            f"pad: {what} must be a number, (before, after), or one (before, after) pair per "
+            f"axis of the {ndim} axes of shape {shape}. Received {what}={value!r}"
         )
-    return Pad.apply(x, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
+    return tuple((r[0], r[-1]) for r in rows)
+
+
+PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def _source_index(i: int, n: int, mode: str) -> int:
+    """The position along an axis of size n that padded position i copies (0 <= i < n: i)."""
+    if mode == "edge":
+        return min(max(i, 0), n - 1)
+    if mode == "wrap":
+        return i % n
+    if mode == "symmetric":  # the edge repeated: ... 1 0 | 0 1 2 | 2 1 ...
+        j = i % (2 * n)
+        return j if j < n else 2 * n - 1 - j
+    if n == 1:  # reflect about the edge, not repeating it: ... 2 1 | 0 1 2 | 1 0 ...
+        return 0
+    j = i % (2 * n - 2)
+    return j if j < n else 2 * n - 2 - j
+
+
+def pad(
+    x: Tensor, pad_width: Any, mode: str = "constant", constant_values: Any = 0.0
+) -> Tensor:
+    """Padding as `numpy.pad`: `pad_width` is an int, (before, after), or one pair per axis.
+
+    Modes: "constant" (`constant_values`: a scalar or per-axis pairs, as NumPy), "edge" (the
+    edge value repeated), "reflect" (mirrored about the edge), "symmetric" (mirrored, the edge
+    included) and "wrap" (periodic). Gradients flow back to every copied element.
+
+    >>> import ndgrad
+    >>> ndgrad.pad(ndgrad.tensor([1.0, 2.0, 3.0]), (2, 1), mode="reflect").tolist()
+    [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]
+    """
+    from ..creation import tensor as _tensor
+
+    x = x if isinstance(x, Tensor) else _tensor(x)
+    widths = _as_pairs(pad_width, x.shape, "pad_width")
+    try:
+        widths = tuple((operator.index(b), operator.index(a)) for b, a in widths)
+        valid = all(min(p) >= 0 for p in widths)
+    except TypeError:  # not integers
+        valid = False
+    if not valid:
+        raise ShapeError(
+            f"pad: pad_width must give integers (before, after) >= 0 for each of the {x.ndim} "
+            f"axes of shape {x.shape}. Received pad_width={pad_width!r}"
+        )
+    if mode == "constant":
+        values = _as_pairs(constant_values, x.shape, "constant_values")
+        return Pad.apply(x, pad_width=widths, values=values)
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: unknown mode {mode!r}. Supported modes: {', '.join(PAD_MODES)}")
+    if isinstance(constant_values, (Sequence, Tensor)) or constant_values != 0.0:
+        raise TypeError(f"pad: constant_values applies to mode='constant' only, not {mode!r}")
+    for axis, ((before, after), n) in enumerate(zip(widths, x.shape)):
+        if before == after == 0:
+            continue
+        if n == 0:
+            raise ShapeError(
+                f"pad: mode {mode!r} cannot extend axis {axis} of size 0 (shape {x.shape}); "
+                f"use mode='constant'"
+            )
+        source = [_source_index(i, n, mode) for i in range(-before, n + after)]
+        index = _tensor(source, dtype="int64", device=x.backend)
+        x = x[(slice(None),) * axis + (index,)]
+    return x
 
 
 def repeat(x: Tensor, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
