@@ -7,7 +7,8 @@ class History(Callback):
     """Records every epoch's logs; `fit` adds one itself and returns it.
 
     `history` maps each log key to its list of per-epoch values and `epoch` lists the epoch
-    indices. At each epoch end the callback also sets `model.history` to itself.
+    indices. At each epoch end the callback also sets `model.history` to itself. When the
+    loss stopped being finite, `fit` sets `divergence` (see `ndgrad.models.Divergence`).
 
     >>> h = History()
     >>> h.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.6})
@@ -20,6 +21,7 @@ class History(Callback):
         super().__init__()
         self.history = {}
         self.epoch = []
+        self.divergence = None
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)

@@ -9,6 +9,7 @@ changes.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..creation import tensor
 from ..errors import ShapeError
 from ..layers.layer import Layer, learning_phase
 from ..random import permutation
+from .divergence import Divergence, Rollback, first_nonfinite
 
 
 class Model(Layer):
@@ -35,6 +37,7 @@ class Model(Layer):
         self.compiled_metrics: list[_metrics.Metric] = []
         self.stop_training = False
         self.history: Any = None
+        self.divergence: Divergence | None = None  # set by fit when the loss stops being finite
 
     # -- compile -----------------------------------------------------------------------------
     def compile(
@@ -183,12 +186,16 @@ class Model(Layer):
         if validation_data is not None:
             vx, vy = (self._as_tensor(v) for v in validation_data)
             self._check_data(vx, vy, "fit (validation_data)")
+            _check_finite(vx, vy, "fit (validation_data)")
             self._check_inputs(vx, vy, "fit (validation_data)")
+        _check_finite(x, y, "fit")
         self._check_inputs(x, y, "fit")
         n = len(x)
         steps = math.ceil(n / batch_size)
         cbs = self._callbacks(callbacks, verbose, epochs, steps, history=True)
         self.stop_training = False
+        self.divergence = None
+        rollback = Rollback(self)
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             for m in self.compiled_metrics:
@@ -200,13 +207,20 @@ class Model(Layer):
                 cbs.on_train_batch_begin(step)
                 sl = slice(step * batch_size, min(n, (step + 1) * batch_size))
                 index = order[sl] if order is not None else sl
-                loss = self.train_step(x[index], y[index])
-                total += float(loss.item()) * (sl.stop - sl.start)
+                rollback.save(epoch, step)
+                loss = float(self.train_step(x[index], y[index]).item())
+                if math.isfinite(loss):
+                    rollback.commit()
+                else:
+                    self._diverged(epoch, step, loss, rollback)
+                total += loss * (sl.stop - sl.start)
                 logs = {"loss": total / sl.stop}  # the mean over the samples seen, as Keras
                 logs.update((m.name, m.result()) for m in self.compiled_metrics)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            if self.divergence is not None:
+                break  # the diverged epoch is not finished: no epoch end, no validation
             epoch_logs = dict(logs) if steps else {}
             if validation_data is not None:
                 val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
@@ -214,8 +228,17 @@ class Model(Layer):
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
+        if self.history is not None:
+            self.history.divergence = self.divergence
         cbs.on_train_end()
         return self.history
+
+    def _diverged(self, epoch: int, step: int, loss: float, rollback: Rollback) -> None:
+        """The loss of (epoch, step) is not finite: restore the last finite step, stop, say so."""
+        restored_to = rollback.restore()
+        self.divergence = Divergence(epoch, step, loss, restored_to)
+        self.stop_training = True
+        warnings.warn(self.divergence.message(), RuntimeWarning, stacklevel=3)
 
     def evaluate(
         self,
@@ -341,6 +364,18 @@ class Model(Layer):
                 )
             )
         return rows
+
+
+def _check_finite(x: Tensor, y: Tensor, what: str) -> None:
+    """Refuse NaN or ±inf in the inputs or targets, naming the first bad sample."""
+    for name, data in (("x", x), ("y", y)):
+        bad = first_nonfinite(data)
+        if bad is not None:
+            raise ValueError(
+                f"{what}: {name} holds NaN or infinite values; the first is in sample {bad} "
+                f"({name}[{bad}]). Training on them would make every weight NaN: remove or "
+                "replace those samples first"
+            )
 
 
 def _check_batch_size(batch_size: int, what: str) -> None:
