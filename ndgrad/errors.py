@@ -15,3 +15,13 @@ class DeviceError(RuntimeError):
 
 class GraphError(RuntimeError):
     """Misuse of the autograd graph: freed graphs, in-place changes to saved tensors."""
+
+
+class ModelFileError(ValueError):
+    """A file `load_model` / `load_weights` cannot use: not written by ndgrad, truncated, or
+    holding weights that do not fit the architecture it describes."""
+
+
+class UsageError(ValueError):
+    """A user mistake on the command line; the ``ndgrad`` command prints it as one line on
+    stderr and exits with status 2, as argparse does."""

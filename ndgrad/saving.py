@@ -1,23 +1,36 @@
 """Saving and loading: weights as safetensors (or .npz without pickle), architecture as JSON.
 
-Every write goes to a temporary file in the target folder and is then renamed over the target,
-so a crash mid-save leaves the previous file intact. Nothing is ever pickled.
+A model file (`model.save`) is a zip archive: ``config.json`` (architecture, compile settings,
+the optimizer's variables), the weights (``model.safetensors``, or ``model.npz`` without the
+safetensors package) and, once the optimizer has made a step, its state
+(``optimizer.safetensors``: each slot per weight and the step count), so training resumes
+where it stopped. Every write goes to a temporary file in the target folder and is then renamed
+over the target, so a crash mid-save leaves the previous file intact. Nothing is ever pickled:
+a file that is not what it should be raises a `ModelFileError` naming it.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
 
 from . import layers as _layers
 from ._files import atomic_write
-from .errors import ShapeError
+from .errors import ModelFileError, ShapeError
 
 _REGISTRY: dict[str, type] = {name: getattr(_layers, name) for name in _layers.__all__}
+
+_MODEL_FILE = (
+    "expected an ndgrad model written by model.save: a zip archive holding config.json and "
+    "model.safetensors or model.npz"
+)
+_WEIGHTS_FILE = "expected weights written by save_weights (safetensors, or .npz without pickle)"
 
 
 def register(cls: type) -> type:
@@ -62,13 +75,29 @@ def _encode(arrays: dict[str, np.ndarray], fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _decode(data: bytes, fmt: str) -> dict[str, np.ndarray]:
-    if fmt == "safetensors":
-        from safetensors.numpy import load
+def _decode(data: bytes, fmt: str, where: str, expected: str) -> dict[str, np.ndarray]:
+    """The arrays in `data`; a ModelFileError naming `where` when they cannot be read."""
+    try:
+        if fmt == "safetensors":
+            try:
+                from safetensors.numpy import load
+            except ImportError as e:
+                raise ImportError(
+                    f"{where}: reading safetensors needs the safetensors package "
+                    "(pip install 'ndgrad[io]')"
+                ) from e
+            return load(data)
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except ImportError:
+        raise
+    except Exception as e:  # safetensors' SafetensorError, NumPy's ValueError/BadZipFile ...
+        raise ModelFileError(f"{where}: cannot read the arrays ({_reason(e)}); {expected}") from e
 
-        return load(data)
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        return {k: npz[k] for k in npz.files}
+
+def _reason(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def _format(path: str) -> str:
@@ -79,20 +108,31 @@ def _format(path: str) -> str:
     raise ValueError(f"weights path must end in .safetensors or .npz. Received {path!r}")
 
 
-def _assign(model: Any, arrays: dict[str, np.ndarray]) -> None:
-    """Check every name and shape first, then assign all (nothing changes on a mismatch)."""
-    named = {path: w for path, w, _ in model.named_weights()}
+def _check_arrays(
+    named: dict[str, Any], arrays: dict[str, np.ndarray], what: str, error: type[ValueError]
+) -> None:
+    """Every name of `named` in `arrays`, nothing else, each a float array of the right shape."""
     missing, unexpected = sorted(set(named) - set(arrays)), sorted(set(arrays) - set(named))
     if missing or unexpected:
-        raise ValueError(
-            f"weights do not match model '{model.name}': missing {missing}, unexpected {unexpected}"
-        )
+        raise error(f"{what} do not match: missing {missing}, unexpected {unexpected}")
     for path, w in named.items():
-        if tuple(arrays[path].shape) != w.shape:
-            raise ShapeError(
-                f"weight {path!r}: the model has shape {w.shape}, the file "
-                f"{tuple(arrays[path].shape)}"
+        a = arrays[path]
+        if a.dtype.kind != "f":
+            raise ModelFileError(f"{what}: {path!r} has dtype {a.dtype}, expected floating point")
+        if tuple(a.shape) != tuple(w.shape):
+            shape_error = ShapeError if error is ValueError else error
+            raise shape_error(
+                f"{what}: {path!r} has shape {tuple(w.shape)} in the model, "
+                f"{tuple(a.shape)} in the file"
             )
+
+
+def _assign(
+    model: Any, arrays: dict[str, np.ndarray], where: str, error: type[ValueError] = ValueError
+) -> None:
+    """Check every name and shape first, then assign all (nothing changes on a mismatch)."""
+    named = {path: w for path, w, _ in model.named_weights()}
+    _check_arrays(named, arrays, f"{where}: the weights of model '{model.name}'", error)
     for path, w in named.items():
         w.data = w.backend.from_numpy(arrays[path].astype(w.dtype.name, copy=True))
         w._version[0] += 1
@@ -111,12 +151,14 @@ def load_weights(model: Any, path: str) -> None:
             f"load_weights: build model '{model.name}' first (call it on data, or "
             f"start a Sequential with layers.Input(shape))"
         )
+    fmt = _format(path)
     with open(path, "rb") as f:
-        _assign(model, _decode(f.read(), _format(path)))
+        data = f.read()
+    _assign(model, _decode(data, fmt, f"load_weights: {path}", _WEIGHTS_FILE), path)
 
 
 def save_model(model: Any, path: str) -> None:
-    """Write architecture, compile settings and weights to one zip file, atomically."""
+    """Write architecture, compile settings, weights and optimizer state to one zip file."""
     fmt = "safetensors"
     try:
         import safetensors  # noqa: F401
@@ -129,6 +171,7 @@ def save_model(model: Any, path: str) -> None:
         "ndgrad_version": _version(),
     }
     _check_loadable(model, config)
+    members = {config["weights"]: _encode(_weights_dict(model), fmt)}
     if model.optimizer is not None:
         config["compile"] = {
             "optimizer": {
@@ -138,14 +181,36 @@ def save_model(model: Any, path: str) -> None:
             "loss": _loss_config(model.loss),
             "metrics": [_metric_name(m) for m in model.compiled_metrics],
         }
-    weights = _encode(_weights_dict(model), fmt)
+        if model.optimizer.built:
+            variables, arrays = _optimizer_arrays(model)
+            config["optimizer_state"] = {"file": f"optimizer.{fmt}", "variables": variables}
+            members[f"optimizer.{fmt}"] = _encode(arrays, fmt)
 
     def write(f: Any) -> None:
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("config.json", json.dumps(config, indent=2))
-            z.writestr(config["weights"], weights)
+            for name, data in members.items():
+                z.writestr(name, data)
 
     atomic_write(path, write)
+
+
+def _optimizer_arrays(model: Any) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The optimizer's variables as weight paths, and its state as ``slot/path`` arrays."""
+    optimizer = model.optimizer
+    paths = {id(w): path for path, w, _ in model.named_weights()}
+    unknown = [i for i, v in enumerate(optimizer._trainable_variables) if id(v) not in paths]
+    if unknown:
+        raise ValueError(
+            f"save: the optimizer updates variables {unknown} that are not weights of model "
+            f"'{model.name}', so its state cannot be saved with it"
+        )
+    variables = [paths[id(v)] for v in optimizer._trainable_variables]
+    state = optimizer.get_state()
+    arrays = {"iterations": np.array(state["iterations"], dtype=np.int64)}
+    for slot, values in state["slots"].items():
+        arrays.update((f"{slot}/{p}", np.ascontiguousarray(a)) for p, a in zip(variables, values))
+    return variables, arrays
 
 
 def _check_loadable(model: Any, config: dict[str, Any]) -> None:
@@ -196,25 +261,134 @@ def _loss_from_config(config: dict[str, Any]) -> Any:
     return classes[config["class_name"]](**config["config"])
 
 
-def load_model(path: str) -> Any:
-    """Rebuild a model saved with `model.save` (compiled again when it was compiled)."""
-    with zipfile.ZipFile(path) as z:
-        config = json.loads(z.read("config.json"))
-        weights = z.read(config["weights"])
-    model = layer_from_config(config)
-    if not model.built:
-        raise ValueError("load_model: the saved model has no input shape, so it cannot be rebuilt")
-    _assign(model, _decode(weights, config["weights"].rsplit(".", 1)[1]))
-    if "compile" in config:
-        from . import optimizers
+def _read_members(path: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """config.json (parsed) and the other members of a model file, or a ModelFileError."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if "config.json" not in names:
+                raise ModelFileError(
+                    f"load_model: {path} is a zip archive without config.json; {_MODEL_FILE}"
+                )
+            raw = z.read("config.json")
+            try:
+                config = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise ModelFileError(
+                    f"load_model: {path}: config.json is not valid JSON ({e}); {_MODEL_FILE}"
+                ) from e
+            if not isinstance(config, dict) or not isinstance(config.get("weights"), str):
+                raise ModelFileError(
+                    f"load_model: {path}: config.json does not name the weights file "
+                    f"(no 'weights' entry); {_MODEL_FILE}"
+                )
+            wanted = [config["weights"]]
+            state = config.get("optimizer_state")
+            if isinstance(state, dict) and isinstance(state.get("file"), str):
+                wanted.append(state["file"])
+            for name in wanted:
+                if name not in names:
+                    raise ModelFileError(
+                        f"load_model: {path} has no {name} (config.json names it); the file "
+                        f"is incomplete. {_MODEL_FILE}"
+                    )
+            return config, {name: z.read(name) for name in wanted}
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+        detail = "empty file" if os.path.getsize(path) == 0 else _reason(e)
+        raise ModelFileError(
+            f"load_model: {path} is not a readable ndgrad model ({detail}); {_MODEL_FILE}"
+        ) from e
 
+
+def _member_format(name: str, path: str) -> str:
+    fmt = name.rsplit(".", 1)[-1]
+    if fmt not in ("safetensors", "npz"):
+        raise ModelFileError(
+            f"load_model: {path}: config.json names {name!r}, not a .safetensors or .npz "
+            f"file; {_MODEL_FILE}"
+        )
+    return fmt
+
+
+def load_model(path: str | os.PathLike[str]) -> Any:
+    """Rebuild a model saved with `model.save`: weights, compile settings, optimizer state.
+
+    Raises `ModelFileError` (naming the file) when the file is not such a model, is
+    truncated, or holds weights that do not fit its architecture.
+    """
+    path = os.fspath(path)
+    config, members = _read_members(path)
+    try:
+        model = layer_from_config(config)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise ModelFileError(
+            f"load_model: {path}: the architecture in config.json does not parse "
+            f"({_reason(e)}); {_MODEL_FILE}"
+        ) from e
+    if not getattr(model, "built", False):
+        raise ModelFileError(
+            f"load_model: {path}: the saved model has no input shape, so it cannot be rebuilt"
+        )
+    name = config["weights"]
+    where = f"load_model: {path}: {name}"
+    weights = _decode(members[name], _member_format(name, path), where, _MODEL_FILE)
+    _assign(model, weights, f"load_model: {path}", ModelFileError)
+    if "compile" in config:
+        _compile(model, config, path)
+        if "optimizer_state" in config:
+            _restore_optimizer(model, config["optimizer_state"], members, path)
+    return model
+
+
+def _compile(model: Any, config: dict[str, Any], path: str) -> None:
+    from . import optimizers
+
+    try:
         c = config["compile"]
         model.compile(
             optimizer=optimizers.get(c["optimizer"]),
             loss=_loss_from_config(c["loss"]),
             metrics=c["metrics"],
         )
-    return model
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise ModelFileError(
+            f"load_model: {path}: the compile settings in config.json do not parse "
+            f"({_reason(e)}); {_MODEL_FILE}"
+        ) from e
+
+
+def _restore_optimizer(
+    model: Any, entry: dict[str, Any], members: dict[str, bytes], path: str
+) -> None:
+    """Build the optimizer for the saved variables and load its slots and step count."""
+    named = {p: w for p, w, _ in model.named_weights()}
+    variables = entry.get("variables") if isinstance(entry, dict) else None
+    if (
+        not isinstance(variables, list)
+        or not isinstance(entry.get("file"), str)
+        or any(not isinstance(p, str) or p not in named for p in variables)
+    ):
+        raise ModelFileError(
+            f"load_model: {path}: config.json's optimizer_state must name the state file and "
+            f"the model's weights the optimizer updates. Received {entry!r}"
+        )
+    name = entry["file"]
+    where = f"load_model: {path}: {name}"
+    arrays = _decode(members[name], _member_format(name, path), where, _MODEL_FILE)
+    optimizer = model.optimizer
+    optimizer.build([named[p] for p in variables])
+    slots = list(optimizer._slots)
+    expected = {f"{s}/{p}": named[p] for s in slots for p in variables}
+    iterations = arrays.pop("iterations", None)
+    if iterations is None or iterations.shape != () or iterations.dtype.kind not in "iu":
+        raise ModelFileError(f"{where}: no integer 'iterations' (the optimizer's step count)")
+    _check_arrays(expected, arrays, f"{where}: the optimizer state", ModelFileError)
+    optimizer.set_state(
+        {
+            "iterations": int(iterations),
+            "slots": {s: [arrays[f"{s}/{p}"] for p in variables] for s in slots},
+        }
+    )
 
 
 def _version() -> str:

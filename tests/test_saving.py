@@ -108,12 +108,20 @@ def test_model_round_trip_gives_identical_predictions(tmp_path, backend):
     assert _same(model.get_weights(), loaded.get_weights())
     x = np.random.default_rng(1).standard_normal((5, 6, 6, 1)).astype("float32")
     np.testing.assert_array_equal(model.predict(x).numpy(), loaded.predict(x).numpy())
-    # compiled again: the same optimizer settings, loss and metrics; training continues
+    # compiled again: the same optimizer settings, loss, metrics and optimizer state ...
     assert type(loaded.optimizer) is type(model.optimizer)
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     assert type(loaded.loss) is type(model.loss)
     assert [m.name for m in loaded.compiled_metrics] == ["accuracy"]
-    loaded.fit(x, np.array([0, 1, 2, 0, 1]), epochs=1, verbose=0)
+    assert loaded.optimizer.iterations == model.optimizer.iterations == 2
+    # ... so training continues exactly as the original's would (dropout seeded alike)
+    y = np.array([0, 1, 2, 0, 1])
+    for m in (model, loaded):
+        ndgrad.manual_seed(7)
+        m.fit(x, y, epochs=1, batch_size=5, shuffle=False, verbose=0)
+    assert loaded.optimizer.iterations == 3
+    assert _same(model.get_weights(), loaded.get_weights())
+    assert not _same(model.get_weights(), _trained(backend).get_weights())  # it did train
 
 
 def test_saved_model_is_a_zip_with_json_config(tmp_path):
@@ -124,7 +132,7 @@ def test_saved_model_is_a_zip_with_json_config(tmp_path):
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
         config = json.loads(z.read("config.json"))
-    assert names == {"config.json", config["weights"]}
+    assert names == {"config.json", config["weights"]}  # no optimizer: no optimizer state
     assert config["class_name"] == "Sequential" and "compile" not in config
     assert [c["class_name"] for c in config["config"]["layers"]] == ["Dense", "Dense"]
     loaded = ndgrad.load_model(str(path))
@@ -214,7 +222,7 @@ def test_crash_mid_model_save_keeps_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(Crash):
         _model(5).save(str(path))
     monkeypatch.undo()
-    assert calls == ["config.json", "model.safetensors"]
+    assert calls == ["config.json", "model.safetensors"]  # then optimizer.safetensors
     assert path.read_bytes() == original
     assert _listing(tmp_path) == [path.name]
     loaded = ndgrad.load_model(str(path))
@@ -249,3 +257,233 @@ def test_what_load_model_could_not_rebuild_is_refused_at_save_time(tmp_path) -> 
     with pytest.raises(ValueError, match="no name load_model knows"):
         model.save(str(tmp_path / "l.ndgrad"))
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+# -- optimizer state: fit 2 epochs == fit 1, save, load, fit 1 more ---------------------------
+
+def _resume_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    return rng.standard_normal((21, 6, 6, 1)).astype("float32"), rng.integers(0, 3, 21)
+
+
+def _fit(model: Sequential, epochs: int, initial_epoch: int = 0) -> None:
+    # fit shuffles (and Dropout draws) with the global generator: seed each epoch alike
+    reseed = ndgrad.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: ndgrad.manual_seed(100 + epoch))
+    x, y = _resume_data()
+    model.fit(x, y, epochs=epochs, initial_epoch=initial_epoch, batch_size=8, verbose=0,
+              callbacks=[reseed])
+
+
+OPTIMIZERS = {
+    "rmsprop": lambda: "rmsprop",
+    "rmsprop-centered-momentum": lambda: ndgrad.optimizers.RMSprop(momentum=0.5, centered=True),
+    "adam": lambda: "adam",
+    "adam-amsgrad-schedule": lambda: ndgrad.optimizers.Adam(
+        ndgrad.optimizers.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5), amsgrad=True),
+    "adamw": lambda: "adamw",
+    "sgd-nesterov": lambda: ndgrad.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+}
+
+
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_fit_resumes_bit_exactly_after_save_and_load(tmp_path, make_optimizer):
+    straight = _model(0)
+    straight.compile(make_optimizer(), "sparse_categorical_crossentropy", ["accuracy"])
+    _fit(straight, epochs=2)
+
+    first = _model(0)
+    first.compile(make_optimizer(), "sparse_categorical_crossentropy", ["accuracy"])
+    _fit(first, epochs=1)
+    first.save(str(tmp_path / "epoch1.ndgrad"))
+    resumed = ndgrad.load_model(str(tmp_path / "epoch1.ndgrad"))
+    assert resumed.optimizer.iterations == 3  # ceil(21 / 8) steps
+    _fit(resumed, epochs=2, initial_epoch=1)
+
+    assert resumed.optimizer.iterations == straight.optimizer.iterations == 6
+    assert _same(resumed.get_weights(), straight.get_weights())
+    state, expected = resumed.optimizer.get_state(), straight.optimizer.get_state()
+    assert state["slots"].keys() == expected["slots"].keys()
+    assert all(_same(state["slots"][k], expected["slots"][k]) for k in state["slots"])
+
+    # without the saved state (a fresh optimizer) the second epoch differs: the test has teeth
+    fresh = ndgrad.load_model(str(tmp_path / "epoch1.ndgrad"))
+    fresh.compile(make_optimizer(), "sparse_categorical_crossentropy", ["accuracy"])
+    _fit(fresh, epochs=2, initial_epoch=1)
+    assert not _same(fresh.get_weights(), straight.get_weights())
+
+
+def test_optimizer_state_is_stored_by_weight_name(tmp_path):
+    import json
+
+    model = _trained()
+    path = tmp_path / "m.ndgrad"
+    model.save(str(path))
+    with zipfile.ZipFile(path) as z:
+        config = json.loads(z.read("config.json"))
+        from safetensors.numpy import load
+
+        state = load(z.read("optimizer.safetensors"))
+    trainable = [p for p, _, t in model.named_weights() if t]
+    assert config["optimizer_state"] == {"file": "optimizer.safetensors", "variables": trainable}
+    assert int(state.pop("iterations")) == 2
+    assert sorted(state) == sorted(f"velocity/{p}" for p in trainable)
+    velocity = model.optimizer.get_state()["slots"]["velocity"]
+    assert all(np.array_equal(state[f"velocity/{p}"], v) for p, v in zip(trainable, velocity))
+
+
+# -- files that are not ndgrad models -----------------------------------------------------------
+
+def _members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def _write_zip(path, members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+def _edit_config(members: dict[str, bytes], edit) -> dict[str, bytes]:
+    import json
+
+    config = json.loads(members["config.json"])
+    edit(config)
+    return {**members, "config.json": json.dumps(config).encode()}
+
+
+def _edit_weights(members: dict[str, bytes], edit) -> dict[str, bytes]:
+    from safetensors.numpy import load, save
+
+    weights = load(members["model.safetensors"])
+    edit(weights)
+    return {**members, "model.safetensors": save(weights)}
+
+
+def _layers_of(config):
+    return config["config"]["layers"]
+
+
+BROKEN = {
+    "empty": (lambda good: b"", "empty file"),
+    "truncated": (lambda good: good[: len(good) // 2], "BadZipFile"),
+    "text": (lambda good: b"hello, I am a CSV file\n1,2,3\n", "BadZipFile"),
+    "weights only": (lambda good: _members_of(good)["model.safetensors"], "BadZipFile"),
+    "foreign zip": (lambda good: _zip({"model.weights.h5": b"HDF"}), "without config.json"),
+    "config not json": (lambda good: _zip({**_members_of(good), "config.json": b"{nope"}),
+                        "not valid JSON"),
+    "no weights entry": (lambda good: _zip(_edit_config(_members_of(good),
+                                                        lambda c: c.pop("weights"))),
+                         "does not name the weights"),
+    "weights member missing": (lambda good: _zip({"config.json": _members_of(good)["config.json"]}),
+                               "has no model.safetensors"),
+    "weights corrupt": (lambda good: _zip({**_members_of(good), "model.safetensors": b"\x00" * 9}),
+                        "cannot read the arrays"),
+    "weight missing": (lambda good: _zip(_edit_weights(_members_of(good),
+                                                       lambda w: w.pop("layers.5.bias"))),
+                       r"missing \['layers.5.bias'\]"),
+    "weight wrong shape": (lambda good: _zip(_edit_weights(
+        _members_of(good), lambda w: w.update({"layers.5.bias": np.zeros(4, "float32")}))),
+        r"'layers.5.bias' has shape \(3,\) in the model, \(4,\) in the file"),
+    "weight not float": (lambda good: _zip(_edit_weights(
+        _members_of(good), lambda w: w.update({"layers.5.bias": np.zeros(3, "int32")}))),
+        "dtype int32"),
+    "unknown layer": (lambda good: _zip(_edit_config(
+        _members_of(good), lambda c: _layers_of(c)[0].update(class_name="Conv7D"))),
+        "architecture.*does not parse.*Conv7D"),
+    "bad layer argument": (lambda good: _zip(_edit_config(
+        _members_of(good), lambda c: _layers_of(c)[0]["config"].update(filterz=2))),
+        "architecture.*does not parse.*filterz"),
+    "no layers": (lambda good: _zip(_edit_config(
+        _members_of(good), lambda c: c["config"].pop("layers"))),
+        "architecture.*does not parse"),
+    "unknown optimizer": (lambda good: _zip(_edit_config(
+        _members_of(good), lambda c: c["compile"]["optimizer"].update(class_name="Adagrad"))),
+        "compile settings.*Adagrad"),
+    "optimizer state missing": (lambda good: _zip({k: v for k, v in _members_of(good).items()
+                                                   if k != "optimizer.safetensors"}),
+                                "has no optimizer.safetensors"),
+    "optimizer slot wrong shape": (lambda good: _zip(_edit_optimizer(_members_of(good))),
+                                   r"optimizer state.*velocity/layers.0.kernel.*shape"),
+}
+
+
+def _members_of(data: bytes) -> dict[str, bytes]:
+    import io
+
+    return _members(io.BytesIO(data))
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    _write_zip(buf, members)
+    return buf.getvalue()
+
+
+def _edit_optimizer(members: dict[str, bytes]) -> dict[str, bytes]:
+    from safetensors.numpy import load, save
+
+    state = load(members["optimizer.safetensors"])
+    state["velocity/layers.0.kernel"] = np.zeros((3, 3, 1, 5), "float32")
+    return {**members, "optimizer.safetensors": save(state)}
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=BROKEN)
+def test_load_model_names_the_file_and_what_was_expected(tmp_path, case):
+    good = tmp_path / "good.ndgrad"
+    _trained().save(str(good))
+    ndgrad.load_model(good)  # the untouched file loads (also from a Path)
+    make, reason = BROKEN[case]
+    bad = tmp_path / "bad.ndgrad"
+    bad.write_bytes(make(good.read_bytes()))
+    with pytest.raises(ndgrad.errors.ModelFileError, match=reason) as info:
+        ndgrad.load_model(str(bad))
+    message = str(info.value)
+    assert str(bad) in message and isinstance(info.value, ValueError)
+    if case not in ("weight missing", "weight wrong shape", "weight not float",
+                    "optimizer slot wrong shape"):
+        assert "written by model.save" in message
+
+
+def test_load_model_of_a_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.ndgrad"):
+        ndgrad.load_model(str(tmp_path / "nothing.ndgrad"))
+
+
+def test_weights_are_never_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **{"layers.0.kernel": np.array([Evil()], dtype=object)})
+    model = Sequential([layers.Input((2,)), layers.Dense(1)])
+    config = {"class_name": "Sequential", "config": model.get_config(), "weights": "model.npz"}
+    import json
+
+    path = tmp_path / "evil.ndgrad"
+    _write_zip(path, {"config.json": json.dumps(config).encode(), "model.npz": buf.getvalue()})
+    with pytest.raises(ndgrad.errors.ModelFileError, match="allow_pickle"):
+        ndgrad.load_model(str(path))
+    (tmp_path / "w.npz").write_bytes(buf.getvalue())
+    with pytest.raises(ndgrad.errors.ModelFileError, match=r"w\.npz.*allow_pickle"):
+        model.load_weights(str(tmp_path / "w.npz"))
+    assert not marker.exists()
+    # the object array really was a pickle: allowing it would have run the payload
+    with np.load(tmp_path / "w.npz", allow_pickle=True) as npz:
+        npz["layers.0.kernel"]
+    assert marker.exists()
+
+
+def test_load_weights_names_a_corrupt_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"not safetensors at all")
+    with pytest.raises(ndgrad.errors.ModelFileError, match=r"w\.safetensors.*save_weights"):
+        _model(0).load_weights(str(path))

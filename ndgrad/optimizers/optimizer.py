@@ -158,6 +158,59 @@ class Optimizer:
         """
         return [a for arrays in self._slots.values() for a in arrays]
 
+    def get_state(self) -> dict[str, Any]:
+        """A copy of the state on the host: ``{"iterations": n, "slots": {name: [array, ...]}}``.
+
+        Each slot holds one NumPy array per variable, in the order the optimizer was built
+        with. `set_state` restores it; `model.save` stores it next to the weights.
+        """
+        slots = {
+            name: [self._devices[i].to_numpy(a).copy() for i, a in enumerate(arrays)]
+            for name, arrays in self._slots.items()
+        }
+        return {"iterations": self.iterations, "slots": slots}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore `get_state()` output into this built optimizer (checked first, then copied).
+
+        Build it first for the same variables: ``optimizer.build(model.trainable_weights)``.
+        """
+        name = type(self).__name__
+        if not self.built:
+            raise ValueError(
+                f"{name}.set_state: build the optimizer first, for the variables the state "
+                "belongs to (optimizer.build(model.trainable_weights))"
+            )
+        iterations, slots = state["iterations"], state["slots"]
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+            raise ValueError(f"{name}.set_state: iterations must be an int >= 0. Received "
+                             f"iterations={iterations!r}")
+        if set(slots) != set(self._slots):
+            raise ValueError(
+                f"{name}.set_state: the state has slots {sorted(slots)}, this optimizer "
+                f"{sorted(self._slots)} (check its configuration, e.g. momentum or amsgrad)"
+            )
+        variables = self._trainable_variables
+        for slot, arrays in slots.items():
+            if len(arrays) != len(variables):
+                raise ValueError(
+                    f"{name}.set_state: slot {slot!r} has {len(arrays)} arrays for "
+                    f"{len(variables)} variables"
+                )
+            for i, (a, v) in enumerate(zip(arrays, variables)):
+                if tuple(a.shape) != v.shape:
+                    raise ShapeError(
+                        f"{name}.set_state: slot {slot!r} of variable {i} must have the "
+                        f"variable's shape. Received: variable.shape={v.shape}, "
+                        f"state.shape={tuple(a.shape)}"
+                    )
+        for slot, arrays in slots.items():
+            for i, (a, v) in enumerate(zip(arrays, variables)):
+                self._slots[slot][i] = self._devices[i].from_numpy(
+                    a.astype(v.dtype.name, copy=True)
+                )
+        self.iterations = iterations
+
     def _make_scratch(self) -> list[tuple[Any, ...]]:
         """`_scratch_count` arrays per variable: views into one buffer per (device, dtype)."""
         count = self._scratch_count
