@@ -11,14 +11,17 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from .._shapes import broadcast_shapes, normalize_axes, normalize_axis
+from .._shapes import as_shape, broadcast_shapes, normalize_axes, normalize_axis
 from .._tensor import Tensor
 from ..autograd.op import Op
 from ..errors import ShapeError
 
 
-def _shape_arg(shape: int | Sequence[int]) -> tuple[int, ...]:
-    return (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
+def _axes_arg(axes: int | Sequence[int], op: str) -> tuple[int, ...]:
+    try:
+        return (axes,) if isinstance(axes, int) else tuple(map(operator.index, axes))
+    except TypeError:
+        raise ShapeError(f"{op}: axes must be ints. Received axes={axes!r}") from None
 
 
 class Reshape(Op):
@@ -163,7 +166,7 @@ def reshape(x: Tensor, shape: int | Sequence[int]) -> Tensor:
     >>> ndgrad.arange(6).reshape(2, -1).shape
     (2, 3)
     """
-    shape = _shape_arg(shape)
+    shape = as_shape(shape, "reshape", allow_inferred=True)
     if tuple(x.data.shape) == shape:
         return x
     return Reshape.apply(x, shape=shape)
@@ -171,7 +174,7 @@ def reshape(x: Tensor, shape: int | Sequence[int]) -> Tensor:
 
 def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
     """Axes permuted (reversed by default, as NumPy)."""
-    axes = tuple(reversed(range(x.ndim))) if axes is None else _shape_arg(axes)
+    axes = tuple(reversed(range(x.ndim))) if axes is None else _axes_arg(axes, "transpose")
     return Transpose.apply(x, axes=axes)
 
 
@@ -188,7 +191,7 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """A view of `x` broadcast to `shape`; its gradient sums back."""
-    shape = _shape_arg(shape)
+    shape = as_shape(shape, "broadcast_to")
     if tuple(x.data.shape) == shape:
         return x
     return BroadcastTo.apply(x, shape=shape)
@@ -196,7 +199,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """Sum `x` down to `shape`, which must broadcast to x's shape (broadcast_to's gradient)."""
-    shape = _shape_arg(shape)
+    shape = as_shape(shape, "sum_to")
     if tuple(x.data.shape) == shape:
         return x
     return SumTo.apply(x, shape=shape)
@@ -400,7 +403,7 @@ def repeat(x: Tensor, repeats: int | Sequence[int], axis: int | None = None) -> 
 
 def tile(x: Tensor, reps: int | Sequence[int]) -> Tensor:
     """The whole tensor repeated `reps` times along each axis, as NumPy."""
-    reps = _shape_arg(reps)
+    reps = as_shape(reps, "tile")
     ndim = max(x.ndim, len(reps))
     reps = (1,) * (ndim - len(reps)) + reps
     shape = (1,) * (ndim - x.ndim) + x.shape

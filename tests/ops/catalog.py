@@ -260,9 +260,27 @@ def nd_setitem(x: ndgrad.Tensor, v: ndgrad.Tensor, index: Any) -> ndgrad.Tensor:
     return y * 1.5
 
 
-def t_pad(x: torch.Tensor, pad_width: Any, value: float = 0.0) -> torch.Tensor:
-    flat = [n for pair in reversed(pad_width) for n in pair]
-    return F.pad(x, flat, value=value)
+TORCH_PAD_MODES = {"edge": "replicate", "reflect": "reflect", "wrap": "circular"}
+
+
+def t_pad(
+    x: torch.Tensor, pad_width: Any, mode: str = "constant", constant_values: Any = 0.0
+) -> torch.Tensor:
+    """numpy.pad's semantics from torch's F.pad, one axis (and for constants one side) at a
+    time, in axis order; `pad_width` and per-axis `constant_values` are full pairs here."""
+    if mode == "constant" and not isinstance(constant_values, tuple):
+        return F.pad(x, [n for pair in reversed(pad_width) for n in pair], value=constant_values)
+    for axis, (before, after) in enumerate(pad_width):
+        y = x.movedim(axis, -1)
+        if mode == "constant":
+            fill_before, fill_after = constant_values[axis]
+            y = F.pad(F.pad(y, (before, 0), value=fill_before), (0, after), value=fill_after)
+        elif before or after:
+            lead = y.shape[:-1]
+            y = F.pad(y.reshape(1, math.prod(lead), y.shape[-1]), (before, after),
+                      mode=TORCH_PAD_MODES[mode]).reshape(*lead, -1)  # fmt: skip
+        x = y.movedim(-1, axis)
+    return x
 
 
 def t_split(x: torch.Tensor, indices_or_sections: Any, axis: int = 0) -> tuple:
@@ -472,8 +490,22 @@ def _split_case(draw: Any, max_side: int) -> Case:
 def _pad_case(draw: Any, max_side: int) -> Case:
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side))
     widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in shape)
-    value = draw(st.sampled_from([0.0, 1.5, -2.0]))
-    return (shape,), {"pad_width": widths, "value": value}
+    fill = st.sampled_from([0.0, 1.5, -2.0])
+    per_axis = st.tuples(*[st.tuples(fill, fill)] * len(shape))  # NumPy's (before, after)
+    values = draw(fill | per_axis)
+    return (shape,), {"pad_width": widths, "constant_values": values}
+
+
+@st.composite
+def _pad_mode_case(draw: Any, max_side: int) -> Case:
+    """edge, reflect, wrap: widths torch accepts (reflect: < the size, wrap: <= the size)."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=max_side))
+    mode = draw(st.sampled_from(sorted(TORCH_PAD_MODES)))
+    most = {"edge": lambda n: 2, "reflect": lambda n: min(2, n - 1), "wrap": lambda n: min(2, n)}
+    widths = tuple(
+        (draw(st.integers(0, most[mode](n))), draw(st.integers(0, most[mode](n)))) for n in shape
+    )
+    return (shape,), {"pad_width": widths, "mode": mode}
 
 
 @st.composite
@@ -776,6 +808,7 @@ SPECS: list[OpSpec] = [
     ),
     _spec("split", (ndgrad.split, t_split), lambda m: _split_case(m)),
     _spec("pad", (ndgrad.pad, t_pad), lambda m: _pad_case(m)),
+    _spec("pad_modes", (ndgrad.pad, t_pad), lambda m: _pad_mode_case(m)),
     _spec("repeat", (ndgrad.repeat, t_repeat), lambda m: _repeat_case(m)),
     _spec("tile", (ndgrad.tile, lambda x, reps: torch.tile(x, reps)), lambda m: _tile_case(m)),
     # dtypes
@@ -799,6 +832,86 @@ SPECS: list[OpSpec] = [
     _spec("getitem", (lambda x, index: x[index], t_getitem), _getitem_case),
     _spec("setitem", (nd_setitem, t_setitem), lambda m: _setitem_case(m)),
 ]
+
+
+# -- fused ops (appended): linear and conv2d, with and without their in-place relu ----------
+# Inputs are standard normal, so about half of the pre-activations are negative: a relu
+# gradient that let those through would differ from torch's.
+def _linear_case(max_side: int) -> st.SearchStrategy[Case]:
+    sides = st.integers(0, max_side)
+    batch = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=max_side)
+    return st.tuples(batch, sides, sides, st.booleans()).map(
+        lambda c: (((*c[0], c[1]), (c[1], c[2]), *([(c[2],)] if c[3] else [])), {})
+    )
+
+
+def _conv_case(max_side: int) -> st.SearchStrategy[Case]:
+    def case(n, c, f, kh, kw, h, w, sh, sw, padding, bias):
+        if padding == "same":
+            sh = sw = 1  # torch pads 'same' only with unit strides
+        shapes = ((n, h, w, c), (kh, kw, c, f), *([(f,)] if bias else []))
+        return shapes, {"strides": (sh, sw), "padding": padding}
+
+    small = st.integers(1, max(1, max_side))
+    kernel = st.integers(1, 3)
+    return st.builds(
+        case,
+        st.integers(0, 2), small, small, kernel, kernel,
+        st.integers(3, 3 + max_side), st.integers(3, 3 + max_side),
+        st.integers(1, 2), st.integers(1, 2), st.sampled_from(["valid", "same"]), st.booleans(),
+    )  # fmt: skip
+
+
+def _t_linear(relu: bool) -> Callable:
+    def th(x, w, b=None):
+        y = torch.matmul(x, w) if b is None else torch.matmul(x, w) + b
+        return torch.relu(y) if relu else y
+
+    return th
+
+
+def _t_conv(relu: bool) -> Callable:
+    def th(x, kernel, bias=None, strides=(1, 1), padding="valid"):
+        y = F.conv2d(
+            x.permute(0, 3, 1, 2), kernel.permute(3, 2, 0, 1), bias, stride=strides,
+            padding=padding,
+        ).permute(0, 2, 3, 1)  # fmt: skip
+        return torch.relu(y) if relu else y
+
+    return th
+
+
+SPECS += [
+    _spec(
+        "linear",
+        (lambda x, w, b=None: ndgrad.ops.linear(x, w, b), _t_linear(False)),
+        _linear_case,
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _spec(
+        "linear_relu",
+        (lambda x, w, b=None: ndgrad.ops.linear(x, w, b, relu=True), _t_linear(True)),
+        _linear_case,
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _spec(
+        "conv2d",
+        (lambda x, k, b=None, **kw: ndgrad.ops.conv2d(x, k, b, **kw), _t_conv(False)),
+        _conv_case,
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _spec(
+        "conv2d_relu",
+        (lambda x, k, b=None, **kw: ndgrad.ops.conv2d(x, k, b, relu=True, **kw), _t_conv(True)),
+        _conv_case,
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+]
+
 
 BY_NAME = {s.name: s for s in SPECS}
 assert len(BY_NAME) == len(SPECS), "duplicate op names in the catalog"
