@@ -11,5 +11,7 @@ def device_count() -> int:
 
 
 def is_available() -> bool:
-    """True when at least one CUDA GPU is usable."""
+    """True when at least one CUDA GPU is usable: CuPy, cupyx and array-api-compat import
+    and the driver reports a GPU. Creating ``"cuda"`` otherwise raises a DeviceError that
+    says what is missing."""
     return cuda_device_count() > 0

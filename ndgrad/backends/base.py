@@ -7,6 +7,7 @@ standard functions only; `NumpyBackend` and `CupyBackend` override them with fas
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -15,6 +16,8 @@ import numpy as np
 from .. import _dtypes
 from .._dtypes import DType
 from ..errors import DTypeError
+
+_NO_CONTEXT = contextlib.nullcontext()
 
 
 def _is_basic(index: tuple) -> bool:
@@ -45,6 +48,8 @@ class Backend:
 
     kind: str = ""
     xp: Any = None
+    #: `activate` does something: hot paths (Op.apply, the engine) skip the `with` when False
+    needs_activation: bool = False
 
     def __init__(self, index: int = 0) -> None:
         self.index = index
@@ -63,6 +68,15 @@ class Backend:
 
     def _native_device(self) -> Any:
         return None
+
+    def activate(self) -> contextlib.AbstractContextManager:
+        """A context in which this device is the one the library allocates and computes on.
+
+        Everything that makes or computes arrays of this backend runs inside it (Op.apply,
+        creation, random numbers, the engine, optimizers). A no-op on cpu and strict; CuPy
+        otherwise works on the *current* GPU, whatever device the arrays are on.
+        """
+        return _NO_CONTEXT
 
     def _native_dtype_named(self, name: str) -> Any:
         return getattr(self.xp, name, None)
@@ -96,6 +110,10 @@ class Backend:
 
     def from_numpy(self, array: np.ndarray) -> Any:
         return self.xp.asarray(array, device=self.native_device)
+
+    def transfer(self, array: Any, source: Backend) -> Any:
+        """A copy here of `array`, an array of the backend `source` (another device)."""
+        return self.from_numpy(source.to_numpy(array))
 
     def to_numpy(self, array: Any) -> np.ndarray:
         return np.asarray(array.to_device(self.xp.Device()))
@@ -222,6 +240,14 @@ class Backend:
         ]
         out = xp.stack(taps, axis=3)
         return xp.reshape(out, (x.shape[0], oh, ow, kh, kw, x.shape[3]))
+
+    def clip(self, x: Any, lo: float | None, hi: float | None) -> Any:
+        """`x` limited to [lo, hi] (either may be None), NaN kept."""
+        return self.xp.clip(x, lo, hi)
+
+    def sign(self, x: Any) -> Any:
+        """-1, 0 or 1 by the sign of x; NaN stays NaN."""
+        return self.xp.sign(x)
 
     def einsum(self, subscripts: str, *arrays: Any) -> Any:
         host = [self.to_numpy(a) for a in arrays]

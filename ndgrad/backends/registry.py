@@ -32,13 +32,29 @@ def _parse(device: str) -> tuple[str, int]:
     return kind, int(index or 0)
 
 
-def cuda_device_count() -> int:
-    """How many CUDA devices CuPy can use here (0 without CuPy or a GPU)."""
-    if importlib.util.find_spec("cupy") is None:
-        return 0
-    try:
-        import cupy
+#: what the CUDA backend imports, and the package that provides it
+_CUDA_NEEDS = (("cupy", "cupy"), ("cupyx", "cupy"), ("array_api_compat.cupy", "array-api-compat"))
 
+
+def cuda_missing() -> str | None:
+    """Why CUDA cannot be used here for lack of software (None when everything it needs
+    imports): the package, and the import error."""
+    for module, package in _CUDA_NEEDS:
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # ImportError, or CuPy failing to load its CUDA libraries
+            return f"{package} does not import ({type(e).__name__}: {e})"
+    return None
+
+
+def cuda_device_count() -> int:
+    """How many CUDA devices ndgrad can use here: 0 when CuPy, cupyx or array-api-compat
+    does not import, or when there is no driver or GPU."""
+    if cuda_missing() is not None:
+        return 0
+    import cupy
+
+    try:
         return int(cupy.cuda.runtime.getDeviceCount())
     except Exception:  # CuPy installed but no driver or no device
         return 0
@@ -85,9 +101,15 @@ def _create(kind: str, index: int) -> Backend:
         return StrictBackend()
     count = cuda_device_count()
     if index >= count:
+        missing = cuda_missing()
+        why = (
+            f"CUDA needs ndgrad[cuda]: {missing}"
+            if missing
+            else f"{count} CUDA device(s) found; CUDA needs ndgrad[cuda] and an NVIDIA GPU"
+        )
         raise DeviceError(
-            f"device 'cuda:{index}' is not available ({count} CUDA device(s) found; CUDA needs "
-            f"ndgrad[cuda] and an NVIDIA GPU). Available devices: {', '.join(devices())}"
+            f"device 'cuda:{index}' is not available ({why}). "
+            f"Available devices: {', '.join(devices())}"
         )
     from .cupy import CupyBackend
 
