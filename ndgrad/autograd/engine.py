@@ -26,7 +26,8 @@ def _seed(root: Any, grad: Any) -> Any:
                 "backward: a gradient can be created implicitly only for a tensor with one "
                 f"element. Received shape={root.shape}; pass backward(gradient) of that shape"
             )
-        return _constant(root.backend.xp.ones_like(root.data), root.backend)
+        with root.backend.activate():  # ones_like allocates on the current device
+            return _constant(root.backend.xp.ones_like(root.data), root.backend)
     if not isinstance(grad, type(root)):
         grad = tensor(grad, dtype=root.dtype, device=root.backend)
     elif grad.dtype is not root.dtype:
@@ -67,22 +68,26 @@ def backward(
     def deliver(t: Any, g: Any) -> None:
         if inputs is None:
             if t._node is None and t._requires_grad:
-                if t.grad is None:
-                    if id(g) in stored:  # e.g. add's g, g: two leaves, two arrays
-                        g = (
-                            g.clone()
-                            if create_graph
-                            else _constant(t.backend.xp.asarray(g.data, copy=True), t.backend)
-                        )
-                    stored.add(id(g))
-                    t.grad = g
-                elif create_graph:
-                    t.grad = t.grad + g
-                else:  # plain arrays: no graph is wanted for the sum
-                    t.grad = _constant(t.grad.data + g.data, t.backend)
+                with t.backend.activate():  # the raw-array copy and sum below
+                    accumulate(t, g)
             return
         for i in wanted.get(id(t), ()):
             found[i] = g if found[i] is None else found[i] + g
+
+    def accumulate(t: Any, g: Any) -> None:
+        if t.grad is None:
+            if id(g) in stored:  # e.g. add's g, g: two leaves, two arrays
+                g = (
+                    g.clone()
+                    if create_graph
+                    else _constant(t.backend.xp.asarray(g.data, copy=True), t.backend)
+                )
+            stored.add(id(g))
+            t.grad = g
+        elif create_graph:
+            t.grad = t.grad + g
+        else:  # plain arrays: no graph is wanted for the sum
+            t.grad = _constant(t.grad.data + g.data, t.backend)
 
     token = _enabled.set(create_graph)
     try:
@@ -133,7 +138,11 @@ def backward(
                 if out_nodes and node in out_nodes:
                     for i in out_nodes[node]:
                         found[i] = g if found[i] is None else found[i] + g
-                gxs = node.backward(g)
+                if node.backend.needs_activation:  # backward rules compute raw arrays too
+                    with node.backend.activate():
+                        gxs = node.backward(g)
+                else:
+                    gxs = node.backward(g)
             for i, x in enumerate(xs):
                 if not needs[i]:
                     continue

@@ -2,8 +2,9 @@
 
 An op class holds its shape rule (`check`), its `forward` on backend arrays and its `backward` on
 Tensors. `apply` lifts Python scalars (weak dtype promotion), checks devices, promotes dtypes,
-runs `forward`, wraps the array, and records the node only when grad mode is on and an input
-requires grad. The node holds its inputs strongly and its output weakly (no reference cycle).
+runs `forward` inside the device's context (`Backend.activate`), wraps the array, and records
+the node only when grad mode is on and an input requires grad. The node holds its inputs
+strongly and its output weakly (no reference cycle).
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ class Op:
             op.__dict__.update(params)
         op.backend = backend
         try:
-            data = op.forward(backend.xp, *[x.data for x in xs])
+            if backend.needs_activation:  # e.g. CuPy: make the tensors' GPU the current one
+                with backend.activate():
+                    data = op.forward(backend.xp, *[x.data for x in xs])
+            else:  # cpu and strict: no context to enter on the hot path
+                data = op.forward(backend.xp, *[x.data for x in xs])
         except Exception:
             op.check(*[tuple(x.data.shape) for x in xs])  # a ShapeError naming the shapes
             raise
