@@ -5,6 +5,7 @@ from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Rescal
 from .layer import Layer
 from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
+from .preprocessing import Normalization
 
 __all__ = [
     "Activation",
@@ -19,6 +20,7 @@ __all__ = [
     "InputLayer",
     "Layer",
     "MaxPooling2D",
+    "Normalization",
     "Rescaling",
     "Reshape",
 ]
