@@ -134,6 +134,12 @@ def outer(x: Tensor, y: Tensor) -> Tensor:
 
 
 class Einsum(Op):
+    """Einstein summation over explicit subscripts (`spec`: per-operand letters, output).
+
+    A letter repeated within one operand takes a diagonal (``"ii->i"``) or a trace
+    (``"ii->"``); its gradient is placed back on that diagonal, zero elsewhere.
+    """
+
     spec: tuple[list[str], str]
 
     def forward(self, xp: Any, *arrays: Any) -> Any:
@@ -149,17 +155,39 @@ class Einsum(Op):
                 continue
             others = [s for i, s in enumerate(ins) if i != k]
             present = set(out).union(*others) if others else set(out)
-            kept = "".join(c for c in sub if c in present)
+            letters = "".join(dict.fromkeys(sub))  # each letter once, in order
+            kept = "".join(c for c in letters if c in present)
             gk = einsum(
                 ",".join([out, *others]) + "->" + kept,
                 g,
                 *[t for i, t in enumerate(self.inputs) if i != k],
             )
-            if kept != sub:  # letters summed only in this operand: broadcast back over them
-                shape = [x.shape[i] if c in present else 1 for i, c in enumerate(sub)]
-                gk = broadcast_to(reshape(gk, shape), x.shape)
+            sizes = dict(zip(sub, x.shape))
+            if kept != letters:  # letters summed only in this operand: broadcast back over them
+                shape = [sizes[c] if c in present else 1 for c in letters]
+                gk = broadcast_to(reshape(gk, shape), [sizes[c] for c in letters])
+            if letters != sub:  # repeated letters: back onto the diagonal
+                gk = _on_diagonal(gk, letters, sub, sizes)
             grads.append(gk)
         return tuple(grads)
+
+
+def _on_diagonal(g: Tensor, letters: str, sub: str, sizes: dict[str, int]) -> Tensor:
+    """`g` over the distinct `letters` of `sub` placed where sub's repeated letters are equal
+    (zeros elsewhere): an einsum of g with one identity matrix per repetition."""
+    from ..creation import eye
+
+    free = iter(c for c in string.ascii_letters if c not in sub)
+    spelled, eyes = [], []
+    for i, c in enumerate(sub):
+        if c in sub[:i]:
+            f = next(free)
+            spelled.append(f)
+            eyes.append((c + f, eye(sizes[c], dtype=g.dtype, device=g.backend)))
+        else:
+            spelled.append(c)
+    subscripts = ",".join([letters, *(s for s, _ in eyes)]) + "->" + "".join(spelled)
+    return einsum(subscripts, g, *(e for _, e in eyes))
 
 
 def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
@@ -175,6 +203,7 @@ def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[
     )
     ell = "".join(next(free) for _ in range(nell))
     spelled = []
+    sizes: dict[str, int] = {}
     for p, sh in zip(ins, shapes):
         if "..." in p:
             n = len(sh) - len(p.replace("...", ""))
@@ -183,14 +212,20 @@ def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[
             raise ShapeError(
                 f"einsum: operand with subscripts {p!r} has shape {sh} ({len(sh)} axes)"
             )
-        if len(set(p)) != len(p):
-            raise ValueError(
-                f"einsum: repeated subscripts within one operand ({p!r}, a trace or diagonal) "
-                f"are not supported"
-            )
+        for c, n in zip(p, sh):
+            if sizes.setdefault(c, n) != n:
+                raise ShapeError(
+                    f"einsum: subscript {c!r} stands for sizes {sizes[c]} and {n} in "
+                    f"{subscripts!r}. Received shapes {', '.join(str(tuple(t)) for t in shapes)}"
+                )
         spelled.append(p)
     if arrow:
         out = rhs.replace("...", ell)
+        if len(set(out)) != len(out) or not set(out) <= set(sizes):
+            raise ValueError(
+                f"einsum: output subscripts {rhs!r} must be distinct letters of the inputs "
+                f"in {subscripts!r}"
+            )
     else:
         counts = {c: "".join(spelled).count(c) for c in "".join(spelled)}
         out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
@@ -198,8 +233,13 @@ def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[
 
 
 def einsum(subscripts: str, *operands: Tensor) -> Tensor:
-    """Einstein summation, e.g. ``einsum("ij,jk->ik", a, b)``; '...' and implicit output
-    follow NumPy. Repeated letters within one operand (traces) are not supported."""
+    """Einstein summation, e.g. ``einsum("ij,jk->ik", a, b)``; '...', implicit output and
+    repeated letters within an operand (traces ``"ii->"``, diagonals ``"ii->i"``) follow NumPy.
+
+    >>> import ndgrad
+    >>> ndgrad.einsum("ii->", ndgrad.eye(3)).item()
+    3.0
+    """
     from ..creation import tensor
 
     ts = [t if isinstance(t, Tensor) else tensor(t) for t in operands]

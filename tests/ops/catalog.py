@@ -376,11 +376,22 @@ EINSUM_SPECS = (
     ("...ij,...jk->...ik", "aij,ajk"),
     ("bi,bj,ij->b", "bi,bj,ij"),
 )
+# Repeated letters within an operand: traces and diagonals (a catalog entry of their own, so
+# every run draws them).
+EINSUM_DIAGONAL_SPECS = (
+    ("ii->", "ii"),
+    ("ii", "ii"),
+    ("ii->i", "ii"),
+    ("bii->b", "bii"),
+    ("bii->bi", "bii"),
+    ("ij,jj->i", "ij,jj"),
+    ("iij->ji", "iij"),
+)
 
 
 @st.composite
-def _einsum_case(draw: Any, max_side: int) -> Case:
-    subscripts, letters = draw(st.sampled_from(EINSUM_SPECS))
+def _einsum_case(draw: Any, max_side: int, specs: tuple = EINSUM_SPECS) -> Case:
+    subscripts, letters = draw(st.sampled_from(specs))
     sizes = {c: draw(st.integers(0, max_side)) for c in sorted(set(letters) - {","})}
     shapes = tuple(tuple(sizes[c] for c in op) for op in letters.split(","))
     return shapes, {"subscripts": subscripts}
@@ -731,6 +742,16 @@ SPECS: list[OpSpec] = [
             lambda *xs, subscripts: torch.einsum(subscripts, *xs),
         ),
         lambda m: _einsum_case(m),
+        rtol=1e-4,
+        atol=1e-5,
+    ),
+    _spec(
+        "einsum_trace_diagonal",
+        (
+            lambda *xs, subscripts: ndgrad.einsum(subscripts, *xs),
+            lambda *xs, subscripts: torch.einsum(subscripts, *xs),
+        ),
+        lambda m: _einsum_case(m, EINSUM_DIAGONAL_SPECS),
         rtol=1e-4,
         atol=1e-5,
     ),
