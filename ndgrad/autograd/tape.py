@@ -1,9 +1,12 @@
-"""`GradientTape`, Keras/TensorFlow's way of asking for gradients.
+"""`GradientTape`, Keras/TensorFlow's way of asking for gradients, with TensorFlow's rules.
 
 Every operation on a tensor that requires grad is recorded anyway, so the tape only marks a
-region: it turns recording on, watches extra tensors on request, and computes gradients of a
-target with respect to sources. A tape's `gradient` called while another tape is recording
-builds a differentiable graph, so nested tapes give second derivatives.
+region: it turns recording on, watches extra tensors on request, and computes gradients of
+targets with respect to sources. As in TensorFlow, a non-scalar target (or a list of targets)
+gives the gradient of the sum of its elements (`output_gradients` default to ones), while
+`Tensor.backward()` keeps PyTorch's rule (one element, or an explicit gradient); `jacobian`
+gives every partial derivative instead. A tape's `gradient` called while another tape is
+recording builds a differentiable graph, so nested tapes give second derivatives.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from ..errors import DTypeError, GraphError
 from .engine import backward
 from .grad_mode import set_grad_enabled
+from .op import _constant
 
 _recording: contextvars.ContextVar[tuple] = contextvars.ContextVar("ndgrad_tapes", default=())
 
@@ -60,30 +64,128 @@ class GradientTape:
                 t.requires_grad = True
                 self._watched.append(t)
 
-    def gradient(self, target: Any, sources: Any, output_gradients: Any = None) -> Any:
-        """d(target)/d(sources), shaped like `sources` (a tensor, list or tuple, or dict).
-
-        A source the target does not depend on gets None.
-        """
+    def _start(self, method: str) -> bool:
+        """Check that this tape may compute (again); True when another tape is recording."""
         if self._used and not self.persistent:
             raise GraphError(
-                "GradientTape.gradient: a non-persistent tape can compute gradients only once. "
-                "Use GradientTape(persistent=True) to call gradient() several times"
+                f"GradientTape.{method}: a non-persistent tape computes gradients only once. "
+                f"Use GradientTape(persistent=True) to call gradient() or jacobian() again"
             )
         self._used = True
+        return any(tape is not self for tape in _recording.get())
+
+    def gradient(
+        self,
+        target: Any,
+        sources: Any,
+        output_gradients: Any = None,
+        unconnected_gradients: str = "none",
+    ) -> Any:
+        """d(target)/d(sources), shaped like `sources` (a tensor, list or tuple, or dict).
+
+        `target` is a tensor of any shape or a list (tuple, dict) of them: as in TensorFlow,
+        the result is the gradient of the sum of all their elements, each seeded with ones
+        unless `output_gradients` (one per target, of its shape) says otherwise. A source the
+        targets do not depend on gets None, or zeros with ``unconnected_gradients="zero"``.
+
+        >>> import ndgrad
+        >>> x = ndgrad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        >>> with ndgrad.GradientTape() as tape:
+        ...     y = 2 * x + 3
+        >>> tape.gradient(y, x).tolist()
+        [[2.0, 2.0], [2.0, 2.0]]
+        """
+        _check_unconnected(unconnected_gradients)
+        nested = self._start("gradient")
+        targets = _flatten([target])
+        seeds = [None] * len(targets) if output_gradients is None else _flatten([output_gradients])
+        if len(seeds) != len(targets):
+            raise ValueError(
+                f"GradientTape.gradient: {len(targets)} target(s) but {len(seeds)} "
+                f"output_gradients; give one per target"
+            )
         flat = _flatten([sources])
-        if not target.requires_grad:
+        roots = [(t, s) for t, s in zip(targets, seeds) if t.requires_grad]
+        if not roots:
             grads: list[Any] = [None] * len(flat)
         else:
-            nested = any(tape is not self for tape in _recording.get())
             grads = backward(
-                [target],
-                [output_gradients],
+                [t for t, _ in roots],
+                [_ones(t) if s is None else s for t, s in roots],
                 inputs=flat,
                 retain_graph=self.persistent or nested,
                 create_graph=nested,
             )
-        return _unflatten(sources, grads)
+        return _unflatten(sources, _connect(grads, flat, unconnected_gradients))
+
+    def jacobian(self, target: Any, sources: Any, unconnected_gradients: str = "none") -> Any:
+        """Every partial derivative d(target[i])/d(source[j]): for each source, a tensor of
+        shape ``target.shape + source.shape`` (one backward pass per element of `target`).
+
+        >>> import ndgrad
+        >>> x = ndgrad.tensor([1.0, 2.0], requires_grad=True)
+        >>> with ndgrad.GradientTape() as tape:
+        ...     y = x * x
+        >>> tape.jacobian(y, x).tolist()
+        [[2.0, 0.0], [0.0, 4.0]]
+        """
+        from ..creation import zeros
+        from ..ops import reshape, stack
+
+        _check_unconnected(unconnected_gradients)
+        nested = self._start("jacobian")
+        flat = _flatten([sources])
+        if not target.requires_grad:
+            return _unflatten(sources, _connect([None] * len(flat), flat, unconnected_gradients))
+        n = target.size
+        rows: list[list[Any]] = []
+        for i in range(n):
+            seed = zeros(n, dtype=target.dtype, device=target.backend)
+            seed[i] = 1
+            rows.append(
+                backward(
+                    [target],
+                    [reshape(seed, target.shape)],
+                    inputs=flat,
+                    retain_graph=i < n - 1 or self.persistent or nested,
+                    create_graph=nested,
+                )
+            )
+        out: list[Any] = []
+        for j, s in enumerate(flat):
+            column = [row[j] for row in rows]
+            if n == 0:  # no elements, no partial derivatives: an empty Jacobian
+                out.append(_zeros(target.shape + s.shape, s))
+            elif all(g is None for g in column):
+                out.append(None)
+            else:
+                column = [_zeros(s.shape, s) if g is None else g for g in column]
+                out.append(reshape(stack(column), target.shape + s.shape))
+        return _unflatten(sources, _connect(out, flat, unconnected_gradients, target.shape))
+
+
+def _check_unconnected(value: str) -> None:
+    if value not in ("none", "zero"):
+        raise ValueError(
+            f"GradientTape: unconnected_gradients must be 'none' or 'zero'. Received {value!r}"
+        )
+
+
+def _ones(t: Any) -> Any:
+    return _constant(t.backend.xp.ones_like(t.data), t.backend)
+
+
+def _zeros(shape: tuple[int, ...], like: Any) -> Any:
+    from ..creation import zeros
+
+    return zeros(shape, dtype=like.dtype, device=like.backend)
+
+
+def _connect(grads: list[Any], sources: list[Any], mode: str, lead: tuple = ()) -> list[Any]:
+    """Gradients with None replaced by zeros (of ``lead + source.shape``) when mode is "zero"."""
+    if mode == "none":
+        return grads
+    return [_zeros(lead + s.shape, s) if g is None else g for g, s in zip(grads, sources)]
 
 
 def _flatten(obj: Any) -> list[Any]:
