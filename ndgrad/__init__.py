@@ -24,6 +24,7 @@ from . import (
 from ._dtypes import DType, bool_, float16, float32, float64, int32, int64, uint8
 from ._shapes import broadcast_shapes
 from ._tensor import Tensor
+from ._threads import get_num_threads, set_num_threads
 from .autograd import (
     GradcheckError,
     GradientTape,
@@ -40,6 +41,7 @@ from .backends import device, devices
 from .creation import (
     arange,
     eye,
+    from_dlpack,
     full,
     full_like,
     linspace,
@@ -79,11 +81,13 @@ __all__ = [  # and every op function, appended from ops.__all__ below
     "devices",
     "enable_grad",
     "eye",
+    "from_dlpack",
     "float16",
     "float32",
     "float64",
     "full",
     "full_like",
+    "get_num_threads",
     "grad",
     "gradcheck",
     "gradgradcheck",
@@ -108,6 +112,7 @@ __all__ = [  # and every op function, appended from ops.__all__ below
     "randint",
     "randn",
     "set_grad_enabled",
+    "set_num_threads",
     "tensor",
     "uint8",
     "uniform",

@@ -153,6 +153,17 @@ class Tensor:
         host = self.numpy()
         return host.astype(host.dtype if dtype is None else dtype, copy=copy is not False)
 
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        """Share the values with another library (``torch.from_dlpack(t)``), without a copy."""
+        if self._requires_grad:
+            raise GraphError(
+                "__dlpack__: a tensor that requires grad cannot be shared; share t.detach()"
+            )
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return self.data.__dlpack_device__()
+
     def item(self) -> bool | int | float:
         """The value of a one-element tensor as a Python number."""
         if self.size != 1:

@@ -14,7 +14,8 @@ from . import _dtypes
 from ._dtypes import DType
 from ._shapes import as_shape
 from ._tensor import Tensor
-from .backends.registry import get_backend
+from .backends.registry import dlpack_backend, get_backend
+from .errors import DeviceError, DTypeError
 
 ShapeLike = int | Sequence[int]
 
@@ -46,6 +47,40 @@ def tensor(
     tensor([1., 2., 3.], shape=(3,), dtype=float32)
     """
     return Tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def from_dlpack(x: Any) -> Tensor:
+    """A tensor sharing memory with `x` (no copy), an array of any library that speaks DLPack
+    (`__dlpack__`: NumPy, PyTorch, JAX, CuPy, array-api-strict), on `x`'s own device.
+
+    >>> import ndgrad, numpy as np
+    >>> a = np.zeros(3, dtype=np.float32)
+    >>> t = ndgrad.from_dlpack(a)
+    >>> a[0] = 5.0
+    >>> t.tolist()
+    [5.0, 0.0, 0.0]
+    """
+    if isinstance(x, Tensor):
+        return x.detach()
+    if not hasattr(x, "__dlpack__"):
+        raise TypeError(
+            f"from_dlpack: expected an array with __dlpack__ and __dlpack_device__. "
+            f"Received {type(x).__name__}; use ndgrad.tensor(x) to copy other data"
+        )
+    backend = dlpack_backend(x)
+    if not backend.is_array(x):
+        array = backend.xp.from_dlpack(x)
+    elif getattr(x, "device", backend.native_device) == backend.native_device:
+        array = x  # already an array of this backend: adopted as it is
+    else:
+        raise DeviceError(
+            f"from_dlpack: the array is on {x.device!r}, not on device {backend.name!r} "
+            f"({backend.native_device!r}); ndgrad.tensor(x) copies it there"
+        )
+    if array.dtype not in backend._from_native:
+        valid = ", ".join(d.name for d in backend._to_native)
+        raise DTypeError(f"from_dlpack: unsupported dtype {array.dtype}. Valid dtypes: {valid}")
+    return _wrap(array, backend, False)
 
 
 def full(

@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import importlib.util
 from collections.abc import Iterator
+from typing import Any
 
 from ..errors import DeviceError
 from .base import Backend
@@ -123,18 +124,69 @@ def get_backend(device: str | Backend | None = None) -> Backend:
     return _backend(*_parse(device if device is not None else _default.get()))
 
 
+# Array libraries whose arrays live on a device of their own, by top-level module name.
+_DEVICE_LIBRARIES = {"array_api_strict": "strict", "cupy": "cuda"}
+_DLPACK_CPU, _DLPACK_CUDA, _DLPACK_CUDA_MANAGED = 1, 2, 13
+
+
+def _library(data: object) -> str | None:
+    """The device kind of `data`'s library, from its type's module or its array namespace."""
+    kind = _DEVICE_LIBRARIES.get(type(data).__module__.partition(".")[0])
+    namespace = getattr(data, "__array_namespace__", None)
+    if kind is None and namespace is not None:
+        try:
+            name = namespace().__name__
+        except Exception:  # a broken or version-specific namespace: not one we know
+            return None
+        kind = _DEVICE_LIBRARIES.get(name.partition(".")[0])
+    return kind
+
+
+def array_backend(data: object) -> Backend | None:
+    """The backend owning a device array (array-api-strict, CuPy, or any DLPack producer on a
+    CUDA device), recognised by its library or DLPack device; None for host data."""
+    if type(data).__module__.partition(".")[0] == "numpy":
+        return None  # host data follows the default device, like nested lists
+    for candidate in _instances.values():
+        if candidate.kind != "cpu" and candidate.is_array(data):
+            return candidate
+    kind = _library(data)
+    if kind == "strict":
+        return _backend("strict", 0)
+    if kind == "cuda":
+        return _backend("cuda", int(getattr(data.device, "id", 0)))
+    if hasattr(data, "__dlpack_device__"):
+        device_type, index = data.__dlpack_device__()
+        if device_type in (_DLPACK_CUDA, _DLPACK_CUDA_MANAGED):
+            return _backend("cuda", int(index))
+    return None
+
+
+def dlpack_backend(data: Any) -> Backend:
+    """The backend for an array shared through DLPack: its library's, else by its device."""
+    backend = array_backend(data)
+    if backend is not None:
+        return backend
+    device_type, index = data.__dlpack_device__()
+    if device_type != _DLPACK_CPU:
+        raise DeviceError(
+            f"from_dlpack: {type(data).__name__} is on DLPack device type {device_type} "
+            f"(index {index}); ndgrad's devices are CPU (type {_DLPACK_CPU}) and CUDA "
+            f"(type {_DLPACK_CUDA})"
+        )
+    return _backend("cpu", 0)
+
+
 def backend_for(data: object, device: str | Backend | None) -> Backend:
     """Where a new tensor made from `data` lives: `device`, else the device of `data` when it
-    is a tensor or a device array (CuPy, array-api-strict), else the default device."""
+    is a tensor or a device array (CuPy, array-api-strict, recognised by their namespace, or a
+    DLPack producer on a GPU), else the default device."""
     if device is not None:
         return get_backend(device)
     backend = getattr(data, "backend", None)
     if isinstance(backend, Backend):
         return backend
-    for candidate in _instances.values():
-        if candidate.kind != "cpu" and candidate.is_array(data):
-            return candidate
-    return get_backend(_default.get())
+    return array_backend(data) or get_backend(_default.get())
 
 
 def default_backend() -> Backend:
