@@ -1,4 +1,6 @@
-"""Dtype promotion follows NumPy 2 (`numpy.result_type`, weak Python scalars), on every backend.
+"""Dtype promotion follows NumPy 2 (`numpy.result_type`, weak Python scalars), on every backend,
+with one departure: integers and bools never widen a float. Where NumPy makes a float of them,
+ndgrad gives the float operand's dtype, or float32 without one (as PyTorch, JAX and Keras).
 
 Checked through real operations on tensors, not only through `_dtypes.promote`. Where NumPy
 produces a dtype ndgrad does not have (int8 for ``bool ** bool``), ndgrad raises a TypeError.
@@ -19,6 +21,24 @@ pytestmark = pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 
 NAMES = ["bool", "uint8", "int32", "int64", "float16", "float32", "float64"]
 PAIRS = list(itertools.product(NAMES, NAMES))
+
+
+def expected(numpy_name: str, *dtypes: str) -> str:
+    """ndgrad's result dtype where NumPy gives `numpy_name` for operands of `dtypes` (tensors
+    only; Python scalars are left out): a float result is the widest float operand, or float32
+    when integers and bools alone made it (NumPy: float64, or float16 for bool and uint8)."""
+    if np.dtype(numpy_name).kind != "f":
+        return numpy_name
+    floats = [d for d in dtypes if np.dtype(d).kind == "f"]
+    return max(floats, key=lambda d: np.dtype(d).itemsize) if floats else "float32"
+
+
+def test_expected_departs_from_numpy_only_when_integers_become_floats() -> None:
+    assert expected("float64", "int64", "float32") == "float32"
+    assert expected("float64", "int32", "int64") == "float32"  # true division
+    assert expected("float16", "uint8") == "float32"
+    assert expected("float64", "float32", "float64") == "float64"
+    assert expected("int64", "int32", "int64") == "int64"
 
 
 def _ones(dtype: str, device: str) -> ndgrad.Tensor:
@@ -42,19 +62,19 @@ def test_float16_is_a_dtype_error_on_the_strict_device() -> None:
 
 
 @pytest.mark.parametrize(("a", "b"), PAIRS)
-def test_promote_equals_numpy_result_type(a: str, b: str) -> None:
+def test_promote_is_numpy_result_type_but_integers_never_widen_floats(a: str, b: str) -> None:
     got = _dtypes.promote(_dtypes.as_dtype(a), _dtypes.as_dtype(b))
-    assert got.name == np.result_type(a, b).name
+    assert got.name == expected(np.result_type(a, b).name, a, b)
 
 
 @pytest.mark.parametrize(("a", "b"), PAIRS)
-def test_where_promotes_like_numpy(backend: str, a: str, b: str) -> None:
+def test_where_promotes_as_promote(backend: str, a: str, b: str) -> None:
     if not _offered(backend, a, b):
         return  # covered by test_float16_is_a_dtype_error_on_the_strict_device
     cond = ndgrad.tensor([True, False, True], device=backend)
     out = ndgrad.where(cond, _ones(a, backend), ndgrad.zeros(3, dtype=b, device=backend))
     want = np.where([True, False, True], np.ones(3, a), np.zeros(3, b))
-    assert out.dtype.name == want.dtype.name == np.result_type(a, b).name
+    assert out.dtype.name == expected(want.dtype.name, a, b)
     np.testing.assert_array_equal(out.numpy(), want)
     assert out.device == backend
 
@@ -72,7 +92,7 @@ ARITHMETIC = {
 
 @pytest.mark.parametrize("op", sorted(ARITHMETIC))
 @pytest.mark.parametrize(("a", "b"), PAIRS)
-def test_arithmetic_result_dtype_and_values_match_numpy(
+def test_arithmetic_result_dtype_and_values(
     backend: str, op: str, a: str, b: str
 ) -> None:
     if not _offered(backend, a, b):
@@ -97,7 +117,7 @@ def test_arithmetic_result_dtype_and_values_match_numpy(
             )
         return
     got = nd(ndgrad.tensor(xa, dtype=a, device=backend), ndgrad.tensor(xb, dtype=b, device=backend))
-    assert got.dtype.name == want.dtype.name
+    assert got.dtype.name == expected(want.dtype.name, a, b)
     np.testing.assert_array_equal(got.numpy(), want)
 
 
@@ -117,7 +137,7 @@ SCALAR_OPS = {
 @pytest.mark.parametrize("expr", sorted(SCALAR_OPS))
 @pytest.mark.parametrize("scalar", [True, 2, 2.5], ids=["bool", "int", "float"])
 @pytest.mark.parametrize("dtype", NAMES)
-def test_python_scalars_are_weak_like_numpy(
+def test_python_scalars_are_weak(
     backend: str, dtype: str, scalar: bool | int | float, expr: str
 ) -> None:
     if not _offered(backend, dtype):
@@ -141,7 +161,7 @@ def test_python_scalars_are_weak_like_numpy(
             assert f(t, scalar).dtype is ndgrad.int64
         return
     got = f(t, scalar)
-    assert got.dtype.name == want.dtype.name, f"{dtype} {expr} {scalar!r}"
+    assert got.dtype.name == expected(want.dtype.name, dtype), f"{dtype} {expr} {scalar!r}"
     np.testing.assert_allclose(got.numpy().astype("float64"), want.astype("float64"), rtol=1e-3)
 
 
@@ -151,11 +171,61 @@ def test_weak_scalar_examples(backend: str) -> None:
     assert (f32 * 2.0).dtype is ndgrad.float32
     assert (f32 * 2).dtype is ndgrad.float32
     assert (i32 * 2).dtype is ndgrad.int32
-    assert (i32 * 2.5).dtype is ndgrad.float64
-    assert (i32 / 2).dtype is ndgrad.float64  # true division of integers: float64
+    assert (i32 * 2.5).dtype is ndgrad.float32  # NumPy: float64
+    assert (i32 / 2).dtype is ndgrad.float32  # true division of integers; NumPy: float64
     assert (ndgrad.arange(4, device=backend) / ndgrad.arange(1, 5, device=backend)).dtype is (
-        ndgrad.float64
+        ndgrad.float32
     )
+    assert (i32 * ndgrad.tensor(2.5, dtype="float64", device=backend)).dtype is ndgrad.float64
+
+
+def test_the_issue_examples_give_float32(backend: str) -> None:
+    assert (ndgrad.tensor(1, device=backend) + 0.5).dtype is ndgrad.float32
+    assert (ndgrad.arange(4, device=backend) / 2).dtype is ndgrad.float32
+    assert ndgrad.tensor([1, 2], device=backend).exp().dtype is ndgrad.float32
+    got = ndgrad.arange(4, device=backend) / 2
+    np.testing.assert_array_equal(got.numpy(), [0.0, 0.5, 1.0, 1.5])
+
+
+FLOAT_VALUED = {
+    "exp": (ndgrad.exp, np.exp),
+    "log": (ndgrad.log, np.log),
+    "log1p": (ndgrad.log1p, np.log1p),
+    "sqrt": (ndgrad.sqrt, np.sqrt),
+    "sin": (ndgrad.sin, np.sin),
+    "cos": (ndgrad.cos, np.cos),
+    "tanh": (ndgrad.tanh, np.tanh),
+    "sigmoid": (ndgrad.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+    "softplus": (ndgrad.softplus, lambda x: np.log1p(np.exp(x))),
+    "erf": (ndgrad.erf, None),
+    "gelu": (ndgrad.gelu, None),
+    "elu": (ndgrad.elu, None),
+    "leaky_relu": (ndgrad.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x)),
+    "mean": (ndgrad.mean, np.mean),
+    "var": (ndgrad.var, np.var),
+    "std": (ndgrad.std, np.std),
+    "logsumexp": (ndgrad.logsumexp, lambda x: np.log(np.exp(x).sum())),
+    "divide_by_int": (lambda x: x / 3, lambda x: x / 3),
+    "rdivide": (lambda x: 3 / x, lambda x: 3 / x),
+    "clip_float": (lambda x: ndgrad.clip(x, 0.5, 2.5), lambda x: np.clip(x, 0.5, 2.5)),
+    "power_float": (lambda x: x**0.5, lambda x: x**0.5),
+}
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int32", "int64"])
+@pytest.mark.parametrize("name", sorted(FLOAT_VALUED))
+def test_float_valued_functions_of_integers_give_float32(
+    backend: str, name: str, dtype: str
+) -> None:
+    nd, npf = FLOAT_VALUED[name]
+    x = np.array([1, 2, 3] if dtype != "bool" else [True, False, True], dtype=dtype)
+    got = nd(ndgrad.tensor(x, device=backend))
+    assert got.dtype is ndgrad.float32, f"{name}({dtype}) gave {got.dtype}"
+    assert got.device == backend
+    if npf is not None:
+        with np.errstate(divide="ignore"):
+            want = npf(x.astype(np.float64))
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
 
 
 def test_zero_dim_tensors_are_strong_in_promotion(backend: str) -> None:
@@ -223,12 +293,12 @@ def test_integer_results_of_float_inputs_do_not_require_grad(backend: str) -> No
     assert (x.astype("float64") * 2).requires_grad
 
 
-def test_reductions_of_integers_follow_numpy(backend: str) -> None:
+def test_reductions_of_integers(backend: str) -> None:
     b = ndgrad.tensor([True, True, False], device=backend)
     assert b.sum().dtype is ndgrad.int64 and b.sum().item() == 2
     i = ndgrad.tensor([1, 2], dtype="int32", device=backend)
     assert i.sum().dtype.name == np.sum(np.array([1, 2], np.int32)).dtype.name
-    assert i.mean().dtype is ndgrad.float64 and i.mean().item() == 1.5
+    assert i.mean().dtype is ndgrad.float32 and i.mean().item() == 1.5  # NumPy: float64
 
 
 def test_astype_and_unknown_dtypes() -> None:
