@@ -1,0 +1,200 @@
+"""A sweep's results in one SQLite file: its settings, its runs and every epoch's metrics.
+
+Only the driver writes (one connection, each write committed at once); WAL mode lets another
+process read while a sweep runs. Runs are keyed by their cell's content hash, so resuming a
+sweep never duplicates or loses a cell, and a metric is keyed by (cell, epoch, name).
+
+Tables::
+
+    meta(key, value)                        the sweep's settings, as JSON
+    runs(cell, config, seed, status, error, diverged_epoch, started, ended, host, attempts)
+    metrics(cell, epoch, name, value)       epoch counts from 1, as the progress bar does
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .grid import Cell
+
+QUEUED, RUNNING, DONE, DIVERGED, FAILED = "queued", "running", "done", "diverged", "failed"
+FINISHED = (DONE, DIVERGED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    cell TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    diverged_epoch INTEGER,
+    started REAL,
+    ended REAL,
+    host TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    cell TEXT NOT NULL REFERENCES runs(cell),
+    epoch INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (cell, epoch, name)
+);
+"""
+
+
+class SettingsMismatch(ValueError):
+    """The output folder holds a sweep with other settings."""
+
+
+class Store:
+    """The SQLite file of one sweep (created if missing). Use as a context manager."""
+
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no sweep results at {self.path}")
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # durable when a process is killed
+            self.db.executescript(_SCHEMA)
+        self.db.row_factory = sqlite3.Row
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- settings ---------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def claim(self, settings: Mapping[str, Any]) -> None:
+        """Record the sweep's settings, or check they match those already recorded."""
+        text = json.dumps(settings, sort_keys=True)
+        stored = self.settings()
+        if stored is None:
+            self.db.execute("INSERT INTO meta VALUES ('settings', ?)", (text,))
+            return
+        if stored != json.loads(text):
+            differ = sorted(
+                k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k)
+            )
+            detail = ", ".join(
+                f"{k}: stored {stored.get(k)!r}, now {settings.get(k)!r}" for k in differ
+            )
+            raise SettingsMismatch(
+                f"{self.path} holds a sweep with other settings ({detail}); resume it with the "
+                "same settings, or choose another output folder"
+            )
+
+    # -- runs -------------------------------------------------------------------------------
+    def add(self, cells: Iterable[Cell]) -> None:
+        """Queue the cells not stored yet (stored ones keep their status and metrics)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO runs (cell, config, seed, status) VALUES (?, ?, ?, ?)",
+                [(c.key, json.dumps(c.config), c.seed, QUEUED) for c in cells],
+            )
+
+    def todo(self, cells: Iterable[Cell], retry_failed: bool = False) -> list[Cell]:
+        """The cells still to run: queued, or running when an earlier driver stopped (and
+        failed ones with `retry_failed`), in the order given."""
+        wanted = {QUEUED, RUNNING} | ({FAILED} if retry_failed else set())
+        status = self.statuses()
+        return [c for c in cells if status.get(c.key, QUEUED) in wanted]
+
+    def statuses(self) -> dict[str, str]:
+        return {r["cell"]: r["status"] for r in self.db.execute("SELECT cell, status FROM runs")}
+
+    def start(self, key: str, host: str, started: float | None = None) -> None:
+        """A run begins (again): metrics of an unfinished earlier attempt are dropped."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
+            self.db.execute(
+                "UPDATE runs SET status = ?, started = ?, ended = NULL, error = NULL, "
+                "diverged_epoch = NULL, host = ?, attempts = attempts + 1 WHERE cell = ?",
+                (RUNNING, started or time.time(), host, key),
+            )
+
+    def record(self, key: str, epoch: int, metrics: Mapping[str, float]) -> None:
+        """One epoch's metrics of a run."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)",
+            [(key, epoch, name, float(v)) for name, v in metrics.items()],
+        )
+
+    def finish(
+        self,
+        key: str,
+        status: str,
+        error: str | None = None,
+        diverged_epoch: int | None = None,
+        ended: float | None = None,
+    ) -> None:
+        if status not in (DONE, DIVERGED, FAILED):
+            raise ValueError(f"finish: status must be done, diverged or failed, not {status!r}")
+        self.db.execute(
+            "UPDATE runs SET status = ?, error = ?, diverged_epoch = ?, ended = ? WHERE cell = ?",
+            (status, error, diverged_epoch, ended or time.time(), key),
+        )
+
+    # -- reading ----------------------------------------------------------------------------
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM runs ORDER BY rowid").fetchall()
+        out = []
+        for r in rows:
+            run = dict(r)
+            run["config"] = json.loads(run["config"])
+            out.append(run)
+        return out
+
+    def metrics(self, key: str | None = None) -> dict[str, dict[int, dict[str, float]]]:
+        """``{cell: {epoch: {name: value}}}`` (one cell's with `key`)."""
+        query, args = "SELECT * FROM metrics", ()
+        if key is not None:
+            query, args = query + " WHERE cell = ?", (key,)
+        out: dict[str, dict[int, dict[str, float]]] = {}
+        for r in self.db.execute(query + " ORDER BY cell, epoch, name", args):
+            out.setdefault(r["cell"], {}).setdefault(r["epoch"], {})[r["name"]] = r["value"]
+        return out
+
+    def export_csv(self, path: str | Path) -> Path:
+        """One row per run and epoch: the config, seed, status and that epoch's metrics
+        (one row with empty metrics for a run without any)."""
+        runs, metrics = self.runs(), self.metrics()
+        params = list(dict.fromkeys(k for r in runs for k in r["config"]))
+        names = sorted({n for m in metrics.values() for e in m.values() for n in e})
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["cell", *params, "seed", "status", "diverged_epoch", "epoch", *names])
+            for r in runs:
+                head = [r["cell"], *(r["config"].get(p, "") for p in params), r["seed"]]
+                head += [r["status"], r["diverged_epoch"] or ""]
+                epochs = metrics.get(r["cell"], {})
+                if not epochs:
+                    w.writerow([*head, "", *([""] * len(names))])
+                for epoch, values in sorted(epochs.items()):
+                    w.writerow([*head, epoch, *(values.get(n, "") for n in names)])
+        tmp.replace(path)
+        return path
