@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,18 @@ def boolean(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.random(shape) < 0.5
 
 
+def integer(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.integers(-5, 6, shape)
+
+
+def positive_integer(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.integers(1, 6, shape)
+
+
+def nonzero_integer(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.integers(1, 6, shape) * rng.choice([-1, 1], shape)
+
+
 def distinct(rng: np.random.Generator, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
     """Values for all inputs together, pairwise at least 0.1 apart: no ties anywhere."""
     sizes = [math.prod(s) for s in shapes]
@@ -82,6 +95,7 @@ class OpSpec:
     domains: tuple[Callable, ...] = (real,)  # one per input (the last repeats)
     joint: Callable | None = None  # draws all inputs together (e.g. `distinct`)
     second_order: bool = True
+    grad: bool = True  # False: no floating input (integers promoted to float), forward only
     rtol: float = 1e-5  # float32 forward and gradient against torch
     atol: float = 1e-6
     gc_eps: float = 1e-6  # gradcheck / gradgradcheck in float64
@@ -94,7 +108,8 @@ class OpSpec:
         return self.domains[min(i, len(self.domains) - 1)]
 
     def sample(self, seed: int, shapes: Shapes, float_dtype: str) -> list[np.ndarray]:
-        """Input arrays for `shapes`: floats as `float_dtype` (unless fixed), bools as bool."""
+        """Input arrays for `shapes`: floats as `float_dtype` (unless fixed); bools and
+        integers (int64) as they are."""
         rng = np.random.default_rng(seed)
         if self.joint is not None:
             arrays = self.joint(rng, shapes)
@@ -102,7 +117,7 @@ class OpSpec:
             arrays = [self.domain(i)(rng, s) for i, s in enumerate(shapes)]
         dtype = self.input_dtype or float_dtype
         arrays = [np.asarray(a) for a in arrays]
-        return [a if a.dtype == bool else a.astype(dtype) for a in arrays]
+        return [a if a.dtype.kind in "bi" else a.astype(dtype) for a in arrays]
 
     def __repr__(self) -> str:
         return f"OpSpec({self.name!r})"
@@ -621,6 +636,27 @@ SPECS: list[OpSpec] = [
     _spec("pow_half", _same(lambda x: x**0.5), unary(), domains=(positive,)),
     _spec("rpow_scalar", _same(lambda x: 2.0**x), unary()),
     _spec("neg", _same(operator.neg), unary()),
+    # integers and bools promoted to a float: the default float32, as torch (NumPy: float64)
+    _spec(
+        "int_add_float_scalar", _same(lambda x: x + 0.5), unary(), domains=(integer,), grad=False
+    ),
+    _spec(
+        "bool_mul_float_scalar", _same(lambda x: x * 2.5), unary(), domains=(boolean,), grad=False
+    ),
+    _spec("int_div_int_scalar", _same(lambda x: x / 4), unary(), domains=(integer,), grad=False),
+    _spec("int_rdiv_int", _same(lambda x: 3 / x), unary(), domains=(nonzero_integer,), grad=False),
+    _spec(
+        "int_true_divide",
+        _same(operator.truediv),
+        binary(),
+        domains=(integer, nonzero_integer),
+        grad=False,
+    ),
+    _spec(
+        "int_pow_half", _same(lambda x: x**0.5), unary(), domains=(positive_integer,), grad=False
+    ),
+    _spec("int_times_float", _same(operator.mul), binary(), domains=(integer, real)),
+    _spec("float_plus_bool", _same(operator.add), binary(), domains=(real, boolean)),
     # unary math
     _spec("abs", (ndgrad.abs, torch.abs), unary(), domains=(NONZERO,)),
     _spec("exp", (ndgrad.exp, torch.exp), unary()),
@@ -631,6 +667,23 @@ SPECS: list[OpSpec] = [
     _spec("sin", (ndgrad.sin, torch.sin), unary()),
     _spec("cos", (ndgrad.cos, torch.cos), unary()),
     _spec("tanh", (ndgrad.tanh, torch.tanh), unary()),
+    *[
+        _spec(
+            f"int_{fn}",
+            (getattr(ndgrad, fn), getattr(torch, fn)),
+            unary(),
+            domains=(domain,),
+            grad=False,
+        )
+        for fn, domain in [
+            ("exp", integer),
+            ("log", positive_integer),
+            ("sqrt", positive_integer),
+            ("sin", integer),
+            ("tanh", integer),
+            ("sigmoid", integer),
+        ]
+    ],
     # activations
     _spec("sigmoid", (ndgrad.sigmoid, torch.sigmoid), unary()),
     _spec("relu", (ndgrad.relu, torch.relu), unary(), domains=(NONZERO,)),
@@ -671,6 +724,26 @@ SPECS: list[OpSpec] = [
     # reductions
     _spec("sum", (ndgrad.sum, t_reduce(torch.sum)), with_kwargs(shapes_1(), axis_kwargs())),
     _spec("mean", (ndgrad.mean, t_reduce(torch.mean)), with_kwargs(shapes_1(), axis_kwargs())),
+    # torch refuses integer means; JAX and Keras give float32, as ndgrad
+    _spec(
+        "int_mean",
+        (ndgrad.mean, t_reduce(lambda x, dim, keepdim: torch.mean(x.float(), dim, keepdim))),
+        with_kwargs(shapes_1(), axis_kwargs()),
+        domains=(integer,),
+        grad=False,
+    ),
+    _spec(
+        "bool_var",
+        (
+            ndgrad.var,
+            t_reduce(lambda x, dim, keepdim, ddof=0: _t_var(x.float(), dim, keepdim, ddof)),
+        ),
+        with_kwargs(shapes_1(min_side=2), axis_kwargs(ddof=True)),
+        domains=(boolean,),
+        grad=False,
+        rtol=1e-4,
+        atol=1e-5,
+    ),
     _spec(
         "prod",
         (ndgrad.prod, t_reduce(torch.prod, single=True)),
@@ -893,10 +966,12 @@ def _t_linear(relu: bool) -> Callable:
 
 def _t_conv(relu: bool) -> Callable:
     def th(x, kernel, bias=None, strides=(1, 1), padding="valid"):
-        y = F.conv2d(
-            x.permute(0, 3, 1, 2), kernel.permute(3, 2, 0, 1), bias, stride=strides,
-            padding=padding,
-        ).permute(0, 2, 3, 1)  # fmt: skip
+        with warnings.catch_warnings():  # torch notes that even kernels pad a copy for 'same'
+            warnings.filterwarnings("ignore", "Using padding='same'", UserWarning)
+            y = F.conv2d(
+                x.permute(0, 3, 1, 2), kernel.permute(3, 2, 0, 1).contiguous(), bias,
+                stride=strides, padding=padding,
+            ).permute(0, 2, 3, 1)  # fmt: skip
         return torch.relu(y) if relu else y
 
     return th
