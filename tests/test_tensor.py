@@ -4,6 +4,7 @@ and the places where ndgrad follows NumPy's semantics."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -55,8 +56,41 @@ def test_filled_tensors(backend: str) -> None:
     f = ndgrad.full((2, 2), fill_value=7, device=backend)
     assert f.tolist() == [[7, 7], [7, 7]] and f.dtype is ndgrad.int64
     assert ndgrad.full(3, fill_value=0.5, dtype="float64", device=backend).dtype is ndgrad.float64
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(ndgrad.ShapeError, match=r"zeros: sizes must be >= 0. Received shape=-1"):
         ndgrad.zeros(-1, device=backend)
+
+
+def test_full_takes_the_fill_value_positionally_as_numpy_torch_and_keras(backend: str) -> None:
+    f = ndgrad.full((2, 3), 7.0, device=backend)
+    assert f.shape == (2, 3) and f.dtype is ndgrad.float32 and f.tolist() == [[7.0] * 3] * 2
+    assert ndgrad.full(2, 3, "int32", backend).tolist() == [3, 3]  # (shape, value, dtype, device)
+    x = ndgrad.ones((2, 2), dtype="float64", device=backend)
+    g = ndgrad.full_like(x, 7.0)
+    assert g.tolist() == [[7.0, 7.0]] * 2 and g.dtype is ndgrad.float64 and g.device == backend
+
+
+@pytest.mark.parametrize(
+    "bad", [(2, 0.5), 2.5, "23", None, [[2, 3]], (2, -3), ndgrad.tensor([2.0])], ids=repr
+)
+def test_a_value_that_is_not_a_shape_is_a_shape_error_naming_it(bad: object) -> None:
+    for make in (ndgrad.zeros, ndgrad.ones, ndgrad.rand, ndgrad.randn, ndgrad.uniform):
+        with pytest.raises(ndgrad.ShapeError, match=re.escape(repr(bad))):
+            make(bad)
+    with pytest.raises(ndgrad.ShapeError, match=r"full: .*" + re.escape(repr(bad))):
+        ndgrad.full(bad, 1.0)
+    with pytest.raises(ndgrad.ShapeError, match=r"normal: .*" + re.escape(repr(bad))):
+        ndgrad.normal(bad, 0.0, 1.0)
+    with pytest.raises(ndgrad.ShapeError, match=r"randint: .*" + re.escape(repr(bad))):
+        ndgrad.randint(5, size=bad)
+    with pytest.raises(ndgrad.ShapeError, match=r"broadcast_to: .*" + re.escape(repr(bad))):
+        ndgrad.ones(1).broadcast_to(bad)
+
+
+def test_shapes_given_as_sequences_of_integers(backend: str) -> None:
+    for shape in ([2, 3], np.array([2, 3]), (np.int64(2), 3), ndgrad.tensor([2, 3])):
+        assert ndgrad.zeros(shape, device=backend).shape == (2, 3)
+        assert ndgrad.full(shape, 1, device=backend).shape == (2, 3)
+        assert ndgrad.ones(1, device=backend).reshape(1, 1).broadcast_to(shape).shape == (2, 3)
 
 
 def test_like_functions(backend: str) -> None:
@@ -114,6 +148,44 @@ def test_random_tensors(backend: str) -> None:
         ndgrad.randint(5, 5)
     with pytest.raises(ValueError):
         ndgrad.normal(3, std=-1.0)
+
+
+def test_random_takes_keras_order_and_names(backend: str) -> None:
+    """Keras: (shape, mean, stddev) and (shape, minval, maxval), with an optional int seed."""
+    ndgrad.manual_seed(0)
+    n = ndgrad.random.normal((3, 1), 0.0, 1.0, device=backend)
+    u = ndgrad.random.uniform((2, 2), 0.0, 1.0, device=backend)
+    assert n.shape == (3, 1) and u.shape == (2, 2) and n.device == u.device == backend
+    big = ndgrad.normal((4000,), 5.0, 0.5, device=backend).numpy()
+    assert abs(big.mean() - 5.0) < 0.05 and abs(big.std() - 0.5) < 0.05
+    w = ndgrad.uniform((4000,), -3.0, -2.0, device=backend).numpy()
+    assert w.min() >= -3.0 and w.max() < -2.0
+    k = ndgrad.normal((4000,), mean=-1.0, stddev=2.0, device=backend).numpy()
+    assert abs(k.mean() + 1.0) < 0.15 and abs(k.std() - 2.0) < 0.15
+    m = ndgrad.uniform((4000,), minval=10.0, maxval=11.0, device=backend).numpy()
+    assert m.min() >= 10.0 and m.max() < 11.0
+    a = ndgrad.normal((5,), stddev=2.0, seed=7, device=backend)
+    b = ndgrad.normal((5,), stddev=2.0, seed=7, device=backend)
+    c = ndgrad.normal((5,), stddev=2.0, device=backend)
+    assert a.tolist() == b.tolist() != c.tolist()
+    ndgrad.manual_seed(1)
+    first = ndgrad.rand(3, device=backend).tolist()
+    ndgrad.manual_seed(1)
+    ndgrad.uniform((2,), seed=3, device=backend)  # a seeded draw leaves the generator alone
+    assert ndgrad.rand(3, device=backend).tolist() == first
+
+
+def test_random_parameters_given_twice_or_too_many_are_errors() -> None:
+    with pytest.raises(TypeError, match="twice, as argument 2 and as mean"):
+        ndgrad.normal((2,), 0.0, mean=1.0)
+    with pytest.raises(TypeError, match="twice, as std and as stddev"):
+        ndgrad.normal((2,), std=1.0, stddev=2.0)
+    with pytest.raises(TypeError, match="twice, as low and as minval"):
+        ndgrad.uniform((2,), low=0.0, minval=1.0)
+    with pytest.raises(TypeError, match="at most 2 parameters"):
+        ndgrad.uniform((2,), 0.0, 1.0, 2.0)
+    with pytest.raises(ndgrad.ShapeError, match=r"uniform\(\(2, 3\), \.\.\.\)"):
+        ndgrad.uniform(3, 0.0, 1.0)  # separate ints, then floats: the hint says how
 
 
 # -- properties ---------------------------------------------------------------------------------
@@ -246,9 +318,9 @@ def test_empty_reductions_follow_numpy(backend: str) -> None:
     assert ndgrad.logsumexp(ndgrad.zeros(0, device=backend)).item() == -math.inf
 
 
-def test_integer_true_division_gives_float64(backend: str) -> None:
+def test_integer_true_division_gives_float32(backend: str) -> None:
     q = ndgrad.tensor([1, 2, 3], device=backend) / 2
-    assert q.dtype is ndgrad.float64 and q.tolist() == [0.5, 1.0, 1.5]
+    assert q.dtype is ndgrad.float32 and q.tolist() == [0.5, 1.0, 1.5]
 
 
 def test_indexing_semantics_match_numpy(backend: str) -> None:
