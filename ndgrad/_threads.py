@@ -1,0 +1,35 @@
+"""Thread counts: one setting for the BLAS pool (matrix products) and the compiled kernels.
+
+By default both use every core of the machine. Processes that share the cores (test workers,
+several trainings at once) should lower it.
+"""
+
+from __future__ import annotations
+
+import os
+
+_count = [os.cpu_count() or 1]
+
+
+def set_num_threads(n: int) -> None:
+    """Use `n` threads for BLAS calls and for ndgrad's compiled kernels in this process.
+
+    >>> import ndgrad
+    >>> ndgrad.set_num_threads(1)
+    >>> ndgrad.get_num_threads()
+    1
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive int. Received n={n!r}")
+    from threadpoolctl import threadpool_limits
+
+    from .backends.kernels import set_kernel_threads
+
+    threadpool_limits(limits=n, user_api="blas")
+    set_kernel_threads(n)
+    _count[0] = n
+
+
+def get_num_threads() -> int:
+    """The thread count `set_num_threads` set (default: the machine's cores)."""
+    return _count[0]
