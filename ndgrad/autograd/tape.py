@@ -172,7 +172,8 @@ def _check_unconnected(value: str) -> None:
 
 
 def _ones(t: Any) -> Any:
-    return _constant(t.backend.xp.ones_like(t.data), t.backend)
+    with t.backend.activate():  # ones_like allocates on the current device
+        return _constant(t.backend.xp.ones_like(t.data), t.backend)
 
 
 def _zeros(shape: tuple[int, ...], like: Any) -> Any:

@@ -243,7 +243,7 @@ class Sign(Op):
     """-1, 0 or 1 (NaN stays NaN, as NumPy); its gradient is zero."""
 
     def forward(self, xp: Any, x: Any) -> Any:
-        return xp.sign(x)
+        return self.backend.sign(x)
 
     def backward(self, g: Tensor) -> tuple:
         return (None,)
@@ -403,7 +403,7 @@ class Clip(Op):
     hi: float | None
 
     def forward(self, xp: Any, x: Any) -> Any:
-        return xp.clip(x, self.lo, self.hi)
+        return self.backend.clip(x, self.lo, self.hi)
 
     def backward(self, g: Tensor) -> tuple:
         x = self.inputs[0]

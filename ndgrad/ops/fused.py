@@ -83,7 +83,9 @@ class SparseSoftmaxCrossEntropy(Op):
 
     def forward(self, xp: Any, logits: Any, labels: Any) -> Any:
         n, c = logits.shape
-        if n and (int(xp.min(labels)) < 0 or int(xp.max(labels)) >= c):
+        # One transfer to the host for both bounds (a GPU waits for each).
+        lo, hi = self.backend.to_numpy(xp.stack([xp.min(labels), xp.max(labels)])) if n else (0, 0)
+        if lo < 0 or hi >= c:
             bad = sorted({int(v) for v in self.backend.to_numpy(labels).tolist() if not 0 <= v < c})
             raise ValueError(
                 f"sparse_categorical_crossentropy: labels must be in [0, {c}) for {c} classes. "

@@ -47,7 +47,62 @@ def _normalize(x: Tensor, index: Any) -> tuple[tuple, bool]:
                 arr = x.backend.astype(arr, x.backend.dtype_of(x.backend.asarray(0)))
             out.append(arr)
             basic = False
-    return tuple(out), basic
+    out = tuple(out)
+    if not basic or any(type(i) is int for i in out):
+        _check_bounds(x, out)
+    return out, basic
+
+
+def _check_bounds(x: Tensor, index: tuple) -> None:
+    """NumPy's IndexError for an integer or integer-array index outside its axis, and for a
+    mask whose shape does not match, on every backend: CuPy wraps out-of-range indices around
+    instead. One host transfer per index array (its min and max together)."""
+    shape, backend = x.shape, x.backend
+    consumed = sum(i.ndim if _is_mask(x, i) else 1 for i in index if _takes_axes(i))
+    axis = 0
+    for i in index:
+        if i is Ellipsis:
+            axis += len(shape) - consumed
+            continue
+        if i is None or axis >= len(shape):  # too many indices: the backend says so
+            continue
+        if isinstance(i, slice):
+            axis += 1
+        elif isinstance(i, int):
+            _check_index(i, i, axis, shape[axis])
+            axis += 1
+        elif _is_mask(x, i):
+            for k, size in enumerate(i.shape):
+                if axis + k < len(shape) and shape[axis + k] != size:
+                    raise IndexError(
+                        f"boolean index did not match indexed array along axis {axis + k}; "
+                        f"size of axis is {shape[axis + k]} but size of corresponding boolean "
+                        f"axis is {size}"
+                    )
+            axis += i.ndim
+        else:
+            if i.size:
+                xp = backend.xp
+                with backend.activate():
+                    bounds = backend.to_numpy(xp.stack([xp.min(i), xp.max(i)]))
+                lo, hi = bounds.tolist()
+                _check_index(lo, hi, axis, shape[axis])
+            axis += 1
+
+
+def _takes_axes(i: Any) -> bool:
+    return i is not None and i is not Ellipsis
+
+
+def _is_mask(x: Tensor, i: Any) -> bool:
+    return not isinstance(i, (int, slice)) and x.backend.dtype_of(i).kind == "b"
+
+
+def _check_index(lo: int, hi: int, axis: int, size: int) -> None:
+    """Raise unless every index in [lo, hi] is in [-size, size)."""
+    bad = hi if hi >= size else lo if lo < -size else None
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {size}")
 
 
 class _Index(Op):

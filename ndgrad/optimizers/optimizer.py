@@ -41,6 +41,15 @@ LearningRate = float | LearningRateSchedule | Callable[[int], float]
 __all__ = ["Optimizer"]
 
 
+def _scaled(pairs: list[tuple[Any, Tensor]], factor: float) -> list[tuple[Any, Tensor]]:
+    """Each gradient times `factor`, computed on its variable's device."""
+    out = []
+    for g, v in pairs:
+        with v.backend.activate():
+            out.append((g * factor, v))
+    return out
+
+
 def _norm(xp: Any, g: Any) -> float:
     """The L2 norm of all elements of `g`, as a Python float."""
     linalg = getattr(xp, "linalg", None)
@@ -146,7 +155,10 @@ class Optimizer:
 
     def add_slot(self, name: str) -> list[Any]:
         """A zero array like each variable (same shape, dtype and device), kept as `name`."""
-        arrays = [v.backend.xp.zeros_like(v.data) for v in self._trainable_variables]
+        arrays = []
+        for v in self._trainable_variables:
+            with v.backend.activate():  # CuPy allocates on its current GPU, not v's
+                arrays.append(v.backend.xp.zeros_like(v.data))
         self._slots[name] = arrays
         return arrays
 
@@ -225,11 +237,13 @@ class Optimizer:
         buffers = {}
         for key, v in largest.items():
             xp = v.backend.xp
-            buffers[key] = [xp.reshape(xp.zeros_like(v.data), (-1,)) for _ in range(count)]
+            with v.backend.activate():
+                buffers[key] = [xp.reshape(xp.zeros_like(v.data), (-1,)) for _ in range(count)]
         views = []
         for v in variables:
             flat = buffers[v.backend.name, v.data.dtype]
-            views.append(tuple(v.backend.xp.reshape(b[: v.size], v.shape) for b in flat))
+            with v.backend.activate():
+                views.append(tuple(v.backend.xp.reshape(b[: v.size], v.shape) for b in flat))
         return views
 
     def to(self, device: str) -> Optimizer:
@@ -243,7 +257,7 @@ class Optimizer:
             for i, a in enumerate(arrays):
                 source = self._devices[i]
                 if source is not target:
-                    arrays[i] = target.from_numpy(source.to_numpy(a))
+                    arrays[i] = target.transfer(a, source)
         self._devices = [target] * len(self._devices)
         self._scratch = None  # rebuilt on the next apply, next to the variables
         return self
@@ -293,9 +307,11 @@ class Optimizer:
             excluded = {id(v) for v in self._no_decay}
             for _, v in pairs:
                 if id(v) not in excluded:
-                    v.data *= factor
+                    with v.backend.activate():
+                        v.data *= factor
         for g, v in pairs:
-            self.update_step(g, v, lr)
+            with v.backend.activate():
+                self.update_step(g, v, lr)
             v._version[0] += 1
         self.iterations += 1
 
@@ -334,7 +350,7 @@ class Optimizer:
                     f"on {devices[i].name!r}; call optimizer.to({v.device!r})"
                 )
             if g.dtype != w.dtype:
-                g = v.backend.xp.astype(g, w.dtype)
+                g = v.backend.astype(g, v.dtype)
             pairs.append((g, v))
         return pairs
 
@@ -344,17 +360,26 @@ class Optimizer:
             c = self.clipnorm
             out = []
             for g, v in pairs:
-                n = _norm(v.backend.xp, g)
-                out.append((g * (c / n) if n > c else g, v))
+                with v.backend.activate():
+                    n = _norm(v.backend.xp, g)
+                    out.append((g * (c / n) if n > c else g, v))
             return out
         if self.global_clipnorm:
             c = self.global_clipnorm
-            total = math.sqrt(sum(_norm(v.backend.xp, g) ** 2 for g, v in pairs))
+            squares = 0.0
+            for g, v in pairs:
+                with v.backend.activate():
+                    squares += _norm(v.backend.xp, g) ** 2
+            total = math.sqrt(squares)
             if not math.isfinite(total):  # as clip_by_global_norm: every gradient becomes NaN
-                return [(g * math.nan, v) for g, v in pairs]
-            return [(g * (c / total), v) for g, v in pairs] if total > c else pairs
+                return _scaled(pairs, math.nan)
+            return _scaled(pairs, c / total) if total > c else pairs
         c = self.clipvalue
-        return [(v.backend.xp.clip(g, -c, c), v) for g, v in pairs]
+        out = []
+        for g, v in pairs:
+            with v.backend.activate():
+                out.append((v.backend.clip(g, -c, c), v))
+        return out
 
     def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
         """Update ``variable.data`` in place from the backend array `gradient` (subclasses)."""
