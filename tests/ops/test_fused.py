@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -134,3 +136,51 @@ def test_sparse_softmax_cross_entropy_empty_batch():
     assert loss.shape == (0,)
     loss.sum().backward()
     assert logits.grad.shape == (0, 3)
+
+
+def _relu_case(rng, shapes):
+    """float64 inputs whose pre-activations are about half negative."""
+    return [rng.standard_normal(s) for s in shapes]
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_linear_relu_matches_torch_with_negative_pre_activations(backend, use_bias):
+    rng = np.random.default_rng(4)
+    x, w, b = _relu_case(rng, [(6, 5), (5, 4), (4,)])
+    pre = x @ w + (b if use_bias else 0)
+    assert 0.25 < (pre < 0).mean() < 0.75
+    args = [x, w] + ([b] if use_bias else [])
+    nd, th = [_nd(a, backend) for a in args], [_th(a) for a in args]
+    y = linear(*nd, relu=True)
+    ty = torch.relu(torch.matmul(th[0], th[1]) + (th[2] if use_bias else 0))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(y.shape)
+    (y * ndgrad.tensor(g, dtype="float64", device=backend)).sum().backward()
+    (ty * torch.from_numpy(g)).sum().backward()
+    for got, want in zip(nd, th):
+        np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert ndgrad.gradcheck(lambda *a: linear(*a, relu=True), [_nd(a, backend) for a in args])
+    assert ndgrad.gradgradcheck(lambda *a: linear(*a, relu=True), [_nd(a, backend) for a in args])
+
+
+@pytest.mark.parametrize(("strides", "padding"), [((1, 1), "same"), ((2, 1), "valid")])
+def test_conv2d_relu_matches_torch_with_negative_pre_activations(backend, strides, padding):
+    rng = np.random.default_rng(5)
+    x, k, b = _relu_case(rng, [(2, 5, 4, 3), (3, 2, 3, 4), (4,)])
+    X, K, B = (_nd(a, backend) for a in (x, k, b))
+    tx, tk, tb = (_th(a) for a in (x, k, b))
+    y = ndgrad.ops.conv2d(X, K, B, strides=strides, padding=padding, relu=True)
+    pre = ndgrad.ops.conv2d(_nd(x, backend, False), _nd(k, backend, False), _nd(b, backend, False),
+                            strides=strides, padding=padding)
+    assert 0.25 < (pre.numpy() < 0).mean() < 0.75
+    np.testing.assert_array_equal(y.numpy(), np.maximum(pre.numpy(), 0))
+    with warnings.catch_warnings():  # torch pads a copy for 'same' with even kernels
+        warnings.filterwarnings("ignore", "Using padding='same'", UserWarning)
+        ty = torch.relu(F.conv2d(tx.permute(0, 3, 1, 2), tk.permute(3, 2, 0, 1).contiguous(), tb,
+                                 stride=strides, padding=padding)).permute(0, 2, 3, 1)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    (y * ndgrad.tensor(g, dtype="float64", device=backend)).sum().backward()
+    (ty * torch.from_numpy(g)).sum().backward()
+    for got, want in [(X, tx), (K, tk), (B, tb)]:
+        np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-10, atol=1e-12)
