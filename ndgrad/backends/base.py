@@ -263,7 +263,9 @@ class Backend:
             for j in range(kw):
                 rows = slice(i, i + sh * (oh - 1) + 1, sh)
                 columns = slice(j, j + sw * (ow - 1) + 1, sw)
-                self.add_into(out, (slice(None), rows, columns, slice(None)), cols[:, :, :, i, j, :])
+                self.add_into(
+                    out, (slice(None), rows, columns, slice(None)), cols[:, :, :, i, j, :]
+                )
         return out
 
     def max_pool(self, x: Any, size: tuple[int, int], strides: tuple[int, int]) -> tuple:
@@ -274,12 +276,12 @@ class Backend:
         """
         out = None
         for tap in self._pool_taps(x.shape, size, strides):
-            out = self.xp.asarray(x[tap], copy=True) if out is None else self.xp.maximum(out, x[tap])
+            out = (
+                self.xp.asarray(x[tap], copy=True) if out is None else self.xp.maximum(out, x[tap])
+            )
         return out, None
 
-    def max_pool_arg(
-        self, x: Any, y: Any, size: tuple[int, int], strides: tuple[int, int]
-    ) -> Any:
+    def max_pool_arg(self, x: Any, y: Any, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         """The winning tap of each window (int8 or int32, shaped like `y`) from x and y = max."""
         xp = self.xp
         dtype = xp.int8 if size[0] * size[1] <= 127 else xp.int32
@@ -293,7 +295,7 @@ class Backend:
             else:
                 taken = hit
             if t:
-                arg = xp.where(hit, xp.asarray(t, dtype=dtype), arg)
+                arg = xp.where(hit, xp.asarray(t, dtype=dtype, device=self.native_device), arg)
         return arg
 
     def route_scatter(
@@ -324,7 +326,12 @@ class Backend:
         (kh, kw), (sh, sw) = size, strides
         oh, ow = out_hw or ((shape[1] - kh) // sh + 1, (shape[2] - kw) // sw + 1)
         return [
-            (slice(None), slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+            (
+                slice(None),
+                slice(i, i + sh * (oh - 1) + 1, sh),
+                slice(j, j + sw * (ow - 1) + 1, sw),
+                slice(None),
+            )
             for i in range(kh)
             for j in range(kw)
         ]
