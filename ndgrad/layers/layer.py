@@ -170,7 +170,7 @@ class Layer:
         target = get_backend(device)
         for _, w, _ in self.named_weights():
             if w.backend is not target:
-                w.data = target.from_numpy(w.backend.to_numpy(w.data))
+                w.data = target.transfer(w.data, w.backend)
                 w.backend = target
                 w.grad = None
         self._set_device(target.name)

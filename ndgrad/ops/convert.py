@@ -42,7 +42,7 @@ class ToDevice(Op):
     @classmethod
     def apply(cls, x: Tensor, target: Any) -> Tensor:  # type: ignore[override]
         out = Tensor.__new__(Tensor)
-        out.data = target.from_numpy(x.backend.to_numpy(x.data))
+        out.data = target.transfer(x.data, x.backend)  # GPU to GPU without the host
         out.backend, out.grad, out._node, out._version = target, None, None, [0]
         out._requires_grad = False
         if is_grad_enabled() and x._requires_grad:
