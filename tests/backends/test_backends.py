@@ -5,6 +5,8 @@ between devices with their gradients, the default device is a context, and only
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 
 import ndgrad
+from ndgrad.backends import registry
 
 ROOT = Path(ndgrad.__file__).parent
 DEVICE1 = array_api_strict.Device("device1")
@@ -43,6 +46,94 @@ def test_device_arrays_are_recognised() -> None:
     a = array_api_strict.asarray([1.0, 2.0], device=DEVICE1)
     t = ndgrad.tensor(a)
     assert t.device == "strict" and t.data.device == DEVICE1
+
+
+def test_device_arrays_are_recognised_in_a_fresh_process() -> None:
+    """Before any strict tensor exists, the array's namespace says where it belongs."""
+    script = (
+        "import array_api_strict as xp, ndgrad\n"
+        "t = ndgrad.tensor(xp.asarray([1.0], device=xp.Device('device1')))\n"
+        "f = ndgrad.from_dlpack(xp.asarray([2.0], device=xp.Device('device1')))\n"
+        "print(t.device, t.data.device, f.device, f.tolist())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    device1 = "array_api_strict.Device('device1')"
+    assert done.stdout.split() == ["strict", device1, "strict", "[2.0]"]
+
+
+def test_strict_arrays_on_other_strict_devices_are_copied_to_device1_by_tensor() -> None:
+    a = array_api_strict.asarray([1.0, 2.0])  # CPU_DEVICE
+    t = ndgrad.tensor(a)
+    assert t.device == "strict" and t.data.device == DEVICE1 and t.tolist() == [1.0, 2.0]
+    with pytest.raises(ndgrad.DeviceError, match="CPU_DEVICE.*ndgrad.tensor"):
+        ndgrad.from_dlpack(a)  # sharing memory cannot change the device
+
+
+class _FakeDevice:
+    id = 1
+
+
+class _FakeCupyArray:
+    """Looks like a CuPy array on GPU 1 (by its type's module), with no GPU needed."""
+
+    device = _FakeDevice()
+
+
+_FakeCupyArray.__module__ = "cupy._core.core"
+
+
+class _FakeDLPackProducer:
+    def __init__(self, device_type: int, index: int) -> None:
+        self.place = (device_type, index)
+
+    def __dlpack__(self, **kwargs: object) -> None:
+        raise AssertionError("not consumed in this test")
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return self.place
+
+
+def test_gpu_arrays_are_recognised_without_touching_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = []
+    monkeypatch.setattr(registry, "_backend", lambda kind, index: asked.append((kind, index)))
+    registry.array_backend(_FakeCupyArray())
+    registry.array_backend(_FakeDLPackProducer(2, 3))  # e.g. a torch tensor on cuda:3
+    assert asked == [("cuda", 1), ("cuda", 3)]
+    assert registry.array_backend(np.ones(2)) is None  # host data: the default device
+    assert registry.array_backend(_FakeDLPackProducer(1, 0)) is None
+
+
+def test_from_dlpack_shares_memory_with_numpy_and_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a = np.zeros(3, dtype=np.float64)
+    t = ndgrad.from_dlpack(a)
+    a[1] = 4.0
+    assert t.dtype is ndgrad.float64 and t.tolist() == [0.0, 4.0, 0.0] and t.device == "cpu"
+    p = torch.arange(4, dtype=torch.int32)
+    u = ndgrad.from_dlpack(p)
+    p[0] = 9
+    assert u.dtype is ndgrad.int32 and u.tolist() == [9, 1, 2, 3]
+    back = torch.from_dlpack(ndgrad.ones(2, device="strict"))  # Tensor.__dlpack__
+    assert back.tolist() == [1.0, 1.0]
+    x = ndgrad.ones(2)
+    assert np.from_dlpack(x).tolist() == [1.0, 1.0]
+    s = ndgrad.ones(2, device="strict")
+    assert ndgrad.from_dlpack(s).data is s.data
+
+
+def test_from_dlpack_errors() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="list"):
+        ndgrad.from_dlpack([1.0, 2.0])
+    with pytest.raises(ndgrad.DTypeError, match="complex64"):
+        ndgrad.from_dlpack(torch.zeros(2, dtype=torch.complex64))
+    with pytest.raises(ndgrad.DeviceError, match="DLPack device type 4"):
+        ndgrad.from_dlpack(_FakeDLPackProducer(4, 0))
+    with pytest.raises(ndgrad.GraphError, match="detach"):
+        torch.from_dlpack(ndgrad.ones(2, requires_grad=True))
 
 
 # -- mixing devices --------------------------------------------------------------------------------
