@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ndgrad
-from ndgrad._shapes import broadcast_shapes, normalize_axes, normalize_axis
+from ndgrad._shapes import as_shape, broadcast_shapes, normalize_axes, normalize_axis
 
 
 def _ones(shape: tuple[int, ...], device: str) -> ndgrad.Tensor:
@@ -158,6 +158,45 @@ def test_other_shape_errors(backend: str) -> None:
         y += x
     with pytest.raises(ndgrad.ShapeError, match="gradient shape"):
         ndgrad.ones(3, requires_grad=True, device=backend).exp().backward(_ones((2,), backend))
+
+
+def test_as_shape_accepts_ints_and_sequences_of_them() -> None:
+    assert as_shape(3) == (3,) and as_shape(()) == () and as_shape([2, 0]) == (2, 0)
+    assert as_shape(np.int32(4)) == (4,) and as_shape(np.array([1, 2])) == (1, 2)
+    assert as_shape(ndgrad.tensor(5)) == (5,) and as_shape(ndgrad.tensor([5, 6])) == (5, 6)
+    assert as_shape((2, -1), allow_inferred=True) == (2, -1)
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ((2, 0.5), "a shape must be an int or a sequence of ints"),
+        (2.0, "a shape must be an int or a sequence of ints"),
+        ("23", "a shape must be an int or a sequence of ints"),
+        ([[2], [3]], "a shape must be an int or a sequence of ints"),
+        (None, "a shape must be an int or a sequence of ints"),
+        ((2, -1), "sizes must be >= 0"),
+    ],
+    ids=repr,
+)
+def test_as_shape_names_what_is_not_a_shape(bad: object, why: str) -> None:
+    with pytest.raises(
+        ndgrad.ShapeError, match=rf"^zeros: {why}.*Received shape={re.escape(repr(bad))}$"
+    ):
+        as_shape(bad, "zeros")
+
+
+def test_inferred_sizes_only_where_allowed() -> None:
+    with pytest.raises(ndgrad.ShapeError, match="at most one -1"):
+        as_shape((-1, -1), "reshape", allow_inferred=True)
+    with pytest.raises(ndgrad.ShapeError, match=r"reshape: .*shape=\(2, -3\)"):
+        ndgrad.ones(6).reshape(2, -3)
+    with pytest.raises(ndgrad.ShapeError, match=r"reshape: .*shape=\(2, 1.5\)"):
+        ndgrad.ones(6).reshape(2, 1.5)
+    with pytest.raises(ndgrad.ShapeError, match=r"tile: .*shape=\(2, -1\)"):
+        ndgrad.ones(2).tile((2, -1))
+    with pytest.raises(ndgrad.ShapeError, match=r"transpose: axes must be ints"):
+        ndgrad.ones((2, 2)).transpose((0.0, 1.0))
 
 
 def test_axis_normalization() -> None:
