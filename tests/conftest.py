@@ -4,8 +4,9 @@ Profiles: "ci" (the default, and always when the CI environment variable is set)
 derandomized with a bounded number of examples and no deadline, so the suite is reproducible
 and fast; "dev" (``HYPOTHESIS_PROFILE=dev``) explores more examples with fresh randomness.
 
-`backend` is parametrized over the NumPy device ("cpu") and the array-api-strict device
-("strict"), so every op and autograd test that takes it runs on both.
+`backend` is parametrized over the NumPy device ("cpu"), the array-api-strict device
+("strict") and the first GPU ("cuda:0", marked `gpu`), so every op, autograd, layer, loss,
+optimizer and fit test that takes it runs on each device this machine has.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import ndgrad
+from ndgrad.backends.registry import cuda_missing
 
 settings.register_profile(
     "ci",
@@ -47,19 +49,28 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
     _blas_limit = threadpool_limits(1)
 
-BACKENDS = ("cpu", "strict")
+BACKENDS = ("cpu", "strict", pytest.param("cuda:0", marks=pytest.mark.gpu))
 
 
 @pytest.fixture(params=BACKENDS, scope="session")
 def backend(request: pytest.FixtureRequest) -> str:
-    """A device name: "cpu" (NumPy) or "strict" (array-api-strict on Device("device1"))."""
+    """A device name: "cpu" (NumPy), "strict" (array-api-strict on Device("device1")) and
+    "cuda:0" (CuPy; a `gpu` test, skipped where no GPU is usable)."""
     return request.param
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if ndgrad.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="no CUDA device")
+    """Skip `gpu` tests (``@pytest.mark.gpu``, or ``gpu(devices=2)`` for multi-GPU ones) on
+    machines with fewer usable GPUs, saying why: the only skips the suite allows."""
+    count = ndgrad.cuda.device_count()
+    missing = cuda_missing()
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        marker = item.get_closest_marker("gpu")
+        needed = marker.kwargs.get("devices", 1) if marker else 0
+        if count >= needed:
+            continue
+        if count:
+            reason = f"needs {needed} CUDA devices; this machine has {count}"
+        else:
+            reason = "no CUDA device" + (f" ({missing})" if missing else "")
+        item.add_marker(pytest.mark.skip(reason=reason))

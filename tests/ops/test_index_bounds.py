@@ -7,10 +7,13 @@ GPU is present, cuda:0 (the `backend` fixture), and expect NumPy's behaviour eve
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 import ndgrad
+from ndgrad.backends.numpy import NumpyBackend
 
 OUT_OF_RANGE = [
     ((3,), [5], "index 5 is out of bounds for axis 0 with size 3"),
@@ -87,3 +90,35 @@ def test_repeated_positions_with_a_gradient(backend: str) -> None:
     assert t.tolist() == [2.0, 3.0]
     (t * ndgrad.tensor([10.0, 100.0], device=backend)).sum().backward()
     assert v.grad.tolist() == [10.0, 10.0, 100.0]  # as PyTorch: each writer gets g[index]
+
+
+class _Wrapping(NumpyBackend):
+    """Indexes as CuPy does: an out-of-range integer array index wraps around its axis."""
+
+    kind = "wrapping"
+
+    def _wrap(self, array: np.ndarray, index: tuple) -> tuple:
+        return tuple(
+            i % array.shape[axis] if isinstance(i, np.ndarray) and i.dtype.kind in "iu" else i
+            for axis, i in enumerate(index)
+        )
+
+    def getitem(self, array: np.ndarray, index: tuple) -> Any:
+        return array[self._wrap(array, index)]
+
+    def setitem(self, array: np.ndarray, index: tuple, values: Any) -> None:
+        array[self._wrap(array, index)] = values
+
+
+def test_bounds_are_checked_before_the_backend_indexes() -> None:
+    backend = _Wrapping()
+    t = ndgrad.tensor([1.0, 2.0, 3.0], device=backend)
+    assert backend.getitem(t.data, (np.array([5]),)).tolist() == [3.0]  # it does wrap
+    with pytest.raises(IndexError, match="index 5 is out of bounds for axis 0 with size 3"):
+        t[[5]]
+    with pytest.raises(IndexError, match="index -4 is out of bounds for axis 0 with size 3"):
+        t[[-4]] = 0.0
+    m = ndgrad.zeros(2, 3, device=backend)
+    with pytest.raises(IndexError, match="index 3 is out of bounds for axis 1 with size 3"):
+        m[:, [3]]
+    assert t.tolist() == [1.0, 2.0, 3.0] and m[:, [2, -1]].shape == (2, 2)
