@@ -4,8 +4,17 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# Full MNIST for `make bench` when that folder holds it; otherwise synthetic learnable data.
+BENCH_DATA ?= ../shared/data/mnist
+# Graphviz's `dot` draws ndgrad.viz.draw_graph's pictures: installed with apt-get where it is
+# missing and we are root (updating the package lists only if the first try fails); never fails.
+GRAPHVIZ := command -v dot >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 \
+	|| [ "$$(id -u)" != 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz \
+	>/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y -qq graphviz >/dev/null 2>&1; } || echo "graphviz not installed: \
+	tests that render with dot are skipped"
 
-.PHONY: demo test bench bench-gpu lint clean
+.PHONY: demo test figures bench bench-gpu lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +31,16 @@ demo: $(VENV)/.core
 	$(VENV)/bin/ndgrad train mnist
 
 test: $(VENV)/.dev
+	@$(GRAPHVIZ)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 -q
 
+figures: $(VENV)/.dev
+	@$(GRAPHVIZ)
+	$(PY) docs/figures/make_figures.py
+
 bench: $(VENV)/.dev
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --out bench/RESULTS.md
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --data $(BENCH_DATA) --out bench/RESULTS.md
 
 bench-gpu: $(VENV)/.dev
 	$(PY) bench/run.py --device cuda --out bench/RESULTS-gpu.md

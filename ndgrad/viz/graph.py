@@ -40,7 +40,8 @@ def draw_graph(
     """The graph of ops recorded behind `t`, as Graphviz DOT text (also rendered to `path`).
 
     Each tensor box shows its name (from `names`), shape and dtype, and its values when it has
-    at most `max_elements` elements. With `gradients` and a one-element `t`, the boxes also
+    at most `max_elements` elements; `t` is green, leaves that require grad blue, constants
+    grey. With `gradients` and a one-element `t`, the boxes also
     show d t / d tensor, computed here without touching any ``.grad`` (the graph is kept, so
     ``t.backward()`` still works afterwards). `path` ending in ``.svg``, ``.png`` or ``.pdf``
     is rendered with Graphviz's ``dot``; ``.dot`` writes the text.
@@ -54,7 +55,11 @@ def draw_graph(
     """
     if not isinstance(t, Tensor):
         raise TypeError(f"draw_graph: expected an ndgrad Tensor. Received {type(t).__name__}")
-    labels = {_key(x): name for name, x in (names or {}).items()}
+    labels = {}
+    for name, x in (names or {}).items():
+        if not isinstance(x, Tensor):
+            raise TypeError(f"draw_graph: names[{name!r}] is a {type(x).__name__}, not a Tensor")
+        labels[_key(x)] = name
     tensors, ops = _walk(t)
     grads: dict[tuple, Any] = {}
     if gradients and t.requires_grad and t.size == 1:
@@ -75,18 +80,9 @@ def draw_graph(
             fields.append("value " + _values(x))
             if k in grads:
                 fields.append("grad " + _values(grads[k]))
-        color = (
-            ROOT_COLOR
-            if x is t
-            else LEAF_COLOR
-            if x.requires_grad and x.grad_fn is None
-            else CONSTANT_COLOR
-            if not x.requires_grad
-            else "white"
-        )
         label = "|".join(_escape_record(f) for f in fields)
         lines.append(
-            f'  {ids[k]} [shape=record, style=filled, fillcolor="{color}", label="{label}"];'
+            f'  {ids[k]} [shape=record, style=filled, fillcolor="{_fill(x, t)}", label="{label}"];'
         )
     for j, (node, out_key) in enumerate(ops):
         op_id = f"op{j}"
@@ -136,6 +132,14 @@ def render(dot: str, path: str | Path) -> Path:
     return path
 
 
+def _fill(x: Tensor, root: Tensor) -> str:
+    if x is root:
+        return ROOT_COLOR
+    if not x.requires_grad:
+        return CONSTANT_COLOR
+    return LEAF_COLOR if x.grad_fn is None else "white"
+
+
 def _key(x: Tensor) -> tuple:
     """One key per tensor of the graph: the op that made it, or the tensor object for a leaf."""
     node = x.grad_fn
@@ -173,13 +177,17 @@ def _broadcasts_to(shapes: list[tuple[int, ...]], out: tuple[int, ...]) -> bool:
         return False
 
 
+def _number(v: float) -> str:
+    return f"{v + 0.0:.4g}"  # + 0.0 prints -0 as 0
+
+
 def _values(x: Tensor) -> str:
+    """The values, 4 significant digits, one line per matrix row."""
     a = x.numpy()
     if a.ndim == 0:
-        return f"{a.item():.4g}" if a.dtype.kind == "f" else str(a.item())
-    text = np.array2string(
-        a, separator=", ", max_line_width=10**6, formatter={"float_kind": lambda v: f"{v:.4g}"}
-    )
+        return _number(a.item()) if a.dtype.kind == "f" else str(a.item())
+    short = {"float_kind": _number}
+    text = np.array2string(a, separator=", ", max_line_width=10**6, formatter=short)
     return "\n".join(" ".join(row.split()) for row in text.splitlines() if row.strip())
 
 

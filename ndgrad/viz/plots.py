@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,10 @@ from ..autograd import no_grad
 from ..creation import tensor
 from ..errors import ShapeError
 from ..models import Model
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: one colour per class (matplotlib's tab10), cycled beyond ten classes
 PALETTE = (
@@ -42,7 +46,7 @@ def _host(a: Any) -> np.ndarray:
     return a.numpy() if isinstance(a, Tensor) else np.asarray(a)
 
 
-def plot_history(history: Any) -> Any:
+def plot_history(history: Any) -> Figure:
     """Loss and metric curves of a `fit`: one panel per quantity, training and validation.
 
     `history` is what `fit` returns (a `History`) or its dict ``{"loss": [...], "val_loss":
@@ -121,7 +125,7 @@ def show_images(
     *,
     columns: int = 10,
     class_names: Sequence[str] | None = None,
-) -> Any:
+) -> Figure:
     """A grid of images titled with their labels; wrong predictions in red, framed in red.
 
     `x` is (n, height, width), (n, height, width, channels) or flattened (n, side*side).
@@ -191,11 +195,11 @@ def plot_decision_boundary(
     x: Any,
     y: Any,
     *,
-    ax: Any = None,
+    ax: Axes | None = None,
     resolution: int = 200,
     feature_names: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
-) -> Any:
+) -> Figure:
     """The classes a model predicts over the plane (or line) of its 1 or 2 features, with data.
 
     `x` is (n, 2) or (n, 1); `y` holds class indices (or 0/1 floats). The model's output is
