@@ -2,7 +2,7 @@
 
 Both stream the same events to the driver, which alone writes the store::
 
-    ("start", cell_key, host, time)
+    ("start", cell_key, host, time, threads)
     ("epoch", cell_key, epoch, metrics)          after each epoch (epoch counts from 1)
     ("end", cell_key, status, diverged_epoch, error, time)   status: done, diverged, failed
 
@@ -35,7 +35,7 @@ def execute(
     cell: Cell, build: Callable[..., Any], data: Data | None, options: dict, emit: OnEvent
 ) -> None:
     """Run one cell where this is called, sending its events through `emit`."""
-    emit(("start", cell.key, socket.gethostname(), time.time()))
+    emit(("start", cell.key, socket.gethostname(), time.time(), options.get("threads")))
     try:
         outcome = run_cell(
             build, cell, data, lambda epoch, m: emit(("epoch", cell.key, epoch, dict(m))),
@@ -115,6 +115,7 @@ class LocalExecutor(Executor):
             return
         context = mp.get_context("spawn")  # no forked BLAS or Ray threads in the workers
         events = context.Queue()
+        options = {**options, "threads": self.threads}
         pool = ProcessPoolExecutor(
             max_workers=min(self.workers, len(cells)),
             mp_context=context,
@@ -229,6 +230,7 @@ class RayExecutor(Executor):
             if not self.workers:
                 self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // self.threads)
             events = Queue(actor_options={"num_cpus": 0})
+            options = {**options, "threads": self.threads}
             data_ref = ray.put(data)  # once, shared by every task
             task = ray.remote(_ray_task).options(num_cpus=self.threads, max_retries=1)
             futures = {task.remote(c, build, data_ref, options, events): c for c in cells}

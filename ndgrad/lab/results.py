@@ -164,7 +164,7 @@ class SweepResult:
             out.append(
                 f"The best configuration is {best.label(self.params)}: {metric} "
                 f"{best.mean:.4f} (± {best.spread:.4f} over {seeds} seed{'s' * (seeds > 1)})"
-                + (f" after {epochs} epochs." if epochs else ".")
+                + (f" after {epochs} epoch{'s' * (epochs != 1)}." if epochs else ".")
             )
         diverged = [s for s in summaries if s.n_diverged]
         if not diverged:
@@ -175,7 +175,7 @@ class SweepResult:
                 epochs_seen = sorted(set(s.diverged_epochs))
                 when = f"epoch {', '.join(map(str, epochs_seen))}" if epochs_seen else "?"
                 part = f"momentum {format_value(s.config['momentum'])} ({when}"
-                part += f", {s.n_diverged} of {len(s.statuses)} seeds)"
+                part += f", {s.n_diverged} of {len(s.statuses)} seed{'s' * (len(s.statuses) > 1)})"
                 by_lr.setdefault(s.config["learning_rate"], []).append(part)
             parts = [
                 f"learning_rate={format_value(lr)} at " + " and ".join(v)
@@ -237,13 +237,13 @@ class SweepResult:
                 if s.all_diverged and not base.all_diverged:
                     parts.append(f"momentum {m} made it diverge")
                 elif s.values and base.values:
-                    delta = s.mean - base.mean
-                    verb = "raised" if delta > 0 else "lowered"
-                    if lower_is_better(metric):
-                        verb = "lowered" if delta < 0 else "raised"
-                    parts.append(
-                        f"momentum {m} {verb} {metric} from {base.mean:.4f} to {s.mean:.4f}"
-                    )
+                    if f"{s.mean:.4f}" == f"{base.mean:.4f}":
+                        parts.append(f"momentum {m} left {metric} at {s.mean:.4f}")
+                    else:
+                        verb = "raised" if s.mean > base.mean else "lowered"
+                        parts.append(
+                            f"momentum {m} {verb} {metric} from {base.mean:.4f} to {s.mean:.4f}"
+                        )
                 elif s.values and not base.values:
                     parts.append(f"momentum {m} reached {s.mean:.4f} where momentum {m0} did not")
             if parts:

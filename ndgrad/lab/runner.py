@@ -69,15 +69,20 @@ def run_cell(
     batch_size: int = 32,
     explode: float | None = 100.0,
     tensorboard: str | None = None,
+    threads: int | None = None,
 ) -> Outcome:
     """Train `cell` and report its epochs; returns how it ended. Exceptions propagate.
 
     `tensorboard`: a folder; the run writes TensorBoard event files in a subfolder named
-    after the cell (models that `build` returns only).
+    after the cell (models that `build` returns only). `threads`: BLAS and kernel threads
+    for this run; a cell's metrics are bit-identical for the same thread count, whatever
+    the machine, worker or order of runs.
     """
     import ndgrad
 
     start = time.perf_counter()
+    if threads:
+        ndgrad.set_num_threads(threads)
     ndgrad.manual_seed(cell.random_seed(sweep_seed))
     if trains_itself(build):
         watch = _Watch(explode)

@@ -7,7 +7,8 @@ sweep never duplicates or loses a cell, and a metric is keyed by (cell, epoch, n
 Tables::
 
     meta(key, value)                        the sweep's settings, as JSON
-    runs(cell, config, seed, status, error, diverged_epoch, started, ended, host, attempts)
+    runs(cell, config, seed, status, error, diverged_epoch, started, ended, host, threads,
+         attempts)
     metrics(cell, epoch, name, value)       epoch counts from 1, as the progress bar does
 """
 
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     started REAL,
     ended REAL,
     host TEXT,
+    threads INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS metrics (
@@ -124,15 +126,18 @@ class Store:
     def statuses(self) -> dict[str, str]:
         return {r["cell"]: r["status"] for r in self.db.execute("SELECT cell, status FROM runs")}
 
-    def start(self, key: str, host: str, started: float | None = None) -> None:
+    def start(
+        self, key: str, host: str, started: float | None = None, threads: int | None = None
+    ) -> None:
         """A run begins (again): metrics of an unfinished earlier attempt are dropped."""
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
             self.db.execute(
                 "UPDATE runs SET status = ?, started = ?, ended = NULL, error = NULL, "
-                "diverged_epoch = NULL, host = ?, attempts = attempts + 1 WHERE cell = ?",
-                (RUNNING, started or time.time(), host, key),
+                "diverged_epoch = NULL, host = ?, threads = ?, attempts = attempts + 1 "
+                "WHERE cell = ?",
+                (RUNNING, started or time.time(), host, threads, key),
             )
 
     def record(self, key: str, epoch: int, metrics: Mapping[str, float]) -> None:

@@ -127,7 +127,7 @@ def sweep(
         def on_event(event: tuple) -> None:
             kind, key = event[0], event[1]
             if kind == "start":
-                db.start(key, host=event[2], started=event[3])
+                db.start(key, host=event[2], started=event[3], threads=event[4])
             elif kind == "epoch":
                 db.record(key, event[2], event[3])
             elif kind == "end":
@@ -184,6 +184,7 @@ def verify(
     options = {
         k: settings[k] for k in ("sweep_seed", "epochs", "batch_size", "explode") if k in settings
     }
+    options["threads"] = run["threads"]  # the same BLAS threads: the same rounding
     ended: list[tuple] = []
 
     def collect(event: tuple) -> None:
