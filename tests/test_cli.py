@@ -109,12 +109,11 @@ def test_train_options_reach_the_saved_model(mnist_run):
 
 
 def test_batch_size_and_epochs_set_the_number_of_steps(offline):
-    for argv, steps in [([], 100 * math.ceil(120 / 16)),  # the recipe: 100 epochs of 16
-                        (["--epochs", "2", "--batch-size", "50"], 2 * 3)]:
-        path = offline / "iris.ndgrad"
-        status, _, err = _run(["train", "iris", "--verbose", "0", "--save", path, *argv])
-        assert status == 0, err
-        assert ndgrad.load_model(str(path)).optimizer.iterations == steps
+    path = offline / "iris.ndgrad"
+    argv = ["train", "iris", "--epochs", "2", "--batch-size", "50", "--verbose", "0"]
+    status, _, err = _run([*argv, "--save", path])
+    assert status == 0, err
+    assert ndgrad.load_model(str(path)).optimizer.iterations == 2 * math.ceil(120 / 50)
 
 
 def test_seed_makes_runs_identical_and_another_seed_different(offline):
@@ -139,6 +138,7 @@ def test_train_iris_with_the_example_recipe(offline):
     assert accuracy >= 0.93  # as examples/iris.py
     model = ndgrad.load_model(str(path))
     assert type(model.optimizer).__name__ == "Adam" and model.optimizer.learning_rate == 0.01
+    assert model.optimizer.iterations == 100 * math.ceil(120 / 16)  # 100 epochs of 16
     # the standardization is part of the model: raw measurements in, classes out
     (x_train, _), (x_test, y_test) = iris.load_data()
     np.testing.assert_allclose(model.layers[0].mean.numpy(), x_train.mean(0), rtol=1e-5)
