@@ -25,6 +25,11 @@ def first_nonfinite(x: Tensor) -> int | None:
     """
     if not x.dtype.is_floating or x.size == 0:
         return None
+    with x.backend.activate():  # CuPy computes on the current GPU, not x's
+        return _first_nonfinite(x)
+
+
+def _first_nonfinite(x: Tensor) -> int | None:
     xp, data = x.backend.xp, x.data
     n = x.shape[0] if x.ndim else 1
     if x.ndim == 0:
@@ -87,6 +92,10 @@ class Rollback:
 
     def save(self, epoch: int, batch: int) -> None:
         """Copy the weights and optimizer state into the spare buffers."""
+        with get_backend(self.model.device).activate():
+            self._save(epoch, batch)
+
+    def _save(self, epoch: int, batch: int) -> None:
         weights, state = self._arrays()
         spare = self._spare
         if spare is None or [len(spare["weights"]), len(spare["state"])] != [
@@ -121,6 +130,11 @@ class Rollback:
             saved, at = self._spare, None
         if saved is None:
             return None
+        with get_backend(self.model.device).activate():
+            self._write_back(saved)
+        return at
+
+    def _write_back(self, saved: dict[str, Any]) -> None:
         for w, buffer in zip(self.model.weights, saved["weights"]):
             w.data[...] = buffer
             w._version[0] += 1
@@ -132,4 +146,3 @@ class Rollback:
             elif not saved["built"]:
                 opt.built = False  # state is made afresh on the next apply, as before step 0
             opt.iterations = saved["iterations"]
-        return at
