@@ -141,7 +141,7 @@ def _optimizer(args: argparse.Namespace, recipe: Recipe) -> Any:
     cfg = opt.get_config()
     if args.learning_rate is not None:
         cfg["learning_rate"] = args.learning_rate
-    elif recipe.learning_rate is not None and args.optimizer is None:
+    elif recipe.learning_rate is not None and name.lower() == recipe.optimizer:
         cfg["learning_rate"] = recipe.learning_rate
     if args.momentum is not None:
         if "momentum" not in cfg:

@@ -116,6 +116,14 @@ def test_batch_size_and_epochs_set_the_number_of_steps(offline):
     assert ndgrad.load_model(str(path)).optimizer.iterations == 2 * math.ceil(120 / 50)
 
 
+def test_the_recipe_learning_rate_goes_with_the_recipe_optimizer(offline):
+    for optimizer, rate in [("adam", 0.01), ("ADAM", 0.01), ("rmsprop", 0.001), ("sgd", 0.01)]:
+        path = offline / "iris.ndgrad"
+        argv = ["train", "iris", "--epochs", "0", "--optimizer", optimizer, "--verbose", "0"]
+        assert _run([*argv, "--save", path])[0] == 0
+        assert ndgrad.load_model(str(path)).optimizer.learning_rate == rate
+
+
 def test_seed_makes_runs_identical_and_another_seed_different(offline):
     runs = {}
     for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
