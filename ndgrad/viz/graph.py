@@ -106,7 +106,14 @@ def draw_graph(
 
 
 def render(dot: str, path: str | Path) -> Path:
-    """Write DOT text to `path`, as a picture when it ends in .svg, .png or .pdf (needs `dot`)."""
+    """Write DOT text to `path`, as a picture when it ends in .svg, .png or .pdf (needs `dot`).
+
+    >>> import pathlib, tempfile, ndgrad
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = render(draw_graph(ndgrad.tensor(1.0)), pathlib.Path(folder) / "one.dot")
+    ...     print(path.name, path.read_text().splitlines()[0])
+    one.dot digraph {
+    """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt == "dot":

@@ -205,6 +205,13 @@ def plot_decision_boundary(
     `x` is (n, 2) or (n, 1); `y` holds class indices (or 0/1 floats). The model's output is
     per-class scores (argmax) or one probability of class 1 (sigmoid), whose 0.5 line is drawn.
     With one feature the regions are bands along the axis and the probability is a curve.
+
+    >>> import ndgrad
+    >>> x = [[0.0, 1.0], [1.0, 0.0], [2.0, 3.0]]
+    >>> fig = plot_decision_boundary(lambda t: ndgrad.sigmoid(t[:, 1:] - t[:, :1]), x, [1, 0, 1])
+    >>> fig.axes[0].get_legend_handles_labels()[1]
+    ['class 0', 'class 1']
+    >>> import matplotlib.pyplot as plt; plt.close(fig)
     """
     pts = _host(x).astype(np.float32)
     if pts.ndim != 2 or pts.shape[1] not in (1, 2):
