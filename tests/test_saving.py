@@ -115,6 +115,7 @@ def test_model_round_trip_gives_identical_predictions(tmp_path, backend):
     assert [m.name for m in loaded.compiled_metrics] == ["accuracy"]
     assert loaded.optimizer.iterations == model.optimizer.iterations == 2
     # ... so training continues exactly as the original's would (dropout seeded alike)
+    loaded.to(backend)  # the state moves with the weights
     y = np.array([0, 1, 2, 0, 1])
     for m in (model, loaded):
         ndgrad.manual_seed(7)
