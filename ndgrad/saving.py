@@ -109,43 +109,48 @@ def _format(path: str) -> str:
 
 
 def _check_arrays(
-    named: dict[str, Any], arrays: dict[str, np.ndarray], what: str, error: type[ValueError]
+    named: dict[str, Any], arrays: dict[str, np.ndarray], what: str, in_model_file: bool
 ) -> None:
-    """Every name of `named` in `arrays`, nothing else, each a float array of the right shape."""
+    """Every name of `named` in `arrays`, nothing else, each a float array of the right shape.
+
+    A mismatch inside one model file means the file is broken (ModelFileError); between a
+    model and a weights file, that they differ (ValueError, ShapeError).
+    """
     missing, unexpected = sorted(set(named) - set(arrays)), sorted(set(arrays) - set(named))
     if missing or unexpected:
+        error = ModelFileError if in_model_file else ValueError
         raise error(f"{what} do not match: missing {missing}, unexpected {unexpected}")
     for path, w in named.items():
         a = arrays[path]
         if a.dtype.kind != "f":
             raise ModelFileError(f"{what}: {path!r} has dtype {a.dtype}, expected floating point")
         if tuple(a.shape) != tuple(w.shape):
-            shape_error = ShapeError if error is ValueError else error
-            raise shape_error(
+            error = ModelFileError if in_model_file else ShapeError
+            raise error(
                 f"{what}: {path!r} has shape {tuple(w.shape)} in the model, "
                 f"{tuple(a.shape)} in the file"
             )
 
 
-def _assign(
-    model: Any, arrays: dict[str, np.ndarray], where: str, error: type[ValueError] = ValueError
-) -> None:
+def _assign(model: Any, arrays: dict[str, np.ndarray], where: str, in_model_file: bool) -> None:
     """Check every name and shape first, then assign all (nothing changes on a mismatch)."""
     named = {path: w for path, w, _ in model.named_weights()}
-    _check_arrays(named, arrays, f"{where}: the weights of model '{model.name}'", error)
+    _check_arrays(named, arrays, f"{where}: the weights of model '{model.name}'", in_model_file)
     for path, w in named.items():
         w.data = w.backend.from_numpy(arrays[path].astype(w.dtype.name, copy=True))
         w._version[0] += 1
 
 
-def save_weights(model: Any, path: str) -> None:
+def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
     """Write the model's weights to `path` (.safetensors or .npz), atomically."""
+    path = os.fspath(path)
     data = _encode(_weights_dict(model), _format(path))
     atomic_write(path, lambda f: f.write(data))
 
 
-def load_weights(model: Any, path: str) -> None:
+def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
     """Load weights written by `save_weights` into a built model with the same layers."""
+    path = os.fspath(path)
     if not model.built:
         raise ValueError(
             f"load_weights: build model '{model.name}' first (call it on data, or "
@@ -154,10 +159,10 @@ def load_weights(model: Any, path: str) -> None:
     fmt = _format(path)
     with open(path, "rb") as f:
         data = f.read()
-    _assign(model, _decode(data, fmt, f"load_weights: {path}", _WEIGHTS_FILE), path)
+    _assign(model, _decode(data, fmt, f"load_weights: {path}", _WEIGHTS_FILE), path, False)
 
 
-def save_model(model: Any, path: str) -> None:
+def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     """Write architecture, compile settings, weights and optimizer state to one zip file."""
     fmt = "safetensors"
     try:
@@ -332,7 +337,7 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     name = config["weights"]
     where = f"load_model: {path}: {name}"
     weights = _decode(members[name], _member_format(name, path), where, _MODEL_FILE)
-    _assign(model, weights, f"load_model: {path}", ModelFileError)
+    _assign(model, weights, f"load_model: {path}", True)
     if "compile" in config:
         _compile(model, config, path)
         if "optimizer_state" in config:
@@ -382,7 +387,7 @@ def _restore_optimizer(
     iterations = arrays.pop("iterations", None)
     if iterations is None or iterations.shape != () or iterations.dtype.kind not in "iu":
         raise ModelFileError(f"{where}: no integer 'iterations' (the optimizer's step count)")
-    _check_arrays(expected, arrays, f"{where}: the optimizer state", ModelFileError)
+    _check_arrays(expected, arrays, f"{where}: the optimizer state", True)
     optimizer.set_state(
         {
             "iterations": int(iterations),

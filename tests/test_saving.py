@@ -43,11 +43,11 @@ def _listing(folder) -> list[str]:
 def test_weights_round_trip(tmp_path, backend, suffix):
     source = _trained(backend)  # moving statistics are non-trainable weights: saved too
     path = tmp_path / f"w{suffix}"
-    source.save_weights(str(path))
+    source.save_weights(path)  # a str or a Path
     assert _listing(tmp_path) == [path.name]
     target = _model(1).to(backend)
     assert not _same(source.get_weights(), target.get_weights())
-    target.load_weights(str(path))
+    target.load_weights(path)
     assert _same(source.get_weights(), target.get_weights())
     assert all(w.device == backend for w in target.weights)
     x = ndgrad.randn(4, 6, 6, 1, device=backend)
