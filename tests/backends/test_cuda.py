@@ -91,7 +91,7 @@ def test_clip_and_sign_use_cupys_kernels(monkeypatch: pytest.MonkeyPatch) -> Non
     values = [-2.5, -0.0, 0.0, 0.5, 3.0, np.nan, -np.inf]
     for dtype in ("float16", "float32", "float64"):
         a = np.array(values, dtype=dtype)
-        t = ndgrad.tensor(a, device="cuda")
+        t = ndgrad.tensor(a, dtype=dtype, device="cuda")
         for lo, hi in ((-1.0, 1.0), (None, 0.25), (-0.5, None)):
             got = ndgrad.clip(t, lo, hi)
             assert got.dtype.name == dtype
@@ -224,7 +224,8 @@ def test_ops_gradients_and_optimizer_state_for_cuda1_stay_on_gpu1(gpu0_current: 
         if index is not None:
             assert all(_on(t, 1) for t in (h, logits, loss, x.grad, w.grad))
         results[device] = (loss.item(), x.grad.numpy(), w.grad.numpy())
-    assert results["cuda:1"][0] == pytest.approx(results["cpu"][0], rel=1e-10)
+    # the CPU's erf is a fit good to 1.2e-7; cupyx's is exact to a few ulp
+    assert results["cuda:1"][0] == pytest.approx(results["cpu"][0], rel=1e-6)
     np.testing.assert_allclose(results["cuda:1"][1], results["cpu"][1], rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(results["cuda:1"][2], results["cpu"][2], rtol=1e-8, atol=1e-12)
 

@@ -13,9 +13,11 @@ import types
 import pytest
 
 import ndgrad
+from ndgrad.backends import registry
 
 
 def _fake_cupy(monkeypatch: pytest.MonkeyPatch, gpus: int = 1) -> None:
+    monkeypatch.setattr(registry, "_instances", {})  # forget backends made by earlier tests
     cupy = types.ModuleType("cupy")
     cupy.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: gpus))
     monkeypatch.setitem(sys.modules, "cupy", cupy)
