@@ -52,7 +52,10 @@ class Tensor:
         backend = backend_for(data, device)
         if isinstance(data, Tensor):
             dtype = data.dtype if dtype is None else dtype
-            data = data.data if data.backend is backend else data.backend.to_numpy(data.data)
+            if data.backend is not backend:  # another device: GPU to GPU without the host
+                data = backend.transfer(data.data, data.backend)
+            else:
+                data = data.data
         target = None if dtype is None else _dtypes.as_dtype(dtype)
         array = backend.asarray(data, target, copy=True)
         found = backend._from_native.get(array.dtype)
