@@ -169,7 +169,7 @@ def verify(
         matches = [k for k in runs if k.startswith(cell_key)]
         if len(matches) != 1:
             known = ", ".join(sorted(runs)[:5])
-            raise KeyError(
+            raise ValueError(
                 f"verify: {'no' if not matches else 'more than one'} cell in {out} starts with "
                 f"{cell_key!r}. Known cells: {known}{', ...' if len(runs) > 5 else ''}"
             )
