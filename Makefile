@@ -42,8 +42,13 @@ figures: $(VENV)/.dev
 bench: $(VENV)/.dev
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --data $(BENCH_DATA) --out bench/RESULTS.md
 
-bench-gpu: $(VENV)/.dev
-	$(PY) bench/run.py --device cuda --out bench/RESULTS-gpu.md
+$(VENV)/.cuda: pyproject.toml | $(PY)
+	$(PIP) -e '.[cuda]'
+	@touch $@
+
+# Needs an NVIDIA GPU and a CUDA build of torch; without them it says so and writes nothing.
+bench-gpu: $(VENV)/.dev $(VENV)/.cuda
+	$(PY) bench/gpu.py --out bench/RESULTS-gpu.md
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -1,8 +1,8 @@
-"""CUDA queries: ``ndgrad.cuda.is_available()`` and ``ndgrad.cuda.device_count()``."""
+"""CUDA queries: ``ndgrad.cuda.is_available()``, ``device_count()`` and ``synchronize()``."""
 
 from __future__ import annotations
 
-from .backends.registry import cuda_device_count
+from .backends.registry import cuda_device_count, get_backend
 
 
 def device_count() -> int:
@@ -15,3 +15,8 @@ def is_available() -> bool:
     and the driver reports a GPU. Creating ``"cuda"`` otherwise raises a DeviceError that
     says what is missing."""
     return cuda_device_count() > 0
+
+
+def synchronize(device: str = "cuda") -> None:
+    """Wait until the work queued on `device` is done (for timing: GPU calls return early)."""
+    get_backend(device).synchronize()

@@ -68,6 +68,7 @@ def test_model_trains_on_the_gpu() -> None:
                         layers.Dropout(0.1), layers.Dense(2, activation="softmax")]).to("cuda")
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    ndgrad.cuda.synchronize()
     assert all(w.device == "cuda:0" for w in model.weights)
     assert history.history["loss"][-1] < history.history["loss"][0]
 
