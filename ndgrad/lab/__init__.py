@@ -6,11 +6,11 @@
 
 `sweep(build, grid, seeds=..., data=..., executor=..., store=...)` trains every cell and
 returns a `SweepResult` (rank, best, table, heatmap, curves, report). `LocalExecutor` runs
-worker processes here; `RayExecutor` runs Ray tasks (Ray is imported only then). See
-docs/lab.md.
+worker processes here, `InlineExecutor` runs in this process, `RayExecutor` runs Ray tasks
+(Ray is imported only then). See docs/lab.md.
 """
 
-from .executors import Executor, LocalExecutor, RayExecutor
+from .executors import Executor, InlineExecutor, LocalExecutor, RayExecutor
 from .grid import Cell, cells, grid, sample
 from .mnist import MnistBuild, mnist_data
 from .results import ConfigSummary, SweepResult
@@ -24,6 +24,7 @@ __all__ = [
     "Data",
     "Diverged",
     "Executor",
+    "InlineExecutor",
     "LocalExecutor",
     "MnistBuild",
     "Outcome",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import pickle
 import queue as queue_module
 import socket
 import time
@@ -68,6 +69,18 @@ class Executor:
         raise NotImplementedError
 
 
+class InlineExecutor(Executor):
+    """Every run in this process, one after another: for notebooks and debugging, where a
+    `build` defined on the spot cannot be sent to other processes."""
+
+    def describe(self) -> str:
+        return "this process, one run at a time"
+
+    def run(self, cells, build, data, options, on_event):
+        for cell in cells:
+            execute(cell, build, data, options, on_event)
+
+
 # -- local processes ----------------------------------------------------------------------
 
 _worker: dict[str, Any] = {}
@@ -113,6 +126,14 @@ class LocalExecutor(Executor):
     def run(self, cells, build, data, options, on_event):
         if not cells:
             return
+        try:
+            pickle.dumps(build)
+        except Exception as e:
+            raise TypeError(
+                f"LocalExecutor: worker processes cannot receive build={build!r} ({e}). Define "
+                "it at the top level of a module (or a script), or use InlineExecutor() or "
+                "RayExecutor()"
+            ) from e
         context = mp.get_context("spawn")  # no forked BLAS or Ray threads in the workers
         events = context.Queue()
         options = {**options, "threads": self.threads}
