@@ -1,4 +1,10 @@
-"""The default CPU backend: NumPy arrays, BLAS matmuls, zero-copy sliding windows."""
+"""The default CPU backend: NumPy arrays, BLAS matmuls, zero-copy sliding windows, and compiled
+kernels (`kernels/`, numba) for the memory-bound work around them: col2im, max pooling's
+gradient route, bias + relu, relu masks, softmax cross-entropy and optimizer steps. Each
+primitive falls back to its NumPy code (the reference) when the kernels are off
+(``NDGRAD_KERNELS=numpy``, or no numba), for dtypes other than float32/float64, and for
+arrays too small to be worth a kernel call.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,28 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._dtypes import DType
+from . import kernels
 from .base import Backend, _is_basic
+
+if kernels.ENABLED:
+    from .kernels import conv as _kconv
+    from .kernels import fused as _kfused
+    from .kernels import optimizers as _kopt
+    from .kernels import pooling as _kpool
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_MIN = kernels.MIN_PARALLEL
+_LOCK = kernels.LOCK
+
+
+def _fast(*arrays: np.ndarray) -> bool:
+    """Whether the kernels take these arrays: kernels on, float32/64, big enough."""
+    return (
+        kernels.ENABLED
+        and arrays[0].dtype in _FLOATS
+        and all(a.dtype == arrays[0].dtype for a in arrays)
+        and arrays[0].size >= _MIN
+    )
 
 
 class NumpyBackend(Backend):
@@ -91,6 +118,99 @@ class NumpyBackend(Backend):
                     :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :
                 ]
         return out.reshape(n * oh * ow, kh * kw * c)
+
+    def col2im(
+        self, cols: np.ndarray, shape: tuple[int, ...], size: tuple, strides: tuple
+    ) -> np.ndarray:
+        if not _fast(cols):
+            return super().col2im(cols, shape, size, strides)
+        (kh, kw), (sh, sw) = size, strides
+        oh, ow = (shape[1] - kh) // sh + 1, (shape[2] - kw) // sw + 1
+        out = np.empty(shape, dtype=cols.dtype)
+        with _LOCK:
+            return _kconv.col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, oh, ow, out)
+
+    def route_scatter(
+        self, g: np.ndarray, arg: np.ndarray, size: tuple, strides: tuple, shape: tuple
+    ) -> np.ndarray:
+        if not _fast(g):
+            return super().route_scatter(g, arg, size, strides, shape)
+        out = np.empty(shape, dtype=g.dtype)
+        kw, (sh, sw) = size[1], strides
+        with _LOCK:
+            return _kpool.route_scatter(g, arg, kw, sh, sw, out)
+
+    def route_gather(self, x: np.ndarray, arg: np.ndarray, size: tuple, strides: tuple) -> Any:
+        if not _fast(x):
+            return super().route_gather(x, arg, size, strides)
+        out = np.empty(arg.shape, dtype=x.dtype)
+        kw, (sh, sw) = size[1], strides
+        with _LOCK:
+            return _kpool.route_gather(x, arg, kw, sh, sw, out)
+
+    def bias_act_(self, y: np.ndarray, b: np.ndarray | None, relu: bool) -> None:
+        if b is None or y.ndim < 1 or not y.flags.c_contiguous or not _fast(y, b):
+            super().bias_act_(y, b, relu)
+            return
+        with _LOCK:
+            _kfused.bias_act(y.reshape(-1, y.shape[-1]), b, relu)  # a view: y is contiguous
+
+    def relu_mask(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if g.shape != y.shape or not _fast(g, y):
+            return super().relu_mask(g, y)
+        out = np.empty(g.shape, dtype=g.dtype)
+        rows = g.shape[0] if g.ndim else 1
+        flat = (rows, g.size // rows) if rows else (0, 0)
+        g2, y2 = np.ascontiguousarray(g).reshape(flat), np.ascontiguousarray(y).reshape(flat)
+        with _LOCK:
+            _kfused.relu_mask(g2, y2, out.reshape(flat))
+        return out
+
+    def softmax_xent(self, logits: np.ndarray, labels: np.ndarray) -> tuple:
+        if not kernels.ENABLED or logits.dtype not in _FLOATS or logits.ndim != 2:
+            return super().softmax_xent(logits, labels)
+        probs = np.empty(logits.shape, dtype=logits.dtype)
+        loss = np.empty(logits.shape[0], dtype=logits.dtype)
+        _kfused.softmax_xent(np.ascontiguousarray(logits), labels, probs, loss)
+        return loss, probs
+
+    def optimizer_step(
+        self, rule: str, w: np.ndarray, g: np.ndarray, *state: Any, **c: float
+    ) -> bool:
+        if not _fast(w, g, *state) or not all(a.flags.c_contiguous for a in (w, g, *state)):
+            return False
+        with _LOCK:
+            return self._step(rule, w.dtype.type, [a.reshape(-1) for a in (w, g, *state)], c)
+
+    @staticmethod
+    def _step(rule: str, t: Any, flat: list, c: dict) -> bool:
+        if rule == "sgd":
+            m = flat[2] if len(flat) > 2 else flat[1]
+            _kopt.sgd(flat[0], flat[1], m, t(c["lr"]), t(c["momentum"]), c["nesterov"])
+        elif rule == "rmsprop":
+            _kopt.rmsprop(
+                *flat,
+                t(c["lr"]),
+                t(c["rho"]),
+                t(1.0 - c["rho"]),
+                t(c["momentum"]),
+                t(c["epsilon"]),
+                c["centered"],
+            )
+        elif rule == "adam":
+            _kopt.adam(
+                *flat,
+                t(c["alpha"]),
+                t(c["beta_1"]),
+                t(1.0 - c["beta_1"]),
+                t(c["beta_2"]),
+                t(1.0 - c["beta_2"]),
+                t(c["epsilon"]),
+                c["amsgrad"],
+            )
+        else:
+            return False
+        return True
 
     def windows(self, x: np.ndarray, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         w = sliding_window_view(x, size, axis=(1, 2))  # (N, H', W', C, KH, KW), a view

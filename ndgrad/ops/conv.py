@@ -1,11 +1,11 @@
 """Convolution and pooling on channels-last images (N, H, W, C), as Keras lays them out.
 
 `conv2d` is im2col + one matrix product: `Im2Col` copies every KH x KW window into a row, and
-its adjoint `Col2Im` adds rows back into image positions (a loop over the KH*KW kernel taps,
-never over pixels or the batch). Each is the other's gradient, so convolutions are
-differentiable to any order and a first layer's input gets no gradient work at all.
-Average pooling with stride == pool size is a crop, a reshape and a mean (no copy forward);
-max pooling is the maximum of kernel-tap views (`ops/pooling.py`).
+its adjoint `Col2Im` adds rows back into image positions (backend primitives: one compiled
+pass on the CPU, a loop over the KH*KW kernel taps elsewhere). Each is the other's gradient,
+so convolutions are differentiable to any order and a first layer's input gets no gradient
+work at all. Average pooling with stride == pool size is a crop, a reshape and a mean (no copy
+forward); max pooling is the backend's `max_pool` primitive (`ops/pooling.py`).
 """
 
 from __future__ import annotations
@@ -49,18 +49,7 @@ class Col2Im(Op):
     shape: tuple[int, ...]
 
     def forward(self, xp: Any, cols: Any) -> Any:
-        n, h, w, c = self.shape
-        (kh, kw), (sh, sw) = self.size, self.strides
-        oh, ow = _out_size(h, kh, sh), _out_size(w, kw, sw)
-        cols = xp.reshape(cols, (n, oh, ow, kh, kw, c))
-        out = xp.zeros(self.shape, dtype=cols.dtype, device=cols.device)
-        for i in range(kh):
-            for j in range(kw):
-                rows = slice(i, i + sh * (oh - 1) + 1, sh)
-                columns = slice(j, j + sw * (ow - 1) + 1, sw)
-                index = (slice(None), rows, columns, slice(None))
-                self.backend.add_into(out, index, cols[:, :, :, i, j, :])
-        return out
+        return self.backend.col2im(cols, self.shape, self.size, self.strides)
 
     def backward(self, g: Tensor) -> tuple:
         return (Im2Col.apply(g, size=self.size, strides=self.strides),)
@@ -89,7 +78,7 @@ def _prepare(
     if padding == "same":
         ph, pw = _same(x.shape[1], size[0], strides[0]), _same(x.shape[2], size[1], strides[1])
         if ph != (0, 0) or pw != (0, 0):
-            x = pad(x, ((0, 0), ph, pw, (0, 0)), value=value)
+            x = pad(x, ((0, 0), ph, pw, (0, 0)), constant_values=value)
     elif padding != "valid":
         raise ValueError(f"{op}: padding must be 'valid' or 'same'. Received {padding!r}")
     if x.shape[1] < size[0] or x.shape[2] < size[1]:

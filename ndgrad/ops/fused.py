@@ -14,7 +14,6 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.op import Op, _constant
 from ..errors import ShapeError
-from .elementwise import Masked
 from .linalg import matmul, shared_weight_grad
 from .nn import softmax
 from .reduce import sum
@@ -31,17 +30,15 @@ class Linear(Op):
 
     def forward(self, xp: Any, x: Any, w: Any, b: Any = None) -> Any:
         y = xp.matmul(x, w)
-        if b is not None:
-            y += b
-        if self.relu:
-            self.backend.relu_(y)
+        if b is not None or self.relu:
+            self.backend.bias_act_(y, b, self.relu)  # one pass over the product
         return y
 
     def backward(self, g: Tensor) -> tuple:
         x, w = self.inputs[:2]
         need = self.needs_grad
         if self.relu:
-            g = Masked.apply(g, mask=self.out.data > 0)
+            g = ReluGrad.apply(g, y=self.out.data)
         gx = matmul(g, transpose(w)) if need[0] else None
         gw = None
         if need[1]:
@@ -50,6 +47,19 @@ class Linear(Op):
             return gx, gw
         gb = sum(g, tuple(range(g.ndim - 1))) if need[2] else None
         return gx, gw, gb
+
+
+class ReluGrad(Op):
+    """g where `y` (relu's output) is positive, else 0: relu's gradient, linear in g (so it is
+    its own gradient)."""
+
+    y: Any
+
+    def forward(self, xp: Any, g: Any) -> Any:
+        return self.backend.relu_mask(g, self.y)
+
+    def backward(self, gg: Tensor) -> tuple:
+        return (ReluGrad.apply(gg, y=self.y),)
 
 
 class LinearRelu(Linear):
@@ -91,12 +101,8 @@ class SparseSoftmaxCrossEntropy(Op):
                 f"sparse_categorical_crossentropy: labels must be in [0, {c}) for {c} classes. "
                 f"Received out-of-range labels {bad[:10]}"
             )
-        z = logits - xp.max(logits, axis=-1, keepdims=True)
-        e = xp.exp(z)
-        s = xp.sum(e, axis=-1, keepdims=True)
-        picked = xp.take_along_axis(z, xp.reshape(labels, (n, 1)), axis=-1)
-        self.probs = e / s
-        return xp.reshape(xp.log(s) - picked, (n,))
+        loss, self.probs = self.backend.softmax_xent(logits, labels)
+        return loss
 
     def backward(self, g: Tensor) -> tuple:
         logits, labels = self.inputs

@@ -85,6 +85,21 @@ class Adam(Optimizer):
         m, v = self._momentums[i], self._velocities[i]
         step = self.iterations + 1
         alpha = learning_rate * math.sqrt(1.0 - b2**step) / (1.0 - b1**step)
+        v_hat = self._velocity_hats[i] if self.amsgrad else v  # v: a placeholder, untouched
+        if variable.backend.optimizer_step(
+            "adam",
+            w,
+            g,
+            m,
+            v,
+            v_hat,
+            alpha=alpha,
+            beta_1=b1,
+            beta_2=b2,
+            epsilon=self.epsilon,
+            amsgrad=self.amsgrad,
+        ):  # one compiled pass (CPU)
+            return
         s[...] = g
         s *= 1.0 - b1
         m *= b1

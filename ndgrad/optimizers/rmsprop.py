@@ -84,8 +84,24 @@ class RMSprop(Optimizer):
     def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
         i = self._index[id(variable)]
         w, g, rho = variable.data, gradient, self.rho
-        s, t = self._scratch[i]  # type: ignore[index]
         v = self._velocities[i]
+        m = self._momentums[i] if self.momentum > 0 else v  # v: a placeholder, left untouched
+        a = self._average_gradients[i] if self.centered else v
+        if variable.backend.optimizer_step(
+            "rmsprop",
+            w,
+            g,
+            v,
+            m,
+            a,
+            lr=learning_rate,
+            rho=rho,
+            momentum=self.momentum,
+            epsilon=self.epsilon,
+            centered=self.centered,
+        ):  # one compiled pass (CPU)
+            return
+        s, t = self._scratch[i]  # type: ignore[index]
         s[...] = g
         s *= g
         s *= 1.0 - rho

@@ -81,6 +81,17 @@ class SGD(Optimizer):
     def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
         i = self._index[id(variable)]
         w = variable.data
+        state = (self._momentums[i],) if self.momentum else ()
+        if variable.backend.optimizer_step(
+            "sgd",
+            w,
+            gradient,
+            *state,
+            lr=learning_rate,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+        ):  # one compiled pass (CPU)
+            return
         (s,) = self._scratch[i]  # type: ignore[index]
         s[...] = gradient
         s *= learning_rate  # s = lr * g
