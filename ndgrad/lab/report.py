@@ -119,26 +119,29 @@ def heatmap(
     log_x = "learning_rate" in x and all(isinstance(v, float) and v > 0 for v in xs)
     if y == "momentum" and log_x and len(ys) > 1:
         ms = [float(m) for m in ys]
-        steps = sorted({v / (1 - m) for v in xs for m in ms if m < 1})
-        steps = [s for s in steps if min(xs) < s <= max(xs) / (1 - max(ms))][::2]
+        # through the centres of the cells without momentum and those with the most
+        steps = sorted({float(f"{v / (1 - m):.6g}") for v in xs for m in (ms[0], ms[-1])})
+        steps = [s for s in steps if min(xs) < s <= max(xs) / (1 - max(ms))]
         grid_m = [ms[0] + (ms[-1] - ms[0]) * k / 50 for k in range(51)]
         for step in steps:
             px = [_position(step * (1 - m), xs, log=True) for m in grid_m]
             py = [_position(m, ms, log=False) for m in grid_m]
             ax.plot(px, py, color="white", linestyle="--", linewidth=1, alpha=0.8)
-            if -0.5 <= px[-1] <= len(xs) - 0.5:
-                ax.annotate(f"lr/(1-m)={format_value(step)}", (px[-1], py[-1]), fontsize=6,
-                            color="white", xytext=(2, 4), textcoords="offset points")
+            if -0.5 <= px[-1] <= len(xs) - 0.5:  # label where the line leaves the top row
+                ax.text(px[-1], len(ys) - 0.45, format_value(step), fontsize=7, ha="left",
+                        va="bottom", rotation=35, clip_on=False)
+        ax.set_xlabel(f"{x}   (dashed: equal effective step {x} / (1 - {y}), labelled on top)")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(-0.5, len(ys) - 0.5)
     ax.set_xticks(range(len(xs)), [format_value(v) for v in xs])
     ax.set_yticks(range(len(ys)), [format_value(v) for v in ys] if y else [""])
-    ax.set_xlabel(x)
+    if not ax.get_xlabel():
+        ax.set_xlabel(x)
     if y:
         ax.set_ylabel(y)
     epochs = result.settings.get("epochs")
     ax.set_title(f"final {metric}" + (f" after {epochs} epochs" if epochs else "")
-                 + " (mean ± spread over seeds)", fontsize=10)
+                 + " (mean ± spread over seeds)", fontsize=10, pad=22)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=metric)
     fig.tight_layout()
     return _save(fig, path, plt)
@@ -209,7 +212,7 @@ def curves(
                 labels.append(lab)
     if handles:
         fig.legend(handles, labels, loc="center right", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 0.8 if handles else 1, 1))
+    fig.tight_layout(rect=(0, 0, 0.86 if handles else 1, 1))
     return _save(fig, path, plt)
 
 
