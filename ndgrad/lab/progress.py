@@ -1,8 +1,9 @@
 """What a sweep shows while it runs: the cost up front, then a live table of runs.
 
 On a terminal (and with `rich` installed, part of the `lab` extra) the table updates in place:
-every run queued, running (with its epoch and current validation accuracy), done, diverged or
-failed, with an estimate of the time left once epochs have been timed. Otherwise each event is
+the runs that ended last (done, diverged or failed), those running (with their epoch and
+current validation accuracy) and how many are queued, under the counts and an estimate of the
+time left once epochs have been timed. Otherwise each event is
 one plain line, which suits logs and CI.
 """
 
@@ -45,6 +46,8 @@ class Progress:
         self.epochs, self.workers = epochs, max(1, workers)
         self.epoch_seconds: list[float] = []
         self.started = time.monotonic()
+        self._finished: list[str] = []  # in the order they ended
+        self.shown_finished = 8  # the table shows the runs ending last, then those running
         self._live: Any = None
         want_live = self.stream.isatty() if live is None else live
         if want_live:
@@ -90,6 +93,7 @@ class Progress:
                 self.accuracy[key] = metrics["val_accuracy"]
         elif kind == "end":
             self.status[key] = event[2]
+            self._finished.append(key)
         if self._live is not None:
             self._live.update(self._table())
         else:
@@ -138,13 +142,18 @@ class Progress:
         table = Table(title=f"sweep {self._counts()}", caption=caption)
         for name in ("run", "status", "epoch", "val accuracy"):
             table.add_column(name)
-        for key, cell in self.cells.items():
+        running = [k for k in self.cells if self.status[k] == "running"]
+        recent = self._finished[-self.shown_finished :]
+        queued = sum(s == "queued" for s in self.status.values())
+        for key in [*recent, *running]:
             status = self.status[key]
             acc = self.accuracy.get(key)
             table.add_row(
-                cell.label(),
+                self.cells[key].label(),
                 f"[{_STYLE.get(status, 'white')}]{status}[/]",
                 f"{self.epoch[key]}/{self.epochs}",
                 "" if acc is None else f"{acc:.4f}",
             )
+        if queued:
+            table.add_row(f"... and {queued} queued", "queued", "", "")
         return table

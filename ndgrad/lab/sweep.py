@@ -138,6 +138,10 @@ def sweep(
         try:
             if todo:
                 executor.run(todo, build, data, options, on_event)
+        except KeyboardInterrupt:
+            say(f"sweep interrupted: what finished is stored in {out}; run the same sweep "
+                "again to resume")
+            raise
         finally:
             if shown is not None:
                 shown.close()

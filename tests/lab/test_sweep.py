@@ -269,3 +269,24 @@ def test_live_progress_table_renders():
     p.close()
     text = out.getvalue()
     assert "learning_rate=0.1 seed=0" in text and "0.8750" in text and "1/2" in text
+
+
+def test_live_table_shows_recent_running_and_the_queued_count():
+    pytest.importorskip("rich")
+    from rich.console import Console
+
+    from ndgrad.lab import cells
+
+    todo = cells([{"learning_rate": v} for v in range(20)], 1)
+    p = Progress(todo, {}, epochs=1, workers=2, stream=io.StringIO(), live=False)
+    p.shown_finished = 2
+    for c in todo[:5]:
+        p.update(("start", c.key, "h", 0.0, 1))
+        p.update(("end", c.key, "done", None, None, 0.0))
+    p.update(("start", todo[5].key, "h", 0.0, 1))
+    console = Console(file=io.StringIO(), width=200)
+    console.print(p._table())
+    text = console.file.getvalue()
+    shown = [c for c in todo if f"learning_rate={c.config['learning_rate']} " in text]
+    assert shown == todo[3:6]  # the last two that ended, then the one running
+    assert "... and 14 queued" in text and "[5/20]" in text
