@@ -48,6 +48,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     from threadpoolctl import threadpool_limits
 
     _blas_limit = threadpool_limits(1)
+    ndgrad.set_num_threads(1)  # and one thread for the compiled kernels
 
 BACKENDS = ("cpu", "strict", pytest.param("cuda:0", marks=pytest.mark.gpu))
 

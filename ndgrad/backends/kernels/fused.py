@@ -2,7 +2,7 @@
 memory-bound single passes, where a parallel launch cost more than it saved on 2 cores).
 
 `bias_act`: ``y += b`` then, optionally, ``y = max(y, 0)``, in place on the product's output.
-`relu_mask`: ``g * (y > 0)`` into `out` (the relu's gradient, from its output: no bool mask).
+`relu_mask`: ``g * (y > 0)`` into `out` (relu's gradient from its output, no bool array).
 `softmax_xent`: per-row stable ``log(sum(exp(z))) - z[label]`` and the softmax, one pass.
 """
 
@@ -30,7 +30,7 @@ def relu_mask(g, y, out):  # pragma: no cover - compiled
     rows, cols = g.shape
     for r in range(rows):
         for k in range(cols):
-            out[r, k] = g[r, k] if y[r, k] > 0 else 0
+            out[r, k] = g[r, k] * (y[r, k] > 0)  # as the reference: NaN * 0 stays NaN
     return out
 
 
