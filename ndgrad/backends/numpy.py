@@ -130,23 +130,31 @@ class NumpyBackend(Backend):
         with _LOCK:
             return _kconv.col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, oh, ow, out)
 
+    def max_pool_arg(self, x: np.ndarray, y: np.ndarray, size: tuple, strides: tuple) -> Any:
+        if not _fast(x, y):
+            return super().max_pool_arg(x, y, size, strides)
+        (kh, kw), (sh, sw) = size, strides
+        arg = np.empty(y.shape, dtype=np.int8 if kh * kw <= 127 else np.int32)
+        with _LOCK:
+            return _kpool.max_pool_arg(x, y, kh, kw, sh, sw, arg)
+
     def route_scatter(
         self, g: np.ndarray, arg: np.ndarray, size: tuple, strides: tuple, shape: tuple
     ) -> np.ndarray:
         if not _fast(g):
             return super().route_scatter(g, arg, size, strides, shape)
         out = np.empty(shape, dtype=g.dtype)
-        kw, (sh, sw) = size[1], strides
+        (kh, kw), (sh, sw) = size, strides
         with _LOCK:
-            return _kpool.route_scatter(g, arg, kw, sh, sw, out)
+            return _kpool.route_scatter(g, arg, kh, kw, sh, sw, out)
 
     def route_gather(self, x: np.ndarray, arg: np.ndarray, size: tuple, strides: tuple) -> Any:
         if not _fast(x):
             return super().route_gather(x, arg, size, strides)
         out = np.empty(arg.shape, dtype=x.dtype)
-        kw, (sh, sw) = size[1], strides
+        (kh, kw), (sh, sw) = size, strides
         with _LOCK:
-            return _kpool.route_gather(x, arg, kw, sh, sw, out)
+            return _kpool.route_gather(x, arg, kh, kw, sh, sw, out)
 
     def bias_act_(self, y: np.ndarray, b: np.ndarray | None, relu: bool) -> None:
         if b is None or y.ndim < 1 or not y.flags.c_contiguous or not _fast(y, b):

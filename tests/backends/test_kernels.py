@@ -78,9 +78,10 @@ def test_max_pool_route_matches_reference(geometry: tuple, dtype: type, seed: in
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 3, shape).astype(dtype)  # few values: ties in most windows
     y, _ = CPU.max_pool(x, size, strides)
-    arg = CPU.max_pool_arg(x, y, size, strides)
+    arg = Backend.max_pool_arg(CPU, x, y, size, strides)
     g = rng.standard_normal(y.shape).astype(dtype)
     with kernels_on():
+        np.testing.assert_array_equal(CPU.max_pool_arg(x, y, size, strides), arg)
         scattered = CPU.route_scatter(g, arg, size, strides, shape)
         gathered = CPU.route_gather(x, arg, size, strides)
     np.testing.assert_allclose(

@@ -1,37 +1,66 @@
-"""Max pooling's gradient route on channels-last images, one pass each, channels innermost.
+"""Max pooling's gradient route on channels-last images: loops tap by tap, channels innermost,
+so every inner loop is a branch-free (vectorised) pass over contiguous channels.
 
 `arg` (N, OH, OW, C), int8 or int32, holds for every window the tap (``p * KW + q``) that
-holds its maximum (found by the backend's `max_pool_arg`). `route_scatter` adds g at those
-positions of a zeroed (N, H, W, C); `route_gather` (its adjoint) reads them.
+holds its maximum y, the first in row-major order (as PyTorch; 0 where y is NaN).
+`route_scatter` adds g at those positions of a zeroed (N, H, W, C); `route_gather` (its
+adjoint) reads them. Threads own whole images, so no two add into the same pixel.
 """
 
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 
 @numba.njit(parallel=True, fastmath=False, cache=True)
-def route_scatter(g, arg, kw, sh, sw, out):  # pragma: no cover - compiled
-    n, oh, ow, c = g.shape
-    for b in numba.prange(n):  # a thread owns whole images: no two add into one pixel
-        out[b] = 0
+def max_pool_arg(x, y, kh, kw, sh, sw, arg):  # pragma: no cover - compiled
+    n, oh, ow, c = y.shape
+    for b in numba.prange(n):
+        hit = np.empty(c, np.float32)  # the tap as a float: the selects below vectorise
         for i in range(oh):
             for j in range(ow):
-                for ch in range(c):
-                    t = arg[b, i, j, ch]
+                top = y[b, i, j]
+                hit[:] = 0
+                for t in range(kh * kw - 1, 0, -1):  # backwards: the first tap that hits wins
                     p = t // kw
-                    out[b, i * sh + p, j * sw + t - p * kw, ch] += g[b, i, j, ch]
+                    src = x[b, i * sh + p, j * sw + t - p * kw]
+                    ft = np.float32(t)
+                    for ch in range(c):
+                        hit[ch] = ft if src[ch] == top[ch] else hit[ch]
+                a = arg[b, i, j]
+                for ch in range(c):
+                    a[ch] = hit[ch]
+    return arg
+
+
+@numba.njit(parallel=True, fastmath=False, cache=True)
+def route_scatter(g, arg, kh, kw, sh, sw, out):  # pragma: no cover - compiled
+    n, oh, ow, c = g.shape
+    for b in numba.prange(n):
+        out[b] = 0
+        for t in range(kh * kw):
+            p = t // kw
+            q = t - p * kw
+            for i in range(oh):
+                for j in range(ow):
+                    o, gg, a = out[b, i * sh + p, j * sw + q], g[b, i, j], arg[b, i, j]
+                    for ch in range(c):
+                        o[ch] += gg[ch] * (a[ch] == t)  # as the reference: NaN * 0 is NaN
     return out
 
 
-@numba.njit(fastmath=False, cache=True)
-def route_gather(x, arg, kw, sh, sw, out):  # pragma: no cover - compiled
+@numba.njit(parallel=True, fastmath=False, cache=True)
+def route_gather(x, arg, kh, kw, sh, sw, out):  # pragma: no cover - compiled
     n, oh, ow, c = out.shape
-    for b in range(n):
-        for i in range(oh):
-            for j in range(ow):
-                for ch in range(c):
-                    t = arg[b, i, j, ch]
-                    p = t // kw
-                    out[b, i, j, ch] = x[b, i * sh + p, j * sw + t - p * kw, ch]
+    for b in numba.prange(n):
+        out[b] = 0
+        for t in range(kh * kw):
+            p = t // kw
+            q = t - p * kw
+            for i in range(oh):
+                for j in range(ow):
+                    o, src, a = out[b, i, j], x[b, i * sh + p, j * sw + q], arg[b, i, j]
+                    for ch in range(c):
+                        o[ch] += src[ch] * (a[ch] == t)
     return out
