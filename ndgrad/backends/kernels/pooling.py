@@ -22,7 +22,7 @@ def max_pool_arg(x, y, kh, kw, sh, sw, arg):  # pragma: no cover - compiled
             for j in range(ow):
                 top = y[b, i, j]
                 hit[:] = 0
-                for t in range(kh * kw - 1, 0, -1):  # backwards: the first tap that hits wins
+                for t in range(kh * kw - 1, -1, -1):  # backwards: the first tap that hits wins
                     p = t // kw
                     src = x[b, i * sh + p, j * sw + t - p * kw]
                     ft = np.float32(t)
