@@ -14,7 +14,7 @@ GRAPHVIZ := command -v dot >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
 	apt-get install -y -qq graphviz >/dev/null 2>&1; } || echo "graphviz not installed: \
 	tests that render with dot are skipped"
 
-.PHONY: demo test figures bench bench-gpu lint clean
+.PHONY: demo test figures bench bench-gpu lint mutation clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench-gpu: $(VENV)/.dev $(VENV)/.cuda
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
+
+# Hours, not minutes: mutmut in scratch copies (MUTATION_DIR, default /tmp/ndgrad-mutation),
+# niced, one worker; scores to tests/MUTATION.md. MODULES=ndgrad/callbacks runs only some.
+mutation: $(VENV)/.dev
+	$(PY) tools/mutation.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
