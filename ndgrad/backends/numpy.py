@@ -17,21 +17,16 @@ from .._dtypes import DType
 from . import kernels
 from .base import Backend, _is_basic
 
-if kernels.ENABLED:
-    from .kernels import conv as _kconv
-    from .kernels import fused as _kfused
-    from .kernels import optimizers as _kopt
-    from .kernels import pooling as _kpool
-
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _MIN = kernels.MIN_PARALLEL
 _LOCK = kernels.LOCK
 
 
 def _fast(*arrays: np.ndarray) -> bool:
-    """Whether the kernels take these arrays: kernels on, float32/64, big enough."""
+    """Whether the kernels take these arrays: kernels on and loaded, float32/64, big enough."""
     return (
         kernels.ENABLED
+        and kernels.READY.is_set()
         and arrays[0].dtype in _FLOATS
         and all(a.dtype == arrays[0].dtype for a in arrays)
         and arrays[0].size >= _MIN
@@ -128,7 +123,7 @@ class NumpyBackend(Backend):
         oh, ow = (shape[1] - kh) // sh + 1, (shape[2] - kw) // sw + 1
         out = np.empty(shape, dtype=cols.dtype)
         with _LOCK:
-            return _kconv.col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, oh, ow, out)
+            return kernels.conv.col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, oh, ow, out)
 
     def max_pool_arg(self, x: np.ndarray, y: np.ndarray, size: tuple, strides: tuple) -> Any:
         if not _fast(x, y):
@@ -136,7 +131,7 @@ class NumpyBackend(Backend):
         (kh, kw), (sh, sw) = size, strides
         arg = np.empty(y.shape, dtype=np.int8 if kh * kw <= 127 else np.int32)
         with _LOCK:
-            return _kpool.max_pool_arg(x, y, kh, kw, sh, sw, arg)
+            return kernels.pooling.max_pool_arg(x, y, kh, kw, sh, sw, arg)
 
     def route_scatter(
         self, g: np.ndarray, arg: np.ndarray, size: tuple, strides: tuple, shape: tuple
@@ -146,7 +141,7 @@ class NumpyBackend(Backend):
         out = np.empty(shape, dtype=g.dtype)
         (kh, kw), (sh, sw) = size, strides
         with _LOCK:
-            return _kpool.route_scatter(g, arg, kh, kw, sh, sw, out)
+            return kernels.pooling.route_scatter(g, arg, kh, kw, sh, sw, out)
 
     def route_gather(self, x: np.ndarray, arg: np.ndarray, size: tuple, strides: tuple) -> Any:
         if not _fast(x):
@@ -154,14 +149,14 @@ class NumpyBackend(Backend):
         out = np.empty(arg.shape, dtype=x.dtype)
         (kh, kw), (sh, sw) = size, strides
         with _LOCK:
-            return _kpool.route_gather(x, arg, kh, kw, sh, sw, out)
+            return kernels.pooling.route_gather(x, arg, kh, kw, sh, sw, out)
 
     def bias_act_(self, y: np.ndarray, b: np.ndarray | None, relu: bool) -> None:
         if b is None or y.ndim < 1 or not y.flags.c_contiguous or not _fast(y, b):
             super().bias_act_(y, b, relu)
             return
         with _LOCK:
-            _kfused.bias_act(y.reshape(-1, y.shape[-1]), b, relu)  # a view: y is contiguous
+            kernels.fused.bias_act(y.reshape(-1, y.shape[-1]), b, relu)  # a view: y is contiguous
 
     def relu_mask(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
         if g.shape != y.shape or not _fast(g, y):
@@ -171,15 +166,19 @@ class NumpyBackend(Backend):
         flat = (rows, g.size // rows) if rows else (0, 0)
         g2, y2 = np.ascontiguousarray(g).reshape(flat), np.ascontiguousarray(y).reshape(flat)
         with _LOCK:
-            _kfused.relu_mask(g2, y2, out.reshape(flat))
+            kernels.fused.relu_mask(g2, y2, out.reshape(flat))
         return out
 
     def softmax_xent(self, logits: np.ndarray, labels: np.ndarray) -> tuple:
-        if not kernels.ENABLED or logits.dtype not in _FLOATS or logits.ndim != 2:
+        if (
+            not (kernels.ENABLED and kernels.READY.is_set())
+            or logits.dtype not in _FLOATS
+            or logits.ndim != 2
+        ):
             return super().softmax_xent(logits, labels)
         probs = np.empty(logits.shape, dtype=logits.dtype)
         loss = np.empty(logits.shape[0], dtype=logits.dtype)
-        _kfused.softmax_xent(np.ascontiguousarray(logits), labels, probs, loss)
+        kernels.fused.softmax_xent(np.ascontiguousarray(logits), labels, probs, loss)
         return loss, probs
 
     def optimizer_step(
@@ -194,9 +193,9 @@ class NumpyBackend(Backend):
     def _step(rule: str, t: Any, flat: list, c: dict) -> bool:
         if rule == "sgd":
             m = flat[2] if len(flat) > 2 else flat[1]
-            _kopt.sgd(flat[0], flat[1], m, t(c["lr"]), t(c["momentum"]), c["nesterov"])
+            kernels.optimizers.sgd(flat[0], flat[1], m, t(c["lr"]), t(c["momentum"]), c["nesterov"])
         elif rule == "rmsprop":
-            _kopt.rmsprop(
+            kernels.optimizers.rmsprop(
                 *flat,
                 t(c["lr"]),
                 t(c["rho"]),
@@ -206,7 +205,7 @@ class NumpyBackend(Backend):
                 c["centered"],
             )
         elif rule == "adam":
-            _kopt.adam(
+            kernels.optimizers.adam(
                 *flat,
                 t(c["alpha"]),
                 t(c["beta_1"]),

@@ -1,55 +1,111 @@
 """Compiled CPU kernels (numba) for the NumPy backend, one module per family.
 
-`conv` (im2col with padding fused in, col2im in one pass), `pooling` (max-pool with its argmax,
-the gradient's scatter and its adjoint gather), `fused` (bias + relu on a product's output, the
-relu mask applied to a gradient, softmax cross-entropy), `optimizers` (one pass per weight
-array for SGD, RMSprop and Adam). Only `NumpyBackend` calls them, through its primitives; the
-NumPy code of every primitive stays the reference and the fallback.
+`conv` (col2im in one pass), `pooling` (max pooling's argmax, the gradient's scatter and its
+adjoint gather), `fused` (bias + relu on a product's output, the relu mask applied to a
+gradient, softmax cross-entropy), `optimizers` (one pass per weight array for SGD, RMSprop and
+Adam). Only `NumpyBackend` calls them, through its primitives; the NumPy code of every
+primitive stays the reference and the fallback.
 
-`ENABLED` is False when ``NDGRAD_KERNELS=numpy`` is set or numba cannot be imported (then one
-warning says so). Kernels are compiled on first use and cached on disk (``cache=True``: next to
-this file, or in numba's per-user cache when that is read-only, or in ``NUMBA_CACHE_DIR``).
+`ENABLED` is False when ``NDGRAD_KERNELS=numpy`` is set or numba is not installed (then one
+warning says so). Kernels are compiled once and cached on disk (``cache=True``: next to this
+file, or in numba's per-user cache when that is read-only, or in ``NUMBA_CACHE_DIR``).
+Importing numba and loading the cached kernels takes about a second, so it happens in a
+background thread started at import: until `READY` is set the NumPy path serves every call,
+and `import ndgrad` plus a first training step pay nothing for it. `READY` is set when the
+loading is over, whether it succeeded or not (then `ENABLED` is False).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 import warnings
+from typing import Any
+
+import numpy as np
 
 ENABLED = os.environ.get("NDGRAD_KERNELS", "numba").strip().lower() != "numpy"
-if ENABLED:
+READY = threading.Event()
+#: Held around every kernel call: numba's workqueue pool serves one caller at a time.
+LOCK = threading.Lock()
+# Below this many elements a kernel call costs more than NumPy's one pass.
+MIN_PARALLEL = 16384
+
+_MISSING = (
+    "ndgrad: numba is not available ({}), so the NumPy backend runs without its compiled "
+    "kernels (slower convolutions, pooling and optimizer steps). Install numba to enable "
+    "them, or set NDGRAD_KERNELS=numpy to silence this warning."
+)
+
+
+def _installed() -> bool:
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # e.g. sys.modules["numba"] is None
+        return False
+
+
+def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any) -> None:
+    """Load (or compile) the float32 specializations a training step uses."""
+    f, i8 = np.float32, np.int8
+    one, img, arg = np.zeros((1, 1), f), np.zeros((1, 1, 1, 1), f), np.zeros((1, 1, 1, 1), i8)
+    conv.col2im(one, 1, 1, 1, 1, 1, 1, img)
+    pooling.max_pool_arg(img, img, 1, 1, 1, 1, arg)
+    pooling.route_scatter(img, arg, 1, 1, 1, 1, img.copy())
+    fused.bias_act(one, np.zeros(1, f), True)
+    fused.relu_mask(one, one, one.copy())
+    fused.softmax_xent(one, np.zeros(1, np.int64), one.copy(), np.zeros(1, f))
+    w, s = np.zeros(1, f), f(0)
+    optimizers.sgd(w, w, w, s, s, False)
+    optimizers.rmsprop(w, w, w, w, w, s, s, s, s, f(1), False)
+    optimizers.adam(w, w, w, w, w, s, s, s, s, s, f(1), False)
+
+
+def _load() -> None:
+    global ENABLED
     try:
         import numba
-    except ImportError:  # a platform without numba wheels: the NumPy path, said once
-        warnings.warn(
-            "ndgrad: numba is not available, so the NumPy backend runs without its compiled "
-            "kernels (slower convolutions, pooling and optimizer steps). Install numba to "
-            "enable them, or set NDGRAD_KERNELS=numpy to silence this warning.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+
+        if "NUMBA_THREADING_LAYER" not in os.environ:
+            # Workqueue threads sleep between kernels. OpenMP's spin-wait fights the BLAS
+            # pool's own spinning for the cores: on 2 cores an im2col-sized kernel right after
+            # a matrix product took 30x longer with OpenMP than with the workqueue.
+            numba.config.THREADING_LAYER = "workqueue"
+        from . import conv, fused, optimizers, pooling
+
+        with LOCK:
+            _warm(conv, fused, optimizers, pooling)
+    except Exception as e:  # a broken numba install: the NumPy path, said once
         ENABLED = False
+        warnings.warn(_MISSING.format(f"{type(e).__name__}: {e}"), RuntimeWarning, stacklevel=1)
+    READY.set()  # loading is over (ENABLED says how it went)
 
-if ENABLED and "NUMBA_THREADING_LAYER" not in os.environ:
-    # Workqueue threads sleep between kernels. OpenMP's spin-wait fights the BLAS pool's own
-    # spinning for the same cores: measured on 2 cores, an im2col after a matrix product
-    # took 30x longer with OpenMP than with the workqueue.
-    numba.config.THREADING_LAYER = "workqueue"
 
-#: Held around every kernel call: the workqueue pool serves one caller at a time.
-LOCK = threading.Lock()
+if ENABLED and not _installed():
+    warnings.warn(_MISSING.format("not installed"), RuntimeWarning, stacklevel=2)
+    ENABLED = False
+if ENABLED:
+    threading.Thread(target=_load, name="ndgrad-kernels", daemon=True).start()
 
-# Below this many elements a kernel launch (thread wake-up) costs more than NumPy's one pass.
-MIN_PARALLEL = 16384
+
+def wait(timeout: float | None = None) -> bool:
+    """Block until the kernels are loaded (at most `timeout` seconds); whether they are on."""
+    return ENABLED and READY.wait(timeout) and ENABLED
 
 
 def set_kernel_threads(n: int) -> None:
-    """Run the compiled kernels on `n` threads (at most numba's pool size)."""
-    if ENABLED:
+    """Run the kernels called from this thread on `n` threads (at most numba's pool size)."""
+    if wait():
+        import numba
+
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def kernel_threads() -> int:
-    """Threads the compiled kernels use (0 when they are off)."""
-    return numba.get_num_threads() if ENABLED else 0
+    """Threads the kernels called from this thread use (0 when the kernels are off)."""
+    if not wait():
+        return 0
+    import numba
+
+    return numba.get_num_threads()
