@@ -200,6 +200,18 @@ def test_clipnorm_leaves_small_gradients_alone() -> None:
     assert w.tolist() == pytest.approx([-3.6, -4.8])
 
 
+def test_global_clipnorm_leaves_small_gradients_alone() -> None:
+    """Below the limit the gradients are not rescaled (in particular not scaled up)."""
+    a, b = ndgrad.tensor([0.0]), ndgrad.tensor([0.0, 0.0])
+    opt = optimizers.SGD(1.0, global_clipnorm=10.0)
+    opt.apply([ndgrad.tensor([1.0]), ndgrad.tensor([2.0, 2.0])], [a, b])  # global norm 3
+    assert a.tolist() == [-1.0] and b.tolist() == [-2.0, -2.0]
+    # above it, all are scaled by the same factor: limit / global norm
+    opt = optimizers.SGD(1.0, global_clipnorm=1.5)
+    opt.apply([ndgrad.tensor([1.0]), ndgrad.tensor([2.0, 2.0])], [a, b])
+    assert a.tolist() == pytest.approx([-1.5]) and b.tolist() == pytest.approx([-3.0, -3.0])
+
+
 def test_global_clipnorm_non_finite_gives_nan() -> None:
     """As Keras (TensorFlow's clip_by_global_norm): an infinite norm makes every update NaN."""
     a, b = ndgrad.tensor([1.0]), ndgrad.tensor([1.0])
