@@ -47,7 +47,7 @@ class Tensor:
         requires_grad: bool = False,
         device: str | None = None,
     ) -> None:
-        from .backends.registry import backend_for
+        from .backends.registry import array_backend, backend_for
 
         backend = backend_for(data, device)
         if isinstance(data, Tensor):
@@ -56,6 +56,10 @@ class Tensor:
                 data = backend.transfer(data.data, data.backend)
             else:
                 data = data.data
+        elif device is not None:  # a device array asked elsewhere: moved by its own backend
+            owner = array_backend(data)
+            if owner is not None and owner is not backend:
+                data = backend.transfer(data, owner)
         target = None if dtype is None else _dtypes.as_dtype(dtype)
         array = backend.asarray(data, target, copy=True)
         found = backend._from_native.get(array.dtype)

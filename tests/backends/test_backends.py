@@ -46,6 +46,8 @@ def test_device_arrays_are_recognised() -> None:
     a = array_api_strict.asarray([1.0, 2.0], device=DEVICE1)
     t = ndgrad.tensor(a)
     assert t.device == "strict" and t.data.device == DEVICE1
+    h = ndgrad.tensor(a, device="cpu")  # asked for: moved by the strict backend
+    assert h.device == "cpu" and isinstance(h.data, np.ndarray) and h.tolist() == [1.0, 2.0]
 
 
 def test_device_arrays_are_recognised_in_a_fresh_process() -> None:
