@@ -11,8 +11,8 @@ BENCH_DATA ?= ../shared/data/mnist
 GRAPHVIZ := command -v dot >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 \
 	|| [ "$$(id -u)" != 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz \
 	>/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive \
-	apt-get install -y -qq graphviz >/dev/null 2>&1; } || echo "graphviz not installed: \
-	tests that render with dot are skipped"
+	apt-get install -y -qq graphviz >/dev/null 2>&1; } || echo "graphviz could not be \
+	installed: graph pictures (and the tests that render them) need its dot program"
 
 .PHONY: demo test figures bench bench-gpu lint mutation clean
 
