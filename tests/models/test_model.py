@@ -119,6 +119,7 @@ def test_validation_split_and_validation_data(backend, compiled, data):
     history = compiled.fit(x, y, epochs=2, batch_size=16, validation_split=0.2, verbose=0)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == 2 for v in history.history.values())
+    assert history.params["steps"] == 5  # training sees only the other 72 samples
     # Keras holds out the *last* 20% of the samples
     val_loss, val_acc = compiled.evaluate(x[72:], y[72:], verbose=0)
     assert history.history["val_loss"][-1] == pytest.approx(val_loss, rel=1e-5)
