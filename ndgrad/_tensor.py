@@ -53,7 +53,10 @@ class Tensor:
         if isinstance(data, Tensor):
             dtype = data.dtype if dtype is None else dtype
             if data.backend is not backend:  # another device: GPU to GPU without the host
-                data = backend.transfer(data.data, data.backend)
+                want = _dtypes.as_dtype(dtype)
+                backend.native_dtype(want)  # a DTypeError when that device lacks the dtype
+                source = data.data if data.dtype is want else data.backend.astype(data.data, want)
+                data = backend.transfer(source, data.backend)
             else:
                 data = data.data
         elif device is not None:  # a device array asked elsewhere: moved by its own backend
