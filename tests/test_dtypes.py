@@ -92,9 +92,7 @@ ARITHMETIC = {
 
 @pytest.mark.parametrize("op", sorted(ARITHMETIC))
 @pytest.mark.parametrize(("a", "b"), PAIRS)
-def test_arithmetic_result_dtype_and_values(
-    backend: str, op: str, a: str, b: str
-) -> None:
+def test_arithmetic_result_dtype_and_values(backend: str, op: str, a: str, b: str) -> None:
     if not _offered(backend, a, b):
         return
     nd, npf = ARITHMETIC[op]

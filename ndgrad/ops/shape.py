@@ -324,9 +324,7 @@ def _source_index(i: int, n: int, mode: str) -> int:
     return j if j < n else 2 * n - 2 - j
 
 
-def pad(
-    x: Tensor, pad_width: Any, mode: str = "constant", constant_values: Any = 0.0
-) -> Tensor:
+def pad(x: Tensor, pad_width: Any, mode: str = "constant", constant_values: Any = 0.0) -> Tensor:
     """Padding as `numpy.pad`: `pad_width` is an int, (before, after), or one pair per axis.
 
     Modes: "constant" (`constant_values`: a scalar or per-axis pairs, as NumPy), "edge" (the
