@@ -207,9 +207,10 @@ def eye(
 ) -> Tensor:
     """An (n, m) matrix with ones on diagonal `k` and zeros elsewhere."""
     backend = get_backend(device)
+    rows, cols = as_shape((n, n if m is None else m), "eye")
     array = backend.xp.eye(
-        n,
-        m,
+        rows,
+        cols,
         k=k,
         dtype=backend.native_dtype(_dtypes.as_dtype(dtype)),
         device=backend.native_device,

@@ -84,6 +84,8 @@ def test_a_value_that_is_not_a_shape_is_a_shape_error_naming_it(bad: object) -> 
         ndgrad.randint(5, size=bad)
     with pytest.raises(ndgrad.ShapeError, match=r"broadcast_to: .*" + re.escape(repr(bad))):
         ndgrad.ones(1).broadcast_to(bad)
+    with pytest.raises(ndgrad.ShapeError, match=r"eye: .*shape=\(3, 2.5\)"):
+        ndgrad.eye(3, 2.5)
 
 
 def test_shapes_given_as_sequences_of_integers(backend: str) -> None:
