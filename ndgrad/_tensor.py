@@ -55,7 +55,10 @@ class Tensor:
             if data.backend is not backend:  # another device: GPU to GPU without the host
                 want = _dtypes.as_dtype(dtype)
                 backend.native_dtype(want)  # a DTypeError when that device lacks the dtype
-                source = data.data if data.dtype is want else data.backend.astype(data.data, want)
+                source = data.data
+                if data.dtype is not want:
+                    with data.backend.activate():  # CuPy converts on the current GPU
+                        source = data.backend.astype(source, want)
                 data = backend.transfer(source, data.backend)
             else:
                 data = data.data
