@@ -39,7 +39,11 @@ figures: $(VENV)/.dev
 	@$(GRAPHVIZ)
 	$(PY) docs/figures/make_figures.py
 
-bench: $(VENV)/.dev
+$(VENV)/.bench: pyproject.toml | $(PY)
+	$(PIP) -e '.[bench]'
+	@touch $@
+
+bench: $(VENV)/.dev $(VENV)/.bench
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --data $(BENCH_DATA) --out bench/RESULTS.md
 
 $(VENV)/.cuda: pyproject.toml | $(PY)
