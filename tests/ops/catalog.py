@@ -124,20 +124,70 @@ class OpSpec:
 
 
 # -- case strategies -----------------------------------------------------------------------
+# Elementwise and reduction specs (shapes_1, shapes_n) draw large shapes: the test's max_side
+# picks a size class, (largest axis, elements per input) in SIZES, and shapes over the budget
+# have their longest axis halved until they fit; their axes are at least 2 long (shapes_n sets
+# some to 1 to broadcast). One example in 8 comes instead from the tiny shapes (sides up to 2:
+# 0-d, empty, single elements), which large draws never are.
+SIZES = {4: (64, 2048), 3: (16, 48)}  # forward and VJP tests; finite-difference checks
+TINY_ONE_IN = 8
+
+
+def _size_class(max_side: int) -> tuple[int, int]:
+    return SIZES.get(max_side, (max_side, max_side**MAX_DIMS))
+
+
+def _fit(shape: tuple[int, ...], budget: int) -> tuple[int, ...]:
+    sides = list(shape)
+    while math.prod(sides) > budget:
+        longest = sides.index(max(sides))
+        sides[longest] = (sides[longest] + 1) // 2
+    return tuple(sides)
+
+
+def _large_or_tiny(large: st.SearchStrategy, tiny: st.SearchStrategy) -> st.SearchStrategy:
+    # not k == 0: hypothesis starts from (and leans towards) the smallest choices
+    return st.integers(0, TINY_ONE_IN - 1).flatmap(lambda k: tiny if k == 3 else large)
+
+
 def shapes_1(min_dims: int = 0, min_side: int = 0, max_dims: int = MAX_DIMS):
     def make(max_side: int) -> st.SearchStrategy[Shapes]:
-        return hnp.array_shapes(
-            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+        side, budget = _size_class(max_side)
+        large = hnp.array_shapes(
+            min_dims=max(min_dims, 1), max_dims=max_dims, min_side=2, max_side=side,
+        ).map(lambda s: (_fit(s, budget),))  # fmt: skip
+        tiny = hnp.array_shapes(
+            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=min(max_side, 2)
         ).map(lambda s: (s,))
+        return _large_or_tiny(large, tiny)
 
     return make
 
 
+def _broadcastable(n: int, side: int, budget: int) -> st.SearchStrategy[Shapes]:
+    """n shapes broadcasting to one large shape: each drops leading axes and sets some to 1."""
+
+    def shapes(full: tuple[int, ...]) -> st.SearchStrategy[Shapes]:
+        ones = st.lists(st.booleans(), min_size=len(full), max_size=len(full))
+        one = st.tuples(st.integers(0, len(full)), ones).map(
+            lambda c: tuple(1 if one else s for s, one in zip(full, c[1]))[c[0] :]
+        )
+        # the first input keeps every axis and at least its first one full
+        first = ones.map(lambda m: tuple(1 if one and i else s for i, (s, one) in
+                                         enumerate(zip(full, m))))  # fmt: skip
+        return st.tuples(first, *[one] * (n - 1)).flatmap(st.permutations).map(tuple)
+
+    full = hnp.array_shapes(min_dims=1, max_dims=MAX_DIMS, min_side=2, max_side=side)
+    return full.map(lambda s: _fit(s, budget)).flatmap(shapes)
+
+
 def shapes_n(n: int, min_side: int = 0):
     def make(max_side: int) -> st.SearchStrategy[Shapes]:
-        return hnp.mutually_broadcastable_shapes(
-            num_shapes=n, min_dims=0, max_dims=MAX_DIMS, min_side=min_side, max_side=max_side
-        ).map(lambda b: tuple(b.input_shapes))
+        tiny = hnp.mutually_broadcastable_shapes(
+            num_shapes=n, min_dims=0, max_dims=MAX_DIMS, min_side=min_side,
+            max_side=min(max_side, 2),
+        ).map(lambda b: tuple(b.input_shapes))  # fmt: skip
+        return _large_or_tiny(_broadcastable(n, *_size_class(max_side)), tiny)
 
     return make
 
@@ -932,26 +982,37 @@ SPECS: list[OpSpec] = [
 # Inputs are standard normal, so about half of the pre-activations are negative: a relu
 # gradient that let those through would differ from torch's.
 def _linear_case(max_side: int) -> st.SearchStrategy[Case]:
-    sides = st.integers(0, max_side)
-    batch = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=max_side)
-    return st.tuples(batch, sides, sides, st.booleans()).map(
-        lambda c: (((*c[0], c[1]), (c[1], c[2]), *([(c[2],)] if c[3] else [])), {})
-    )
+    side, budget = _size_class(max_side)
+    side = min(side, 16)
+
+    def case(batch, k, n, bias):
+        x = _fit((*batch, k), budget)
+        return ((x, (x[-1], n), *([(n,)] if bias else [])), {})
+
+    def draw(low: int, high: int) -> st.SearchStrategy[Case]:
+        sides = st.integers(low, high)
+        batch = hnp.array_shapes(min_dims=0, max_dims=2, min_side=low, max_side=high)
+        return st.builds(case, batch, sides, sides, st.booleans())
+
+    return _large_or_tiny(draw(2, side), draw(0, 2))
 
 
 def _conv_case(max_side: int) -> st.SearchStrategy[Case]:
+    """Images up to 8 x 8 for the forward and VJP tests, up to 5 x 5 for finite differences."""
+    large = max_side >= 4
+    image = st.integers(3, 8 if large else 5)
+    channels = st.integers(1, 4 if large else 2)
+
     def case(n, c, f, kh, kw, h, w, sh, sw, padding, bias):
         if padding == "same":
             sh = sw = 1  # torch pads 'same' only with unit strides
         shapes = ((n, h, w, c), (kh, kw, c, f), *([(f,)] if bias else []))
         return shapes, {"strides": (sh, sw), "padding": padding}
 
-    small = st.integers(1, max(1, max_side))
     kernel = st.integers(1, 3)
     return st.builds(
         case,
-        st.integers(0, 2), small, small, kernel, kernel,
-        st.integers(3, 3 + max_side), st.integers(3, 3 + max_side),
+        st.integers(0, 2 if large else 1), channels, channels, kernel, kernel, image, image,
         st.integers(1, 2), st.integers(1, 2), st.sampled_from(["valid", "same"]), st.booleans(),
     )  # fmt: skip
 
