@@ -17,20 +17,26 @@ from .._dtypes import DType
 from . import kernels
 from .base import Backend, _is_basic
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# float32 only, C-contiguous only: the specializations loaded at start-up, so a kernel never
+# compiles in the middle of a computation (float64, e.g. gradient checks, takes the NumPy path).
+_FLOAT32 = np.dtype(np.float32)
 _MIN = kernels.MIN_PARALLEL
 _LOCK = kernels.LOCK
 
 
 def _fast(*arrays: np.ndarray) -> bool:
-    """Whether the kernels take these arrays: kernels on and loaded, float32/64, big enough."""
+    """Whether the kernels take these arrays: kernels on and loaded, float32, C-contiguous,
+    the first array big enough."""
     return (
         kernels.ENABLED
         and kernels.READY.is_set()
-        and arrays[0].dtype in _FLOATS
-        and all(a.dtype == arrays[0].dtype for a in arrays)
         and arrays[0].size >= _MIN
+        and all(a.dtype == _FLOAT32 and a.flags.c_contiguous for a in arrays)
     )
+
+
+def _int8(arg: np.ndarray) -> bool:
+    return arg.dtype == np.int8 and arg.flags.c_contiguous
 
 
 class NumpyBackend(Backend):
@@ -123,20 +129,20 @@ class NumpyBackend(Backend):
         oh, ow = (shape[1] - kh) // sh + 1, (shape[2] - kw) // sw + 1
         out = np.empty(shape, dtype=cols.dtype)
         with _LOCK:
-            return kernels.conv.col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, oh, ow, out)
+            return kernels.conv.col2im(cols, kh, kw, sh, sw, oh, ow, out)
 
     def max_pool_arg(self, x: np.ndarray, y: np.ndarray, size: tuple, strides: tuple) -> Any:
-        if not _fast(x, y):
-            return super().max_pool_arg(x, y, size, strides)
         (kh, kw), (sh, sw) = size, strides
-        arg = np.empty(y.shape, dtype=np.int8 if kh * kw <= 127 else np.int32)
+        if kh * kw > 127 or not _fast(x, y):
+            return super().max_pool_arg(x, y, size, strides)
+        arg = np.empty(y.shape, dtype=np.int8)
         with _LOCK:
             return kernels.pooling.max_pool_arg(x, y, kh, kw, sh, sw, arg)
 
     def route_scatter(
         self, g: np.ndarray, arg: np.ndarray, size: tuple, strides: tuple, shape: tuple
     ) -> np.ndarray:
-        if not _fast(g):
+        if not (_int8(arg) and _fast(g)):
             return super().route_scatter(g, arg, size, strides, shape)
         out = np.empty(shape, dtype=g.dtype)
         (kh, kw), (sh, sw) = size, strides
@@ -144,7 +150,7 @@ class NumpyBackend(Backend):
             return kernels.pooling.route_scatter(g, arg, kh, kw, sh, sw, out)
 
     def route_gather(self, x: np.ndarray, arg: np.ndarray, size: tuple, strides: tuple) -> Any:
-        if not _fast(x):
+        if not (_int8(arg) and _fast(x)):
             return super().route_gather(x, arg, size, strides)
         out = np.empty(arg.shape, dtype=x.dtype)
         (kh, kw), (sh, sw) = size, strides
@@ -164,21 +170,24 @@ class NumpyBackend(Backend):
         out = np.empty(g.shape, dtype=g.dtype)
         rows = g.shape[0] if g.ndim else 1
         flat = (rows, g.size // rows) if rows else (0, 0)
-        g2, y2 = np.ascontiguousarray(g).reshape(flat), np.ascontiguousarray(y).reshape(flat)
         with _LOCK:
-            kernels.fused.relu_mask(g2, y2, out.reshape(flat))
+            kernels.fused.relu_mask(g.reshape(flat), y.reshape(flat), out.reshape(flat))
         return out
 
     def softmax_xent(self, logits: np.ndarray, labels: np.ndarray) -> tuple:
-        if (
-            not (kernels.ENABLED and kernels.READY.is_set())
-            or logits.dtype not in _FLOATS
-            or logits.ndim != 2
-        ):
+        if not (
+            kernels.ENABLED
+            and kernels.READY.is_set()
+            and logits.ndim == 2
+            and logits.dtype == _FLOAT32
+            and logits.flags.c_contiguous
+            and labels.dtype == np.int64
+            and labels.flags.c_contiguous
+        ):  # one row-wise pass: no size threshold, it is single-threaded
             return super().softmax_xent(logits, labels)
         probs = np.empty(logits.shape, dtype=logits.dtype)
         loss = np.empty(logits.shape[0], dtype=logits.dtype)
-        kernels.fused.softmax_xent(np.ascontiguousarray(logits), labels, probs, loss)
+        kernels.fused.softmax_xent(logits, labels, probs, loss)
         return loss, probs
 
     def optimizer_step(

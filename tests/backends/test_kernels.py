@@ -29,7 +29,7 @@ from ndgrad.backends.registry import get_backend
 pytest.importorskip("numba")
 
 CPU = get_backend("cpu")
-FLOATS = st.sampled_from([np.float32, np.float64])
+FLOATS = st.just(np.float32)  # the kernels' dtype (float64 takes the NumPy path)
 
 
 @contextlib.contextmanager
@@ -122,7 +122,7 @@ def test_softmax_xent_matches_reference(
         loss, probs = CPU.softmax_xent(logits, labels)
     want_loss, want_probs = Backend.softmax_xent(CPU, logits, labels)
     assert loss.dtype == dtype and probs.dtype == dtype
-    tol = 1e-5 if dtype == np.float32 else 1e-12
+    tol = 1e-5
     np.testing.assert_allclose(loss, want_loss, rtol=tol, atol=tol * scale)
     np.testing.assert_allclose(probs, want_probs, rtol=tol, atol=tol)
 
@@ -140,8 +140,8 @@ OPTIMIZERS = [
 
 
 @pytest.mark.parametrize(("name", "kw"), OPTIMIZERS)
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_optimizer_kernels_match_numpy_path(name: str, kw: dict, dtype: str) -> None:
+def test_optimizer_kernels_match_numpy_path(name: str, kw: dict) -> None:
+    dtype = "float32"
     rng = np.random.default_rng(0)
     start = rng.standard_normal((37, 29)).astype(dtype)
     grads = [rng.standard_normal((37, 29)).astype(dtype) for _ in range(5)]
@@ -153,9 +153,30 @@ def test_optimizer_kernels_match_numpy_path(name: str, kw: dict, dtype: str) -> 
             for g in grads:
                 opt.apply([ndgrad.tensor(g)], [w])
         results.append(w.numpy())
-    tol = 2e-6 if dtype == "float32" else 1e-12
+    tol = 2e-6
     np.testing.assert_allclose(results[0], results[1], rtol=tol, atol=tol)
     assert not np.allclose(results[0], start)  # the steps moved the weights
+
+
+def test_float64_and_strided_arrays_take_the_reference_path() -> None:
+    """Only the float32, C-contiguous specializations loaded at start-up ever run: nothing
+    compiles in the middle of a computation."""
+    from ndgrad.backends.kernels import conv, fused
+
+    rng = np.random.default_rng(3)
+    cols = rng.standard_normal((2 * 3 * 3, 4 * 2))
+    y = rng.standard_normal((6, 10)).astype(np.float32)[:, ::2]  # strided
+    b = np.zeros(5, np.float32)
+    with kernels_on():
+        kernels.wait()
+        before = (len(conv.col2im.signatures), len(fused.bias_act.signatures))
+        got = CPU.col2im(cols, (2, 4, 4, 2), (2, 2), (1, 1))
+        strided = y.copy()
+        CPU.bias_act_(y, b, True)
+        after = (len(conv.col2im.signatures), len(fused.bias_act.signatures))
+    assert got.dtype == np.float64 and after == before
+    np.testing.assert_allclose(got, Backend.col2im(CPU, cols, (2, 4, 4, 2), (2, 2), (1, 1)))
+    np.testing.assert_array_equal(y, np.maximum(strided, 0))
 
 
 def test_training_step_gradients_match_numpy_path() -> None:

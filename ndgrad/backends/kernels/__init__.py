@@ -47,12 +47,13 @@ def _installed() -> bool:
 
 
 def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any) -> None:
-    """Load (or compile) the float32 specializations a training step uses."""
+    """Load (or compile) the specializations the backend calls: float32, C-contiguous."""
     f, i8 = np.float32, np.int8
     one, img, arg = np.zeros((1, 1), f), np.zeros((1, 1, 1, 1), f), np.zeros((1, 1, 1, 1), i8)
     conv.col2im(one, 1, 1, 1, 1, 1, 1, img)
     pooling.max_pool_arg(img, img, 1, 1, 1, 1, arg)
     pooling.route_scatter(img, arg, 1, 1, 1, 1, img.copy())
+    pooling.route_gather(img, arg, 1, 1, 1, 1, img.copy())
     fused.bias_act(one, np.zeros(1, f), True)
     fused.relu_mask(one, one, one.copy())
     fused.softmax_xent(one, np.zeros(1, np.int64), one.copy(), np.zeros(1, f))
