@@ -27,12 +27,16 @@ _LOCK = kernels.LOCK
 def _fast(*arrays: np.ndarray) -> bool:
     """Whether the kernels take these arrays: kernels on and loaded, float32, C-contiguous,
     the first array big enough."""
-    return (
+    if not (
         kernels.ENABLED
-        and kernels.READY.is_set()
         and arrays[0].size >= _MIN
         and all(a.dtype == _FLOAT32 and a.flags.c_contiguous for a in arrays)
-    )
+    ):
+        return False
+    if kernels.READY.is_set():
+        return True
+    kernels.start()  # the first large array: load the kernels in the background
+    return False
 
 
 def _int8(arg: np.ndarray) -> bool:
@@ -177,7 +181,7 @@ class NumpyBackend(Backend):
     def softmax_xent(self, logits: np.ndarray, labels: np.ndarray) -> tuple:
         if not (
             kernels.ENABLED
-            and kernels.READY.is_set()
+            and kernels.READY.is_set()  # started by the first large array (_fast)
             and logits.ndim == 2
             and logits.dtype == _FLOAT32
             and logits.flags.c_contiguous

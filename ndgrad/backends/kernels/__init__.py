@@ -10,8 +10,9 @@ primitive stays the reference and the fallback.
 warning says so). Kernels are compiled once and cached on disk (``cache=True``: next to this
 file, or in numba's per-user cache when that is read-only, or in ``NUMBA_CACHE_DIR``).
 Importing numba and loading the cached kernels takes about a second, so it happens in a
-background thread started at import: until `READY` is set the NumPy path serves every call,
-and `import ndgrad` plus a first training step pay nothing for it. `READY` is set when the
+background thread, started by the first array big enough for a kernel: until `READY` is set
+the NumPy path serves every call, so `import ndgrad` plus a first training step pay nothing
+for it, and a process that never computes at scale never loads numba. `READY` is set when the
 loading is over, whether it succeeded or not (then `ENABLED` is False).
 """
 
@@ -86,12 +87,21 @@ def _load() -> None:
 if ENABLED and not _installed():
     warnings.warn(_MISSING.format("not installed"), RuntimeWarning, stacklevel=2)
     ENABLED = False
-if ENABLED:
-    threading.Thread(target=_load, name="ndgrad-kernels", daemon=True).start()
+_started = []
+
+
+def start() -> None:
+    """Start loading the kernels in the background (once; a no-op when they are off)."""
+    if ENABLED and not _started:
+        with LOCK:
+            if not _started:
+                _started.append(threading.Thread(target=_load, name="ndgrad-kernels", daemon=True))
+                _started[0].start()
 
 
 def wait(timeout: float | None = None) -> bool:
-    """Block until the kernels are loaded (at most `timeout` seconds); whether they are on."""
+    """Load the kernels and wait for them (at most `timeout` seconds); whether they are on."""
+    start()
     return ENABLED and READY.wait(timeout) and ENABLED
 
 
