@@ -1,9 +1,10 @@
 """Draw every picture in docs/ from code: `make figures` (or `python docs/figures/make_figures.py`).
 
 Rendering is deterministic: matplotlib's Agg backend, no date in the files, a fixed SVG hash
-salt and fixed seeds. ``figures.json`` records the SHA-256 of every picture and of the code that
-draws them (this script and ``ndgrad/viz``); ``tests/viz/test_figures.py`` fails when they
-disagree, so changing the drawing code without re-running this script fails the tests. The
+salt and fixed seeds. ``figures.json`` records the SHA-256 of every picture and of what draws
+them (this script, ``ndgrad/viz``, the lab's report code and its stored run);
+``tests/viz/test_figures.py`` fails when they disagree, so changing the drawing code without
+re-running this script fails the tests. The
 graph pictures need Graphviz's ``dot``.
 """
 
@@ -21,7 +22,16 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 MANIFEST = HERE / "figures.json"
-SOURCES = (Path(__file__).resolve(), *sorted((ROOT / "ndgrad" / "viz").glob("*.py")))
+#: the stored results of the lab's default grid on full MNIST (see README, "The lab"):
+#: ndgrad lab rmsprop --data ../shared/data/mnist --seeds 3 --epochs 5
+LAB_RUN = HERE / "lab-rmsprop"
+SOURCES = (
+    Path(__file__).resolve(),
+    ROOT / "ndgrad" / "lab" / "report.py",
+    ROOT / "ndgrad" / "lab" / "results.py",
+    LAB_RUN / "lab.sqlite",
+    *sorted((ROOT / "ndgrad" / "viz").glob("*.py")),
+)
 
 #: matplotlib settings for every picture: the SVG ids come from a fixed salt, not a random one
 RC = {"svg.hashsalt": "ndgrad", "font.size": 10}
@@ -302,6 +312,22 @@ def iris_boundary(path: Path) -> None:
     )
     fig.axes[0].set_title("iris from two petal measurements")
     _save(fig, path)
+
+
+@figure("lab_heatmap.svg")
+def lab_heatmap(path: Path) -> None:
+    """The lab's heatmap: final validation accuracy over learning rate x momentum."""
+    from ndgrad.lab import SweepResult
+
+    SweepResult.load(LAB_RUN).heatmap(path)
+
+
+@figure("lab_curves.svg")
+def lab_curves(path: Path) -> None:
+    """The lab's learning curves: validation loss and accuracy per epoch and momentum."""
+    from ndgrad.lab import SweepResult
+
+    SweepResult.load(LAB_RUN).curves(path)
 
 
 def main() -> None:

@@ -219,7 +219,9 @@ def curves(
 def _save(fig: Any, path: str | Path, plt: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    # no date or version in the file: the same results give the same bytes
+    metadata = {"Software": None} if path.suffix == ".png" else {"Date": None}
+    fig.savefig(path, dpi=110, metadata=metadata)
     plt.close(fig)
     return path
 

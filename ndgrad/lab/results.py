@@ -192,6 +192,7 @@ class SweepResult:
             )
         if "learning_rate" in self.params and "momentum" in self.params:
             out.extend(self._momentum_sentences(summaries, metric))
+            out.append(self._equal_step_sentence(summaries, metric))
         failed = [s for s in summaries if s.errors]
         if failed:
             out.append(
@@ -218,6 +219,30 @@ class SweepResult:
         return (
             "Momentum multiplies the effective step size by 1 / (1 - momentum) (10x at 0.9): "
             "the dashed lines of the heatmap join cells with equal effective steps."
+        )
+
+    def _equal_step_sentence(self, summaries: list[ConfigSummary], metric: str) -> str:
+        """Configs with equal effective steps lr / (1 - momentum) but different momentums:
+        how close their scores are, against the spread of all scores."""
+        steps: dict[float, list[ConfigSummary]] = {}
+        for s in summaries:
+            m = s.config["momentum"]
+            if s.values and m < 1:
+                step = float(f"{s.config['learning_rate'] / (1 - m):.6g}")
+                steps.setdefault(step, []).append(s)
+        pairs = [(a, b) for group in steps.values() for a in group for b in group
+                 if a.config["momentum"] < b.config["momentum"]]
+        if not pairs:
+            return ""
+        gaps = [abs(a.mean - b.mean) for a, b in pairs]
+        scores = [s.mean for s in summaries if s.values]
+        a, b = max(pairs, key=lambda p: p[1].config["momentum"] - p[0].config["momentum"])
+        return (
+            f"Equal effective steps learning_rate / (1 - momentum) give close results: "
+            f"{a.label(self.params)} reached {a.mean:.4f} and {b.label(self.params)} "
+            f"{b.mean:.4f}; across the {len(pairs)} such pair{'s' * (len(pairs) > 1)} the "
+            f"{metric} differs by {statistics.fmean(gaps):.4f} on average, against "
+            f"{max(scores) - min(scores):.4f} between the best and worst configurations."
         )
 
     def _momentum_sentences(self, summaries: list[ConfigSummary], metric: str) -> list[str]:
