@@ -69,7 +69,8 @@ def from_dlpack(x: Any) -> Tensor:
         )
     backend = dlpack_backend(x)
     if not backend.is_array(x):
-        array = backend.xp.from_dlpack(x)
+        with backend.activate():
+            array = backend.xp.from_dlpack(x)
     elif getattr(x, "device", backend.native_device) == backend.native_device:
         array = x  # already an array of this backend: adopted as it is
     else:
@@ -98,12 +99,13 @@ def full(
     """
     backend = get_backend(device)
     d = _dtypes.scalar_dtype(fill_value) if dtype is None else _dtypes.as_dtype(dtype)
-    array = backend.xp.full(
-        as_shape(shape, "full"),
-        fill_value,
-        dtype=backend.native_dtype(d),
-        device=backend.native_device,
-    )
+    with backend.activate():  # CuPy allocates on its current GPU
+        array = backend.xp.full(
+            as_shape(shape, "full"),
+            fill_value,
+            dtype=backend.native_dtype(d),
+            device=backend.native_device,
+        )
     return _wrap(array, backend, requires_grad)
 
 
@@ -168,9 +170,14 @@ def arange(
         dtype = _dtypes.default_int if is_int else _dtypes.default_float
     d = _dtypes.as_dtype(dtype)
     n = max(0, math.ceil((stop - start) / step))
-    array = backend.xp.arange(
-        start, start + n * step, step, dtype=backend.native_dtype(d), device=backend.native_device
-    )[:n]
+    with backend.activate():  # CuPy allocates on its current GPU
+        array = backend.xp.arange(
+            start,
+            start + n * step,
+            step,
+            dtype=backend.native_dtype(d),
+            device=backend.native_device,
+        )[:n]
     return _wrap(array, backend, False)
 
 
@@ -187,14 +194,15 @@ def linspace(
         raise ValueError(f"linspace: num must be >= 0. Received {num}")
     backend = get_backend(device)
     d = _dtypes.as_dtype(dtype or _dtypes.default_float)
-    array = backend.xp.linspace(
-        start,
-        stop,
-        num,
-        endpoint=endpoint,
-        dtype=backend.native_dtype(d),
-        device=backend.native_device,
-    )
+    with backend.activate():  # CuPy allocates on its current GPU
+        array = backend.xp.linspace(
+            start,
+            stop,
+            num,
+            endpoint=endpoint,
+            dtype=backend.native_dtype(d),
+            device=backend.native_device,
+        )
     return _wrap(array, backend, False)
 
 
@@ -208,11 +216,12 @@ def eye(
     """An (n, m) matrix with ones on diagonal `k` and zeros elsewhere."""
     backend = get_backend(device)
     rows, cols = as_shape((n, n if m is None else m), "eye")
-    array = backend.xp.eye(
-        rows,
-        cols,
-        k=k,
-        dtype=backend.native_dtype(_dtypes.as_dtype(dtype)),
-        device=backend.native_device,
-    )
+    with backend.activate():  # CuPy allocates on its current GPU
+        array = backend.xp.eye(
+            rows,
+            cols,
+            k=k,
+            dtype=backend.native_dtype(_dtypes.as_dtype(dtype)),
+            device=backend.native_device,
+        )
     return _wrap(array, backend, False)

@@ -35,14 +35,15 @@ def _draw(
     (the same seed gives the same values, as Keras's integer seeds)."""
     backend = get_backend(device)
     d = _dtypes.as_dtype(dtype)
-    if seed is None:
-        return _wrap(backend.random(kind, shape, d, **kw), backend, requires_grad)
     saved = backend.rng
-    backend.seed(int(seed))
+    if seed is not None:
+        backend.seed(int(seed))
     try:
-        array = backend.random(kind, shape, d, **kw)
+        with backend.activate():  # CuPy allocates on its current GPU
+            array = backend.random(kind, shape, d, **kw)
     finally:
-        backend.rng = saved
+        if seed is not None:
+            backend.rng = saved
     return _wrap(array, backend, requires_grad)
 
 
