@@ -276,15 +276,28 @@ class Model(Layer):
             return result
         return list(result.values()) if self.compiled_metrics else result["loss"]
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> Tensor:
-        """The model's outputs for x, computed in batches without recording gradients."""
+    def predict(
+        self,
+        x: Any,
+        batch_size: int = 32,
+        verbose: int | str = 0,
+        callbacks: Sequence[Any] | None = None,
+    ) -> Tensor:
+        """The model's outputs for x, computed in batches without recording gradients; with
+        `verbose` 1 or 2 a progress bar or line, as `evaluate`."""
         _check_batch_size(batch_size, "predict")
         x = self._as_tensor(x)
+        steps = math.ceil(len(x) / batch_size)
+        cbs = self._callbacks(callbacks, verbose, 1, steps, history=False)
+        cbs.on_predict_begin()
         outs = []
         with no_grad():
-            for start in range(0, len(x), batch_size):
-                batch = x[start : start + batch_size]
+            for step in range(steps):
+                cbs.on_predict_batch_begin(step)
+                batch = x[step * batch_size : (step + 1) * batch_size]
                 outs.append(self(batch, training=False))
+                cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
+        cbs.on_predict_end()
         return ops.concatenate(outs, axis=0) if outs else self(x)
 
     # -- weights, devices, summary -----------------------------------------------------------

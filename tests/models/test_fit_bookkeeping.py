@@ -190,3 +190,16 @@ def test_initial_epoch_shows_in_the_progress_header(capsys):
     model.fit(x, y, epochs=3, initial_epoch=1, batch_size=10, verbose=2)
     lines = capsys.readouterr().out.splitlines()
     assert [line for line in lines if line.startswith("Epoch")] == ["Epoch 2/3", "Epoch 3/3"]
+
+
+def test_predict_verbose_one_shows_progress_and_zero_is_silent(capsys):
+    x, _ = regression(25)
+    model = frozen_regressor("mse")
+    quiet = model.predict(x, batch_size=10, verbose=0)
+    assert capsys.readouterr().out == ""
+    loud = model.predict(x, batch_size=10, verbose=2)
+    out = capsys.readouterr().out
+    assert out.startswith("3/3 - ")
+    np.testing.assert_array_equal(quiet.numpy(), loud.numpy())
+    model.predict(x, batch_size=10, verbose=1)
+    assert "3/3 [" in capsys.readouterr().out
