@@ -18,10 +18,9 @@ def resolve_mode(monitor, mode, owner):
         mode = "auto"
     if mode != "auto":
         return mode
-    name = monitor.removeprefix("val_")
-    if "loss" in name or "error" in name:
+    if "loss" in monitor or "error" in monitor:
         return "min"
-    return "max" if any(part in name for part in _HIGHER_IS_BETTER) else "min"
+    return "max" if any(part in monitor for part in _HIGHER_IS_BETTER) else "min"
 
 
 def worst(mode):

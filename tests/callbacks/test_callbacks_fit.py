@@ -220,6 +220,7 @@ def test_the_reduced_rate_is_the_one_the_updates_use():
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:fit. the loss became inf:RuntimeWarning")  # fit's own stop
 def test_terminate_on_nan_stops_at_the_first_infinite_batch_loss(capsys):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((40, 3)).astype("float32")
