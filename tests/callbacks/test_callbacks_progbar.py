@@ -150,3 +150,74 @@ def test_format_logs_uses_four_decimals_or_scientific():
     assert format_logs({"loss": float("nan"), "big": float("inf"), "tag": "x"}) == (
         "loss: nan - big: inf - tag: x"
     )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s/step"), (1.0, "1s/step"), (2.6, "3s/step"), (0.999, "999ms/step"),
+        (0.0025, "2ms/step"), (1e-3, "1ms/step"), (9.99e-4, "999us/step"), (2e-6, "2us/step"),
+    ],
+)  # fmt: skip
+def test_time_per_step_in_the_largest_unit_that_keeps_it_at_least_one(seconds, text):
+    assert progbar_module._per_step(seconds) == text
+
+
+def test_format_logs_switches_to_scientific_at_one_thousandth():
+    assert format_logs({"a": 1e-3, "b": 0.0011, "c": -2e-4}) == (
+        "a: 1.0000e-03 - b: 0.0011 - c: -2.0000e-04"
+    )
+
+
+def test_the_final_line_reports_elapsed_seconds_and_time_per_step(model, fit, monkeypatch):
+    clock = iter(range(0, 1000, 2))  # every reading 2 s after the last
+    monkeypatch.setattr(progbar_module.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    fit(model, [ProgbarLogger(stream)], train=[0.5], verbose=2)
+    # the epoch begins at one reading and ends at the next: 2 s for 3 steps
+    assert stream.getvalue() == (
+        "3/3 - 2s - 667ms/step - loss: 0.5000 - accuracy: 0.5000\n"
+    )
+
+
+def test_verbose_auto_means_1_and_missing_params_mean_1_and_one_epoch():
+    logger = ProgbarLogger(io.StringIO())
+    logger.set_params({"verbose": "auto", "epochs": 3, "steps": 2})
+    assert (logger.verbose, logger.epochs, logger.target) == (1, 3, 2)
+    logger.set_params({})
+    assert (logger.verbose, logger.epochs, logger.target) == (1, 1, None)
+
+
+@pytest.mark.parametrize(
+    ("stream", "ipython", "expected"),
+    [
+        (Terminal(), False, True), (io.StringIO(), False, False),
+        ("stdout", True, True), (io.StringIO(), True, False), ("stdout", False, False),
+    ],
+)  # fmt: skip
+def test_a_bar_redraws_in_place_on_terminals_and_notebook_outputs(
+    monkeypatch, stream, ipython, expected
+):
+    import sys
+
+    if ipython:
+        monkeypatch.setitem(sys.modules, "ipykernel", object())
+    else:
+        monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    if stream == "stdout":
+        stream = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", stream)
+    assert progbar_module._redraws_in_place(stream) is expected
+
+
+def test_after_fit_evaluate_prints_again(model, fit):
+    stream = io.StringIO()
+    logger = ProgbarLogger(stream)
+    fit(model, [logger], train=[0.5], verbose=2)
+    stream.truncate(0)
+    stream.seek(0)
+    cbs = CallbackList([logger], model=model, add_history=False, verbose=2, epochs=1, steps=1)
+    cbs.on_test_begin()
+    cbs.on_test_batch_end(0, {"loss": 0.25})
+    cbs.on_test_end({"loss": 0.25})
+    assert stream.getvalue().startswith("1/1 - ") and "loss: 0.2500" in stream.getvalue()
