@@ -24,11 +24,15 @@ def test_one_row_per_epoch_under_a_sorted_header(model, fit, tmp_path):
 def test_each_row_is_on_disk_when_the_epoch_ends_and_the_file_is_closed_after(model, fit, tmp_path):
     path = tmp_path / "log.csv"
     logger = CSVLogger(path)
-    rows_seen = []
-    peek = LambdaCallback(on_epoch_end=lambda epoch, logs: rows_seen.append(len(read_rows(path))))
-    fit(model, [logger, peek], train=[1.0, 0.5, 0.25], val=[1.0] * 3)
+    rows_seen, opened = [], []
+
+    def peek(epoch, logs):
+        rows_seen.append(len(read_rows(path)))
+        opened.append(logger.csv_file)
+
+    fit(model, [logger, LambdaCallback(on_epoch_end=peek)], train=[1.0, 0.5, 0.25], val=[1.0] * 3)
     assert rows_seen == [2, 3, 4]
-    assert logger.csv_file is None
+    assert opened[0] is opened[-1] and opened[0].closed and logger.csv_file is None
 
 
 def test_append_adds_rows_under_the_existing_header(model, fit, tmp_path):
@@ -63,3 +67,9 @@ def test_val_columns_are_kept_for_epochs_without_validation(model, fit, tmp_path
     rows = read_rows(path)
     assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
     assert rows[1][3:] == ["NA", "NA"]
+
+
+def test_rows_end_in_a_bare_newline(model, fit, tmp_path):
+    path = tmp_path / "log.csv"
+    fit(model, [CSVLogger(str(path))], train=[0.5, 0.25])
+    assert path.read_bytes().count(b"\r") == 0 and path.read_bytes().count(b"\n") == 3
