@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import ndgrad
+from ndgrad.autograd.engine import backward
 from ndgrad.ops.fused import linear, sparse_softmax_cross_entropy
 
 
@@ -184,3 +185,52 @@ def test_conv2d_relu_matches_torch_with_negative_pre_activations(backend, stride
     (ty * torch.from_numpy(g)).sum().backward()
     for got, want in [(X, tx), (K, tk), (B, tb)]:
         np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_linear_shape_errors_for_inner_sizes_and_scalars():
+    with pytest.raises(ndgrad.ShapeError, match=r"x=\(5, 3\), w=\(4, 3\)"):
+        linear(ndgrad.randn(5, 3), ndgrad.randn(4, 3))
+    with pytest.raises(ndgrad.ShapeError, match=r"x=\(\), w=\(3, 2\)"):
+        linear(ndgrad.tensor(1.0), ndgrad.randn(3, 2))
+
+
+def test_linear_gradient_of_x_alone(backend):
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    X = _nd(x, backend)
+    W = _nd(w, backend, grad=False)
+    g = rng.standard_normal((4, 2))
+    (linear(X, W) * ndgrad.tensor(g, dtype="float64", device=backend)).sum().backward()
+    np.testing.assert_allclose(X.grad.numpy(), g @ w.T, rtol=1e-12)
+    assert W.grad is None
+
+
+def test_sparse_softmax_cross_entropy_first_derivative_inside_a_graph(backend):
+    """With create_graph the gradient is recomputed as a graph: it must still be torch's."""
+    rng = np.random.default_rng(7)
+    logits = rng.standard_normal((4, 3))
+    labels = np.array([0, 2, 1, 2])
+    L = _nd(logits, backend)
+    loss = sparse_softmax_cross_entropy(L, _nd(labels, backend)).sum()
+    (gl,) = backward([loss], inputs=[L], create_graph=True)
+    assert gl.requires_grad
+    tl = _th(logits)
+    F.cross_entropy(tl, torch.from_numpy(labels), reduction="sum").backward()
+    np.testing.assert_allclose(gl.numpy(), tl.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_sparse_softmax_cross_entropy_label_edge_cases(backend):
+    logits = ndgrad.randn(2, 3, device=backend)
+    with pytest.raises(ValueError, match=r"out-of-range labels \[3\]"):
+        sparse_softmax_cross_entropy(logits, ndgrad.tensor([0, 3], device=backend))
+    many = ndgrad.randn(12, 3, device=backend)
+    with pytest.raises(ValueError) as info:
+        sparse_softmax_cross_entropy(many, ndgrad.tensor(list(range(3, 15)), device=backend))
+    assert str(info.value).endswith(str(list(range(3, 13))))  # the first ten
+    floats = sparse_softmax_cross_entropy(logits, ndgrad.tensor([0.0, 2.0], device=backend))
+    ints = sparse_softmax_cross_entropy(logits, ndgrad.tensor([0, 2], device=backend))
+    np.testing.assert_array_equal(floats.numpy(), ints.numpy())
+    empty = sparse_softmax_cross_entropy(
+        ndgrad.randn(0, 1, device=backend), ndgrad.zeros(0, dtype="int64", device=backend)
+    )
+    assert empty.shape == (0,)
