@@ -52,9 +52,9 @@ REPS = {
     "predict": 5,
     "sgemm": 5,
 }
-# Losses must agree this closely (training: different summation orders and epsilon placement
-# drift a little; a single forward/backward: float32 round-off only).
-TOLERANCE = {"mlp_fit": 0.05, "mlp_loop": 0.05, "convnet": 0.05}
+# Losses must agree to this relative tolerance (training: summation order, and `fit` shuffles
+# with its own permutation; a single forward/backward: float32 round-off only).
+TOLERANCE = {"mlp_fit": 0.03, "mlp_loop": 0.03, "convnet": 0.03}
 DEFAULT_TOL = 1e-3
 
 
@@ -108,7 +108,7 @@ def measure(workload: str, libs: list[str], args: argparse.Namespace) -> dict:
 
 
 def agree(a: float, b: float, tol: float) -> bool:
-    return abs(a - b) <= tol * max(1.0, abs(b))
+    return abs(a - b) <= tol * abs(b) + 1e-6
 
 
 def main() -> None:

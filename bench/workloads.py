@@ -25,7 +25,11 @@ from typing import Any
 import numpy as np
 
 BATCH_MLP, BATCH_CONV, CONV_STEPS, PREDICT_BATCH = 128, 64, 100, 1000
-LR, RHO, EPS = 1e-3, 0.9, 1e-7  # RMSprop, Keras's defaults (PyTorch's alpha is Keras's rho)
+# RMSprop with Keras's learning rate and rho (PyTorch's alpha). Epsilon is tiny on every side:
+# Keras divides by sqrt(v + eps), PyTorch by sqrt(v) + eps, and with the default 1e-7 the two
+# take different steps for small gradients (a convnet's mean loss over 100 steps then differed
+# by 6%); with 1e-14 they agree to 0.1% (measured), so both do the same optimisation work.
+LR, RHO, EPS = 1e-3, 0.9, 1e-14
 DENSE_SIZES = {"dense_s": (64, 256, 256), "dense_m": (128, 784, 512), "dense_l": (512, 1024, 1024)}
 CONV_LAYER = (64, 13, 13, 32, 64)  # batch, height, width, channels in, filters: the 2nd layer
 SMALL_OP_SIDE, SMALL_OP_CALLS, SGEMM_N = 32, 1000, 2048
