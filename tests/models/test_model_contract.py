@@ -1,0 +1,76 @@
+"""Details of Model's API that callers rely on: which call an error names, predict's hooks,
+and that set_weights keeps each weight's dtype, device and graph safety."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ndgrad
+from ndgrad.callbacks import Callback
+
+from .conftest import blobs, classifier
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate", "train_on_batch"])
+def test_errors_name_the_call(call):
+    x, y = blobs(6)
+    model = classifier()
+    with pytest.raises(RuntimeError, match=f"^{call}: the model must be compiled"):
+        getattr(model, call)(x, y)
+    model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=f"^{call}: x and y must have the same number"):
+        getattr(model, call)(x, y[:3])
+
+
+class PredictHooks(Callback):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def on_predict_begin(self, logs=None):
+        self.calls.append(("begin", dict(self.params)))
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self.calls.append(("batch_begin", batch))
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.calls.append(("batch_end", batch, logs["outputs"].numpy().copy()))
+
+    def on_predict_end(self, logs=None):
+        self.calls.append(("end",))
+
+
+def test_predict_calls_the_predict_hooks_with_each_batch_output():
+    x, _ = blobs(10)
+    model = classifier()
+    hooks = PredictHooks()
+    before = model.history
+    out = model.predict(x, batch_size=4, callbacks=[hooks]).numpy()
+    assert [c[0] for c in hooks.calls] == ["begin"] + ["batch_begin", "batch_end"] * 3 + ["end"]
+    assert hooks.calls[0][1] == {"epochs": 1, "steps": 3, "verbose": 0}
+    assert [c[1] for c in hooks.calls[1:-1]] == [0, 0, 1, 1, 2, 2]
+    np.testing.assert_array_equal(np.concatenate([c[2] for c in hooks.calls[2:-1:2]]), out)
+    assert model.history is before  # predict keeps no History
+
+
+def test_predict_of_no_samples_has_the_output_shape():
+    model = classifier()
+    assert model.predict(np.zeros((0, 4), dtype="float32")).shape == (0, 3)
+
+
+def test_set_weights_keeps_dtype_device_and_invalidates_graphs(backend):
+    model = classifier().to(backend)
+    arrays = [w.astype("float64") + 1.0 for w in model.get_weights()]
+    x = ndgrad.tensor(blobs(3)[0], device=backend)
+    loss = model(x).sum()  # a graph that saved the weights
+    model.set_weights(arrays)
+    for w, a in zip(model.weights, arrays):
+        assert w.dtype == ndgrad.float32 and w.device == backend
+        np.testing.assert_allclose(w.numpy(), a, rtol=1e-6)
+    with pytest.raises(ndgrad.GraphError):
+        loss.backward()
+    loss = model(x).sum()  # and again after a second set_weights
+    model.set_weights(arrays)
+    with pytest.raises(ndgrad.GraphError):
+        loss.backward()
