@@ -10,6 +10,7 @@ run tests only the mutants of changed code.
 
     python tools/mutation.py                       # every module in GROUPS
     python tools/mutation.py ndgrad/callbacks      # some of them
+    python tools/mutation.py --survivors ndgrad/models  # after adding tests: survivors again
     python tools/mutation.py --report              # rewrite tests/MUTATION.md from the caches
 
 A module's score is killed / tested: mutants that time out count as killed (the tests
@@ -107,7 +108,8 @@ def configure(scratch: Path, module: str) -> None:
     (scratch / "pyproject.toml").write_text(rest.rstrip("\n") + f"\n\n[tool.mutmut]\n{body}")
 
 
-def run(module: str, worktree: bool) -> int:
+def run(module: str, worktree: bool, survivors_only: bool) -> int:
+    """mutmut over `module` (new and changed mutants), or again over its surviving mutants."""
     scratch = scratch_for(module)
     scratch.mkdir(parents=True, exist_ok=True)
     sync(scratch, worktree)
@@ -115,43 +117,69 @@ def run(module: str, worktree: bool) -> int:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
     command = ["nice", "-n", "15", sys.executable, "-m", "mutmut", "run", "--max-children", "1"]
+    if survivors_only:
+        names = sorted(k for k, code in results(module).items() if alive(code))
+        if not names:
+            print(f"== {module}: no surviving mutants to test again", flush=True)
+            return 0
+        command += names
     print(f"== {module}: mutmut in {scratch}", flush=True)
     return subprocess.run(command, cwd=scratch, env=env).returncode
 
 
+def results_by_file(module: str) -> dict[str, dict[str, int]]:
+    """Exit code per mutant name, per source file of `module`, from mutmut's .meta files."""
+    mutants = scratch_for(module) / "mutants"
+    return {
+        meta.relative_to(mutants).as_posix().removesuffix(".meta"): json.loads(
+            meta.read_text()
+        )["exit_code_by_key"]
+        for meta in sorted(mutants.rglob("*.py.meta"))
+    }
+
+
 def results(module: str) -> dict[str, int]:
-    """Exit code per mutant name of `module`, from mutmut's .meta files."""
-    codes: dict[str, int] = {}
-    for meta in sorted((scratch_for(module) / "mutants").rglob("*.py.meta")):
-        codes.update(json.loads(meta.read_text())["exit_code_by_key"])
-    return codes
+    """Exit code per mutant name of `module`."""
+    return {k: c for codes in results_by_file(module).values() for k, c in codes.items()}
+
+
+def alive(code: int | None) -> bool:
+    from mutmut.stats import status_by_exit_code
+
+    return status_by_exit_code[code] in ("survived", "no tests")
+
+
+def row(name: str, codes: dict[str, int]) -> str:
+    from mutmut.stats import status_by_exit_code
+
+    counts = Counter(status_by_exit_code[c] for c in codes.values())
+    killed = counts["killed"] + counts["timeout"] + counts["caught by type check"]
+    not_run = counts["not checked"] + counts["skipped"]
+    tested = sum(counts.values()) - not_run
+    if not tested:
+        return f"| `{name}` | | | | | {not_run or ''} | not run | |"
+    rate = killed / tested
+    return (
+        f"| `{name}` | {counts['killed']} | {counts['timeout']} | {counts['survived']} | "
+        f"{counts['no tests']} | {not_run} | {rate:.0%}{' (partial)' if not_run else ''} | "
+        f"{'yes' if rate >= TARGET and not not_run else 'no'} |"
+    )
 
 
 def table() -> tuple[str, list[str]]:
-    from mutmut.stats import status_by_exit_code
-
-    lines = [
+    header = [
         "| module | killed | timeout | survived | no tests | not run | score | >= 85% |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
     ]
-    alive = []
+    modules, files, survivors = list(header), [header[0].replace("module", "file"), header[1]], []
     for module in GROUPS:
-        codes = results(module)
-        counts = Counter(status_by_exit_code[c] for c in codes.values())
-        alive += [k for k, c in codes.items() if status_by_exit_code[c] in ("survived", "no tests")]
-        killed = counts["killed"] + counts["timeout"] + counts["caught by type check"]
-        not_run = counts["not checked"] + counts["skipped"]
-        tested = sum(counts.values()) - not_run
-        if not tested:
-            lines.append(f"| `{module}` | | | | | {not_run or ''} | not run | |")
-            continue
-        rate = killed / tested
-        lines.append(
-            f"| `{module}` | {counts['killed']} | {counts['timeout']} | {counts['survived']} | "
-            f"{counts['no tests']} | {not_run} | {rate:.0%}{' (partial)' if not_run else ''} | "
-            f"{'yes' if rate >= TARGET and not not_run else 'no'} |"
-        )
-    return "\n".join(lines), alive
+        by_file = results_by_file(module)
+        codes = {k: c for per_file in by_file.values() for k, c in per_file.items()}
+        modules.append(row(module, codes))
+        survivors += [k for k, c in codes.items() if alive(c)]
+        if not module.endswith(".py"):
+            files += [row(path, per_file) for path, per_file in by_file.items() if per_file]
+    return "\n".join(modules) + "\n\nPer file of the packages:\n\n" + "\n".join(files), survivors
 
 
 def write_report() -> None:
@@ -174,6 +202,9 @@ def main() -> int:
     parser.add_argument(
         "--worktree", action="store_true", help="test the working tree instead of HEAD"
     )
+    parser.add_argument(
+        "--survivors", action="store_true", help="test the surviving mutants again (new tests)"
+    )
     args = parser.parse_args()
     modules = [m.rstrip("/") for m in args.modules] or list(GROUPS)
     unknown = sorted(set(modules) - set(GROUPS))
@@ -182,7 +213,7 @@ def main() -> int:
     code = 0
     if not args.report:
         for module in modules:
-            code = run(module, args.worktree) or code
+            code = run(module, args.worktree, args.survivors) or code
             write_report()  # after each module, so an interrupted run still reports
     write_report()
     return code
