@@ -14,10 +14,14 @@ _count = [os.cpu_count() or 1]
 def set_num_threads(n: int) -> None:
     """Use `n` threads for BLAS calls and for ndgrad's compiled kernels in this process.
 
+    Loads the compiled kernels first if they are not loaded yet (about a second).
+
     >>> import ndgrad
+    >>> before = ndgrad.get_num_threads()
     >>> ndgrad.set_num_threads(1)
     >>> ndgrad.get_num_threads()
     1
+    >>> ndgrad.set_num_threads(before)
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: n must be a positive int. Received n={n!r}")
