@@ -74,14 +74,24 @@ def test_model_trains_on_the_gpu() -> None:
 
 
 def test_convolution_on_the_gpu_matches_the_cpu() -> None:
+    """Values and gradients (of the image, kernel and bias, through the fused relu and a
+    max-pool, for a random cotangent) agree with the CPU's."""
     rng = np.random.default_rng(1)
     img, k = rng.standard_normal((2, 9, 9, 3)), rng.standard_normal((3, 3, 3, 4))
-    out = {}
+    bias, cotangent = rng.standard_normal(4), rng.standard_normal((2, 4, 4, 4))
+    out, grads = {}, {}
     for device in ("cpu", "cuda"):
-        x = ndgrad.tensor(img, dtype="float64", device=device)
-        w = ndgrad.tensor(k, dtype="float64", device=device)
-        out[device] = ndgrad.max_pool2d(ndgrad.conv2d(x, w, padding="same")).numpy()
+        x, w, b = (
+            ndgrad.tensor(a, dtype="float64", device=device, requires_grad=True)
+            for a in (img, k, bias)
+        )
+        y = ndgrad.max_pool2d(ndgrad.conv2d(x, w, b, padding="same", relu=True))
+        (y * ndgrad.tensor(cotangent, dtype="float64", device=device)).sum().backward()
+        out[device] = y.numpy()
+        grads[device] = [t.grad.numpy() for t in (x, w, b)]
     np.testing.assert_allclose(out["cuda"], out["cpu"], rtol=1e-10)
+    for got, want in zip(grads["cuda"], grads["cpu"]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 # -- CuPy's own kernels ----------------------------------------------------------------------
