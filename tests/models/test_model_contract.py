@@ -3,6 +3,8 @@ and that set_weights keeps each weight's dtype, device and graph safety."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,28 @@ def test_set_weights_keeps_dtype_device_and_invalidates_graphs(backend):
     model.set_weights(arrays)
     with pytest.raises(ndgrad.GraphError):
         loss.backward()
+
+
+@pytest.mark.parametrize(
+    ("method", "defaults"),
+    [
+        ("fit", {"batch_size": 32, "epochs": 1, "verbose": "auto", "callbacks": None,
+                 "validation_split": 0.0, "validation_data": None, "shuffle": True,
+                 "initial_epoch": 0}),
+        ("evaluate", {"batch_size": 32, "verbose": "auto", "return_dict": False,
+                      "callbacks": None}),
+        ("predict", {"batch_size": 32, "verbose": 0, "callbacks": None}),
+    ],
+)  # fmt: skip
+def test_loop_defaults_are_keras_defaults(method, defaults):
+    params = inspect.signature(getattr(ndgrad.Model, method)).parameters
+    assert {k: p.default for k, p in params.items() if p.default is not p.empty} == defaults
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate"])
+def test_bad_labels_errors_name_the_call(call):
+    x, y = blobs(6)
+    model = classifier()
+    model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=rf"^{call}: .*labels must be in \[0, 3\)"):
+        getattr(model, call)(x, y + 5, verbose=0)
