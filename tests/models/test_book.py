@@ -46,3 +46,30 @@ def test_a_built_sequential_rejects_other_feature_shapes(shape):
     with pytest.raises(ndgrad.ShapeError, match=r"expects inputs of shape \(None, 4\)"):
         model(ndgrad.ones(shape))
     assert model(ndgrad.ones((7, 4))).shape == (7, 2)  # any batch size
+
+
+def test_summary_layout_exactly():
+    """Columns two spaces wider than their longest entry, rules as wide as all columns."""
+    model = Sequential(
+        [layers.Input((784,)), layers.Dense(512, activation="relu", name="hidden"),
+         layers.Dense(10, name="out")],
+        name="mlp",
+    )  # fmt: skip
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert lines == [
+        'Model: "mlp"',
+        "-" * 39,
+        "Layer (type)    Output Shape  Param #",
+        "=" * 39,
+        "hidden (Dense)  (None, 512)   401,920",
+        "out (Dense)     (None, 10)    5,130",
+        "-" * 39,
+        "Total params: 407,050",
+        "Trainable params: 407,050",
+        "Non-trainable params: 0",
+    ]
+    lazy = Sequential([layers.Dense(2, name="later")], name="lazy")
+    lines.clear()
+    lazy.summary(print_fn=lines.append)
+    assert lines[4] == "later (Dense)  ?             0"
