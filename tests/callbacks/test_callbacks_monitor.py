@@ -30,6 +30,13 @@ def test_defaults_are_keras_defaults(cls):
     params = inspect.signature(cls).parameters
     defaults = {k: p.default for k, p in params.items() if p.default is not p.empty}
     assert defaults == KERAS_DEFAULTS[cls]
+    # and a callback made with them holds them ("auto" resolved for val_loss)
+    made = cls(*(["ckpt.npz"] if cls is ModelCheckpoint else []))
+    stored = {k: getattr(made, k) for k in defaults if hasattr(made, k)}
+    assert stored == {k: v for k, v in {**defaults, "mode": "min"}.items() if k in stored}
+    assert len(stored) >= len(defaults) - 1  # all but ModelCheckpoint's threshold, kept as best
+    if cls is ModelCheckpoint:
+        assert made.best == float("inf")
 
 
 @pytest.mark.parametrize(

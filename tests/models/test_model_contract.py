@@ -101,3 +101,22 @@ def test_bad_labels_errors_name_the_call(call):
     model.compile(loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match=rf"^{call}: .*labels must be in \[0, 3\)"):
         getattr(model, call)(x, y + 5, verbose=0)
+
+
+def test_loop_defaults_in_use(capsys):
+    """33 samples: two batches of 32 by default; evaluate prints progress ("auto"), predict not."""
+    x, y = blobs(33)
+    model = classifier()
+    model.compile(loss="sparse_categorical_crossentropy")
+    steps = []
+    hook = Callback()
+    hook.on_train_begin = lambda logs=None: steps.append(("fit", hook.params["steps"]))
+    hook.on_test_begin = lambda logs=None: steps.append(("evaluate", hook.params["steps"]))
+    hook.on_predict_begin = lambda logs=None: steps.append(("predict", hook.params["steps"]))
+    model.fit(x, y, verbose=0, callbacks=[hook])
+    capsys.readouterr()
+    model.evaluate(x, y, callbacks=[hook])
+    assert capsys.readouterr().out.startswith("2/2 ")
+    model.predict(x, callbacks=[hook])
+    assert capsys.readouterr().out == ""
+    assert steps == [("fit", 2), ("evaluate", 2), ("predict", 2)]
