@@ -151,15 +151,6 @@ def main() -> None:
         raise SystemExit(f"losses disagree (unequal work), no ratio reported for: {refused}")
 
 
-def _threads_info() -> str:
-    from threadpoolctl import threadpool_info
-
-    return ", ".join(
-        f"{i['internal_api']} {i.get('architecture') or ''} x{i['num_threads']}".replace("  ", " ")
-        for i in threadpool_info()
-    )
-
-
 def report(rows: list, args: argparse.Namespace, has_jax: bool, elapsed: float) -> str:
     first = rows[0][1]
     nd_info, th_info = first["ndgrad"]["info"], first["torch"]["info"]
@@ -180,14 +171,14 @@ def report(rows: list, args: argparse.Namespace, has_jax: bool, elapsed: float) 
         "ratio = ndgrad / PyTorch (lower is better); RSS is each process's peak resident memory.",
         "",
         f"- Command: `{command}` ({elapsed / 60:.1f} min)",
-        f"- Machine: {platform.machine()} {cpu}, {os.cpu_count()} cores, {args.threads} threads "
-        f"per library, Python {platform.python_version()}",
+        f"- Machine: {platform.machine()} {cpu}, {os.cpu_count()} cores; threads per library: "
+        f"{args.threads}; Python {platform.python_version()}",
         f"- Versions: ndgrad {nd_info['version']} (numpy {nd_info['numpy']}, compiled kernels: "
         f"{nd_info.get('kernels')}), torch {th_info['version']}"
         + ("" if not has_jax else ", jax installed (extra column)"),
-        f"- Thread pools: PyTorch {'; '.join(th_info.get('pool', []))}; NumPy {_threads_info()}",
-        f"- Data: {data}"
-        f"{' (quick: 10,000 images)' if args.quick else ''}; rounds: {args.rounds}",
+        f"- Thread pools in the timed processes: ndgrad {nd_info['threads']}; "
+        f"PyTorch {th_info['threads']}",
+        f"- Data: {data}{' (quick: 10,000 images)' if args.quick else ''}; rounds: {args.rounds}",
         "",
         "| workload | ndgrad (s) | PyTorch (s) | ratio | bar | RSS ndgrad / PyTorch (MB) | "
         "RSS ratio | final loss ndgrad / PyTorch |" + (" JAX (s) |" if has_jax else ""),

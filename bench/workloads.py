@@ -125,6 +125,10 @@ def ndgrad_workload(name: str, data: tuple, threads: int) -> tuple[Callable, Cal
     from ndgrad.backends import kernels
 
     info["kernels"] = kernels.wait()  # loaded before timing, like any warm-up
+    from threadpoolctl import threadpool_info
+
+    blas = ", ".join(f"{p['internal_api']} x{p['num_threads']}" for p in threadpool_info())
+    info["threads"] = f"{blas}; numba kernels x{kernels.kernel_threads()}"
     xtr, ytr, xte, _ = data or (None,) * 4
 
     def share(a: np.ndarray) -> Any:  # no copy, as torch.from_numpy on the other side
@@ -256,7 +260,8 @@ def torch_workload(name: str, data: tuple, threads: int) -> tuple[Callable, Call
     info = {
         "version": torch.__version__,
         "numpy": np.__version__,
-        "pool": torch.__config__.parallel_info().splitlines()[2:4],
+        "threads": f"intra-op x{torch.get_num_threads()} "
+        f"({torch.__config__.parallel_info().splitlines()[3].strip()})",
     }
     nn = torch.nn
     xtr, ytr, xte, _ = data or (None,) * 4

@@ -29,8 +29,8 @@ def set_num_threads(n: int) -> None:
 
     from .backends.kernels import set_kernel_threads
 
+    set_kernel_threads(n)  # first: loading numba may load another BLAS (SciPy's)
     threadpool_limits(limits=n, user_api="blas")
-    set_kernel_threads(n)
     _count[0] = n
 
 
