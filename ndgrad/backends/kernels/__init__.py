@@ -9,11 +9,12 @@ primitive stays the reference and the fallback.
 `ENABLED` is False when ``NDGRAD_KERNELS=numpy`` is set or numba is not installed (then one
 warning says so). Kernels are compiled once and cached on disk (``cache=True``: next to this
 file, or in numba's per-user cache when that is read-only, or in ``NUMBA_CACHE_DIR``).
-Importing numba and loading the cached kernels takes about a second, so it happens in a
-background thread, started by the first array big enough for a kernel: until `READY` is set
-the NumPy path serves every call, so `import ndgrad` plus a first training step pay nothing
-for it, and a process that never computes at scale never loads numba. `READY` is set when the
-loading is over, whether it succeeded or not (then `ENABLED` is False).
+Importing numba and loading the cached kernels takes about a second. It happens in a thread
+started by the first array big enough for a kernel, and that first call waits for it (`wait`):
+a process that never computes at scale never loads numba, and every call of a process takes
+the same path, so a seeded run gives the same numbers every time (the NumPy and kernel paths
+round differently). `READY` is set when the loading is over, whether it succeeded or not
+(then `ENABLED` is False).
 """
 
 from __future__ import annotations
@@ -99,9 +100,15 @@ def start() -> None:
                 _started[0].start()
 
 
+def started() -> bool:
+    """Whether loading has begun, and then (after waiting for it) whether the kernels are on."""
+    return (bool(_started) or READY.is_set()) and wait()
+
+
 def wait(timeout: float | None = None) -> bool:
     """Load the kernels and wait for them (at most `timeout` seconds); whether they are on."""
-    start()
+    if not READY.is_set():
+        start()
     return ENABLED and READY.wait(timeout) and ENABLED
 
 
