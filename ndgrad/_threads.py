@@ -1,7 +1,9 @@
 """Thread counts: one setting for the BLAS pool (matrix products) and the compiled kernels.
 
 By default both use every core of the machine. Processes that share the cores (test workers,
-several trainings at once) should lower it.
+several trainings at once) should lower it. Setting the BLAS threads at run time needs
+threadpoolctl (the `threads`, `lab` and `dev` extras); the environment variables
+``OPENBLAS_NUM_THREADS`` and ``NUMBA_NUM_THREADS``, read at start-up, need nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ def set_num_threads(n: int) -> None:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: n must be a positive int. Received n={n!r}")
-    from threadpoolctl import threadpool_limits
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as e:  # the BLAS pool is reached only through it
+        raise ImportError(
+            "set_num_threads needs threadpoolctl to set the BLAS threads: "
+            "pip install 'ndgrad[threads]' (the lab and dev extras include it)"
+        ) from e
 
     from .backends.kernels import set_kernel_threads
 

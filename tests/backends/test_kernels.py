@@ -234,6 +234,12 @@ def test_set_num_threads_sets_blas_and_kernel_threads() -> None:
             ndgrad.set_num_threads(bad)
 
 
+def test_set_num_threads_names_the_extra_without_threadpoolctl(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"pip install 'ndgrad\[threads\]'"):
+        ndgrad.set_num_threads(1)
+
+
 def _run(code: str, **env: str) -> subprocess.CompletedProcess:
     import os
 
