@@ -12,22 +12,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..creation import tensor
 from ..errors import GraphError, ShapeError
 from .grad_mode import _enabled
 from .op import _constant
 
 
 def _seed(root: Any, grad: Any) -> Any:
-    from ..creation import tensor
-
     if grad is None:
         if root.data.size != 1:
             raise ShapeError(
                 "backward: a gradient can be created implicitly only for a tensor with one "
                 f"element. Received shape={root.shape}; pass backward(gradient) of that shape"
             )
-        with root.backend.activate():  # ones_like allocates on the current device
-            return _constant(root.backend.xp.ones_like(root.data), root.backend)
+        ones = root.backend.asarray(1, root.dtype)  # on the root's device
+        if root.data.ndim:
+            ones = root.backend.xp.reshape(ones, root.data.shape)
+        return _constant(ones, root.backend)
     if not isinstance(grad, type(root)):
         grad = tensor(grad, dtype=root.dtype, device=root.backend)
     elif grad.dtype is not root.dtype:
@@ -37,6 +38,15 @@ def _seed(root: Any, grad: Any) -> Any:
             f"backward: gradient shape {grad.shape} does not match the tensor's shape {root.shape}"
         )
     return grad
+
+
+def _on_device(backend: Any, fn: Any, *args: Any) -> Any:
+    """`fn(*args)` inside the device's context where it has one (CuPy); a plain call on the
+    hot path of cpu and strict."""
+    if backend.needs_activation:
+        with backend.activate():
+            return fn(*args)
+    return fn(*args)
 
 
 def backward(
@@ -68,8 +78,7 @@ def backward(
     def deliver(t: Any, g: Any) -> None:
         if inputs is None:
             if t._node is None and t._requires_grad:
-                with t.backend.activate():  # the raw-array copy and sum below
-                    accumulate(t, g)
+                _on_device(t.backend, accumulate, t, g)  # the raw-array copy and sum below
             return
         for i in wanted.get(id(t), ()):
             found[i] = g if found[i] is None else found[i] + g
@@ -138,11 +147,7 @@ def backward(
                 if out_nodes and node in out_nodes:
                     for i in out_nodes[node]:
                         found[i] = g if found[i] is None else found[i] + g
-                if node.backend.needs_activation:  # backward rules compute raw arrays too
-                    with node.backend.activate():
-                        gxs = node.backward(g)
-                else:
-                    gxs = node.backward(g)
+                gxs = _on_device(node.backend, node.backward, g)  # rules compute raw arrays too
             for i, x in enumerate(xs):
                 if not needs[i]:
                     continue
