@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import io
+import json
 import os
+import re
+import struct
+import sys
 import zipfile
 
 import numpy as np
@@ -72,15 +78,20 @@ def test_load_weights_checks_names_and_shapes_first(tmp_path):
     _model(0).save_weights(path)
     other = Sequential([layers.Input((6, 6, 1)), layers.Flatten(), layers.Dense(3)])
     before = other.get_weights()
-    with pytest.raises(ValueError, match="missing.*unexpected"):
+    with pytest.raises(ValueError, match="missing.*unexpected") as info:
         other.load_weights(path)
+    # the two differ; the file itself is fine: not a ModelFileError, and it is named
+    assert not isinstance(info.value, ndgrad.errors.ModelFileError)
+    assert str(info.value).startswith(f"{path}: the weights of model '{other.name}'")
     assert _same(before, other.get_weights())
     wider = Sequential([layers.Input((6, 6, 1)), layers.Conv2D(4, 3, activation="relu"),
                         layers.BatchNormalization(), layers.MaxPooling2D(), layers.Flatten(),
                         layers.Dropout(0.1), layers.Dense(3, activation="softmax")])
     before = wider.get_weights()
-    with pytest.raises(ndgrad.ShapeError, match=r"layers.0.kernel.*\(3, 3, 1, 4\).*\(3, 3, 1, 2\)"):
+    with pytest.raises(ndgrad.ShapeError,
+                       match=r"layers.0.kernel.*\(3, 3, 1, 4\).*\(3, 3, 1, 2\)") as info:
         wider.load_weights(path)
+    assert str(info.value).startswith(f"{path}: ")
     assert _same(before, wider.get_weights())
 
 
@@ -126,8 +137,6 @@ def test_model_round_trip_gives_identical_predictions(tmp_path, backend):
 
 
 def test_saved_model_is_a_zip_with_json_config(tmp_path):
-    import json
-
     path = tmp_path / "mlp.ndgrad"
     book.mnist_mlp().save(str(path))
     with zipfile.ZipFile(path) as z:
@@ -174,8 +183,10 @@ def test_unregistered_custom_layers_fail_with_advice(tmp_path, monkeypatch):
 
     path = str(tmp_path / "m.ndgrad")
     Sequential([layers.Input((3,)), Unknown(), layers.Dense(2)]).save(path)
-    with pytest.raises(ValueError, match="register"):
+    with pytest.raises(ValueError, match="register") as info:
         ndgrad.load_model(path)
+    # the advice lists the classes it does know, readably
+    assert "Known: " in str(info.value) and "Conv2D, Dense, Dropout" in str(info.value)
 
 
 # -- atomic writes ---------------------------------------------------------------------------
@@ -315,8 +326,6 @@ def test_fit_resumes_bit_exactly_after_save_and_load(tmp_path, make_optimizer):
 
 
 def test_optimizer_state_is_stored_by_weight_name(tmp_path):
-    import json
-
     model = _trained()
     path = tmp_path / "m.ndgrad"
     model.save(str(path))
@@ -347,8 +356,6 @@ def _write_zip(path, members: dict[str, bytes]) -> None:
 
 
 def _edit_config(members: dict[str, bytes], edit) -> dict[str, bytes]:
-    import json
-
     config = json.loads(members["config.json"])
     edit(config)
     return {**members, "config.json": json.dumps(config).encode()}
@@ -367,9 +374,10 @@ def _layers_of(config):
 
 
 BROKEN = {
-    "empty": (lambda good: b"", "empty file"),
+    "empty": (lambda good: b"", r"\(empty file\)"),
     "truncated": (lambda good: good[: len(good) // 2], "BadZipFile"),
-    "text": (lambda good: b"hello, I am a CSV file\n1,2,3\n", "BadZipFile"),
+    "text": (lambda good: b"hello, I am a CSV file\n1,2,3\n",
+             r"\(BadZipFile: File is not a zip file\)"),
     "weights only": (lambda good: _members_of(good)["model.safetensors"], "BadZipFile"),
     "foreign zip": (lambda good: _zip({"model.weights.h5": b"HDF"}), "without config.json"),
     "config not json": (lambda good: _zip({**_members_of(good), "config.json": b"{nope"}),
@@ -407,29 +415,89 @@ BROKEN = {
                                 "has no optimizer.safetensors"),
     "optimizer slot wrong shape": (lambda good: _zip(_edit_optimizer(_members_of(good))),
                                    r"optimizer state.*velocity/layers.0.kernel.*shape"),
+    "member cut short": (lambda good: _cut_short(_members_of(good)),
+                         r"not a readable ndgrad model \(EOFError\);"),
+    "weights member of no known format": (
+        lambda good: _zip(_rename(_members_of(good), "model.safetensors", "weights")),
+        r"config\.json names 'weights', not a \.safetensors or \.npz file"),
+    "no input shape": (lambda good: _zip(_edit_config(
+        _members_of(good), lambda c: c["config"].pop("input_shape"))),
+        "the saved model has no input shape, so it cannot be rebuilt"),
+    "optimizer_state not a table": (lambda good: _zip(_edit_config(
+        _members_of(good), lambda c: c.update(optimizer_state="optimizer.safetensors"))),
+        "optimizer_state must name the state file"),
+    "optimizer_state names no file": (lambda good: _zip(_edit_config(
+        _members_of(good), lambda c: c["optimizer_state"].pop("file"))),
+        "optimizer_state must name the state file"),
+    "optimizer_state names a foreign weight": (lambda good: _zip(_edit_config(
+        _members_of(good), lambda c: c["optimizer_state"]["variables"].__setitem__(
+            0, "layers.9.kernel"))),
+        r"optimizer_state must name .* the model's weights .*layers\.9\.kernel"),
+    "optimizer state corrupt": (
+        lambda good: _zip({**_members_of(good), "optimizer.safetensors": b"\x00" * 9}),
+        r"optimizer\.safetensors: cannot read the arrays"),
+    "optimizer state of no known format": (
+        lambda good: _zip(_rename(_members_of(good), "optimizer.safetensors", "optimizer.bin")),
+        r"config\.json names 'optimizer\.bin', not a \.safetensors or \.npz file"),
+    "no step count": (lambda good: _zip(_edit_optimizer(_members_of(good),
+                                                        lambda s: s.pop("iterations"))),
+                      r"optimizer\.safetensors: no integer 'iterations'"),
+    "step count not an integer": (lambda good: _zip(_edit_optimizer(
+        _members_of(good), lambda s: s.update(iterations=np.array(2.0, "float32")))),
+        r"optimizer\.safetensors: no integer 'iterations'"),
 }
+
+# messages about one entry of a model file, saying what it should hold, rather than about
+# the kind of file
+NO_FORMAT_ADVICE = {"weight missing", "weight wrong shape", "weight not float",
+                    "optimizer slot wrong shape", "no input shape", "optimizer_state not a table",
+                    "optimizer_state names no file", "optimizer_state names a foreign weight",
+                    "no step count", "step count not an integer"}
 
 
 def _members_of(data: bytes) -> dict[str, bytes]:
-    import io
-
     return _members(io.BytesIO(data))
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
-    import io
-
     buf = io.BytesIO()
     _write_zip(buf, members)
     return buf.getvalue()
 
 
-def _edit_optimizer(members: dict[str, bytes]) -> dict[str, bytes]:
+def _wrong_slot(state: dict[str, np.ndarray]) -> None:
+    state["velocity/layers.0.kernel"] = np.zeros((3, 3, 1, 5), "float32")
+
+
+def _edit_optimizer(members: dict[str, bytes], edit=_wrong_slot) -> dict[str, bytes]:
     from safetensors.numpy import load, save
 
     state = load(members["optimizer.safetensors"])
-    state["velocity/layers.0.kernel"] = np.zeros((3, 3, 1, 5), "float32")
+    edit(state)
     return {**members, "optimizer.safetensors": save(state)}
+
+
+def _rename(members: dict[str, bytes], old: str, new: str) -> dict[str, bytes]:
+    """Rename member `old` to `new`, and config.json's reference to it."""
+    def edit(config):
+        if config["weights"] == old:
+            config["weights"] = new
+        else:
+            config["optimizer_state"]["file"] = new
+
+    members = _edit_config(members, edit)
+    return {new if name == old else name: data for name, data in members.items()}
+
+
+def _cut_short(members: dict[str, bytes]) -> bytes:
+    """A zip whose directory is intact but whose last member (config.json) claims more bytes
+    than the file holds, as when the data region of a file is damaged."""
+    data = bytearray(_zip({**{k: v for k, v in members.items() if k != "config.json"},
+                           "config.json": members["config.json"]}))
+    entry = data.rfind(b"PK\x01\x02")  # config.json's central directory entry
+    compressed, size = struct.unpack_from("<II", data, entry + 20)
+    struct.pack_into("<II", data, entry + 20, compressed + 1000, size + 1000)
+    return bytes(data)
 
 
 @pytest.mark.parametrize("case", BROKEN, ids=BROKEN)
@@ -444,8 +512,7 @@ def test_load_model_names_the_file_and_what_was_expected(tmp_path, case):
         ndgrad.load_model(str(bad))
     message = str(info.value)
     assert str(bad) in message and isinstance(info.value, ValueError)
-    if case not in ("weight missing", "weight wrong shape", "weight not float",
-                    "optimizer slot wrong shape"):
+    if case not in NO_FORMAT_ADVICE:
         assert "written by model.save" in message
 
 
@@ -461,14 +528,10 @@ def test_weights_are_never_unpickled(tmp_path):
         def __reduce__(self):
             return (open, (str(marker), "w"))
 
-    import io
-
     buf = io.BytesIO()
     np.savez(buf, **{"layers.0.kernel": np.array([Evil()], dtype=object)})
     model = Sequential([layers.Input((2,)), layers.Dense(1)])
     config = {"class_name": "Sequential", "config": model.get_config(), "weights": "model.npz"}
-    import json
-
     path = tmp_path / "evil.ndgrad"
     _write_zip(path, {"config.json": json.dumps(config).encode(), "model.npz": buf.getvalue()})
     with pytest.raises(ndgrad.errors.ModelFileError, match="allow_pickle"):
@@ -488,3 +551,240 @@ def test_load_weights_names_a_corrupt_file(tmp_path):
     path.write_bytes(b"not safetensors at all")
     with pytest.raises(ndgrad.errors.ModelFileError, match=r"w\.safetensors.*save_weights"):
         _model(0).load_weights(str(path))
+
+
+# -- what a model file holds: member names, compression, custom models ----------------------
+
+def test_load_model_reads_the_members_config_json_names(tmp_path):
+    model = _trained()
+    path = tmp_path / "m.ndgrad"
+    model.save(str(path))
+    members = _rename(_members(path), "model.safetensors", "model.v2.safetensors")
+    members = _rename(members, "optimizer.safetensors", "optimizer.v2.safetensors")
+    _write_zip(path, members)  # any names, as long as the suffix says the format
+    loaded = ndgrad.load_model(str(path))
+    assert _same(loaded.get_weights(), model.get_weights())
+    assert loaded.optimizer.iterations == 2
+    state, expected = loaded.optimizer.get_state(), model.optimizer.get_state()
+    assert all(_same(state["slots"][k], expected["slots"][k]) for k in expected["slots"])
+
+
+def test_model_files_are_compressed(tmp_path):
+    model = book.mnist_mlp()
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    raw = sum(w.nbytes for w in model.get_weights())  # 1.6 MB of zeros
+    path = tmp_path / "zeros.ndgrad"
+    model.save(str(path))
+    assert path.stat().st_size < raw / 20
+    loaded = ndgrad.load_model(str(path))
+    assert _same(loaded.get_weights(), model.get_weights())
+
+
+def test_registered_custom_models_round_trip(tmp_path):
+    @saving.register
+    class TwinDense(ndgrad.Model):  # built in __init__: its config has no input_shape
+        def __init__(self, units=2, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.body = Sequential([layers.Input((3,)), layers.Dense(units)])
+            self.built = True
+
+        def call(self, inputs, training=None):
+            return self.body(inputs)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    model = TwinDense(4, name="twin")
+    path = str(tmp_path / "twin.ndgrad")
+    model.save(path)
+    loaded = ndgrad.load_model(path)
+    assert type(loaded) is TwinDense and loaded.units == 4 and loaded.name == "twin"
+    assert _same(loaded.get_weights(), model.get_weights())
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(loaded.predict(x).numpy(), model.predict(x).numpy())
+
+
+def test_a_sequential_without_input_shape_is_refused_at_save_time(tmp_path):
+    advice = ("save: the model has no input shape yet; start it with layers.Input(shape) "
+              "or call it on data first")
+    with pytest.raises(ValueError, match=f"^{re.escape(advice)}$"):
+        Sequential([layers.Dense(2)]).save(str(tmp_path / "m.ndgrad"))
+    assert _listing(tmp_path) == []
+    model = Sequential([layers.Dense(2)])  # called on data: it has one now
+    model(ndgrad.ones(1, 3))
+    model.save(str(tmp_path / "m.ndgrad"))
+    loaded = ndgrad.load_model(str(tmp_path / "m.ndgrad"))
+    assert _same(loaded.get_weights(), model.get_weights())
+
+
+def test_an_optimizer_shared_with_another_model_is_refused_at_save_time(tmp_path):
+    optimizer = ndgrad.optimizers.Adam()
+    other = Sequential([layers.Input((3,)), layers.Dense(2)], name="other")
+    other.compile(optimizer, "mse")
+    other.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), verbose=0)
+    model = Sequential([layers.Input((3,)), layers.Dense(2)], name="mine")
+    model.compile(optimizer, "mse")  # its state belongs to `other`'s weights
+    with pytest.raises(ValueError, match=r"optimizer updates variables \[0, 1\] that are not "
+                                         r"weights of model 'mine'"):
+        model.save(str(tmp_path / "m.ndgrad"))
+    assert _listing(tmp_path) == []
+
+
+def test_backward_after_load_weights_reports_the_replaced_weights(tmp_path):
+    # weights replaced between forward and backward: the graph's saved copies are stale
+    model = Sequential([layers.Input((3,)), layers.Dense(2)])
+    path = str(tmp_path / "w.npz")
+    model.save_weights(path)
+    model.load_weights(path)
+    out = model(ndgrad.ones(1, 3)).sum()
+    model.set_weights(model.get_weights())
+    model.load_weights(path)
+    with pytest.raises(ndgrad.errors.GraphError, match="modified in place"):
+        out.backward()
+
+
+# -- without the safetensors package -------------------------------------------------------------
+
+def _without_safetensors(monkeypatch) -> None:
+    for name in ("safetensors", "safetensors.numpy"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_without_safetensors_models_are_saved_as_npz(tmp_path, monkeypatch):
+    _without_safetensors(monkeypatch)
+    model = _trained()
+    path = tmp_path / "m.ndgrad"
+    model.save(str(path))
+    with zipfile.ZipFile(path) as z:
+        config = json.loads(z.read("config.json"))
+        names = set(z.namelist())
+    assert config["weights"] == "model.npz" and "model.npz" in names
+    loaded = ndgrad.load_model(str(path))  # and loaded without it
+    assert _same(loaded.get_weights(), model.get_weights())
+    assert loaded.optimizer.iterations == model.optimizer.iterations == 2
+    state, expected = loaded.optimizer.get_state(), model.optimizer.get_state()
+    assert state["slots"].keys() == expected["slots"].keys() == {"velocity"}
+    assert _same(state["slots"]["velocity"], expected["slots"]["velocity"])
+
+
+def test_reading_safetensors_without_the_package_says_what_to_install(tmp_path, monkeypatch):
+    weights, model_file = tmp_path / "w.safetensors", tmp_path / "m.ndgrad"
+    _model(0).save_weights(str(weights))
+    _trained().save(str(model_file))
+    _without_safetensors(monkeypatch)
+    advice = "reading safetensors needs the safetensors package (pip install 'ndgrad[io]')"
+    with pytest.raises(ImportError, match=re.escape(f"load_weights: {weights}: {advice}") + "$"):
+        _model(1).load_weights(str(weights))
+    with pytest.raises(ImportError, match=re.escape(f"{model_file}: model.safetensors: {advice}")):
+        ndgrad.load_model(str(model_file))
+
+
+# -- compile settings: every loss and metric load_model knows, and what it cannot save ---------
+
+def _classifier(loss, metrics=()) -> Sequential:
+    ndgrad.manual_seed(0)
+    model = Sequential([layers.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile("sgd", loss, list(metrics))
+    return model
+
+
+def _loss_on_a_batch(model: Sequential, sparse: bool) -> float:
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype("float32")
+    labels = np.array([0, 1, 2, 0, 1])
+    y = labels if sparse else np.eye(3, dtype="float32")[labels]
+    return float(model.compute_loss(ndgrad.tensor(y), model(ndgrad.tensor(x))).numpy())
+
+
+def _round_trip(model: Sequential, tmp_path) -> Sequential:
+    path = str(tmp_path / "m.ndgrad")
+    model.save(path)
+    return ndgrad.load_model(path)
+
+
+@pytest.mark.parametrize("name", sorted(ndgrad.losses.LOSSES))
+def test_every_loss_name_survives_save_and_load(tmp_path, name):
+    model = _classifier(name)
+    loaded = _round_trip(model, tmp_path)
+    assert type(loaded.loss) is ndgrad.losses.LOSSES[name]
+    sparse = name == "sparse_categorical_crossentropy"
+    assert _loss_on_a_batch(loaded, sparse) == _loss_on_a_batch(model, sparse)
+
+
+@pytest.mark.parametrize("name", sorted(ndgrad.losses.LOSSES))
+def test_every_loss_function_survives_save_and_load(tmp_path, name):
+    function = getattr(ndgrad.losses, name)  # compile(loss=ndgrad.losses.mse) ...
+    model = _classifier(function)
+    assert model.loss is function
+    loaded = _round_trip(model, tmp_path)  # ... comes back as the matching Loss
+    assert type(loaded.loss) is ndgrad.losses.LOSSES[name]
+    sparse = name == "sparse_categorical_crossentropy"
+    np.testing.assert_allclose(_loss_on_a_batch(loaded, sparse),
+                               _loss_on_a_batch(model, sparse), rtol=1e-6)
+
+
+LOSS_OBJECTS = {
+    "huber": lambda: ndgrad.losses.Huber(delta=0.3),
+    "categorical": lambda: ndgrad.losses.CategoricalCrossentropy(label_smoothing=0.2),
+    "binary": lambda: ndgrad.losses.BinaryCrossentropy(label_smoothing=0.1, name="bce"),
+}
+
+
+@pytest.mark.parametrize("make", LOSS_OBJECTS.values(), ids=LOSS_OBJECTS.keys())
+def test_loss_objects_keep_their_settings(tmp_path, make):
+    model = _classifier(make())
+    loaded = _round_trip(model, tmp_path)
+    assert type(loaded.loss) is type(model.loss)
+    assert loaded.loss.get_config() == model.loss.get_config()
+    assert _loss_on_a_batch(loaded, False) == _loss_on_a_batch(model, False)
+    assert _loss_on_a_batch(loaded, False) != _loss_on_a_batch(_classifier(type(model.loss)()),
+                                                               False)  # the settings matter
+
+
+def _own_mean_squared_error(y_true, y_pred):
+    return ((y_pred - y_true) ** 2).sum(-1)  # not ndgrad's, though it shares its name
+
+
+_own_mean_squared_error.__name__ = "mean_squared_error"
+
+
+class _ScaledMSE(ndgrad.losses.MeanSquaredError):
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return super().__call__(y_true, y_pred, sample_weight) * 10
+
+
+UNNAMED_LOSSES = {
+    "own function with a known name": lambda: _own_mean_squared_error,
+    "subclass of a known loss": _ScaledMSE,
+    "partial": lambda: functools.partial(ndgrad.losses.huber, delta=2.0),
+}
+
+
+@pytest.mark.parametrize("make", UNNAMED_LOSSES.values(), ids=UNNAMED_LOSSES.keys())
+def test_losses_load_model_would_not_rebuild_are_refused_at_save_time(tmp_path, make):
+    model = _classifier(make())
+    model.loss(np.eye(3, dtype="float32")[:2], model(ndgrad.ones(2, 4)))  # a usable loss
+    with pytest.raises(ValueError, match="the loss .* has no name load_model knows"):
+        model.save(str(tmp_path / "m.ndgrad"))
+    assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", sorted(ndgrad.metrics.METRICS))
+def test_every_metric_name_survives_save_and_load(tmp_path, name):
+    model = _classifier("categorical_crossentropy", [name, "mse"])
+    loaded = _round_trip(model, tmp_path)
+    assert [m.name for m in loaded.compiled_metrics] == [m.name for m in model.compiled_metrics]
+    assert loaded.compiled_metrics[0].name == ("accuracy" if name == "acc" else name)
+
+
+def test_a_metric_load_model_does_not_know_is_refused_with_the_known_names(tmp_path):
+    def f1(y_true, y_pred):
+        return y_pred.sum(-1)
+
+    model = _classifier("mse", [f1])
+    known = ", ".join(sorted(ndgrad.metrics.METRICS))
+    assert known.startswith("acc, accuracy, binary_accuracy")
+    with pytest.raises(ValueError, match=re.escape(f"the metric 'f1' is not one load_model "
+                                                   f"knows ({known})")):
+        model.save(str(tmp_path / "m.ndgrad"))
+    assert _listing(tmp_path) == []
