@@ -249,12 +249,21 @@ def _loss_config(loss: Any) -> dict[str, Any]:
 
 
 def _metric_name(metric: Any) -> str:
+    """The name `metrics.get` rebuilds `metric` from; only ndgrad's own metrics have one (a
+    function of the user's called "mae" would silently come back as ndgrad's)."""
     from . import metrics
 
-    if metric.name not in metrics.METRICS:
+    fn = metrics.METRICS.get(metric.name, False)
+    accuracies = (
+        None,
+        metrics.binary_accuracy,
+        metrics.sparse_categorical_accuracy,
+        metrics.categorical_accuracy,
+    )
+    if fn is False or not (metric.fn is fn or fn is None and metric.fn in accuracies):
         raise ValueError(
             f"save: the metric {metric.name!r} is not one load_model knows "
-            f"({', '.join(sorted(metrics.METRICS))})"
+            f"({', '.join(sorted(metrics.METRICS))}); compile with one of these names to save"
         )
     return metric.name
 

@@ -777,6 +777,18 @@ def test_every_metric_name_survives_save_and_load(tmp_path, name):
     assert loaded.compiled_metrics[0].name == ("accuracy" if name == "acc" else name)
 
 
+def test_your_own_metric_named_like_ndgrads_is_refused(tmp_path):
+    """Saved by name, it would come back as ndgrad's "mae": a different function."""
+
+    def mae(y_true, y_pred):
+        return (y_pred - y_true).sum(-1)
+
+    model = _classifier("mse", [mae, "mse"])
+    with pytest.raises(ValueError, match="the metric 'mae' is not one load_model knows"):
+        model.save(str(tmp_path / "m.ndgrad"))
+    assert _listing(tmp_path) == []
+
+
 def test_a_metric_load_model_does_not_know_is_refused_with_the_known_names(tmp_path):
     def f1(y_true, y_pred):
         return y_pred.sum(-1)
