@@ -9,10 +9,8 @@ fallback without numba.
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -20,7 +18,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ndgrad
-import ndgrad.backends.numpy as npb
 from ndgrad.autograd.engine import backward
 from ndgrad.backends import kernels
 from ndgrad.backends.base import Backend
@@ -28,26 +25,10 @@ from ndgrad.backends.registry import get_backend
 
 pytest.importorskip("numba")
 
+from .kernel_switch import kernels_on  # noqa: E402
+
 CPU = get_backend("cpu")
 FLOATS = st.just(np.float32)  # the kernels' dtype (float64 takes the NumPy path)
-
-
-@contextlib.contextmanager
-def kernels_on(on: bool = True) -> Iterator[None]:
-    """Kernels on for arrays of any size (or off), restored afterwards; loaded here when the
-    suite runs with ``NDGRAD_KERNELS=numpy``."""
-    from ndgrad.backends.kernels import conv, fused, optimizers, pooling  # noqa: F401
-
-    kernels.wait()
-    enabled, ready, minimum = kernels.ENABLED, kernels.READY.is_set(), npb._MIN
-    npb._MIN, kernels.ENABLED = 1, on
-    kernels.READY.set()
-    try:
-        yield
-    finally:
-        kernels.ENABLED, npb._MIN = enabled, minimum
-        if not ready:
-            kernels.READY.clear()
 
 
 @st.composite

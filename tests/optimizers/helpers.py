@@ -28,12 +28,13 @@ def run_ndgrad(
     grads: Sequence[Sequence[np.ndarray]],
     device: str = "cpu",
     before_step: Callable[[Any, int], None] | None = None,
+    dtype: str = "float64",
 ) -> list[np.ndarray]:
-    ws = [ndgrad.tensor(w, dtype="float64", device=device) for w in weights]
+    ws = [ndgrad.tensor(w, dtype=dtype, device=device) for w in weights]
     for step, gs in enumerate(grads, start=1):
         if before_step is not None:
             before_step(opt, step)
-        opt.apply([ndgrad.tensor(g, dtype="float64", device=device) for g in gs], ws)
+        opt.apply([ndgrad.tensor(g, dtype=dtype, device=device) for g in gs], ws)
     return [w.numpy() for w in ws]
 
 
@@ -43,13 +44,15 @@ def run_torch(
     grads: Sequence[Sequence[np.ndarray]],
     clip: Callable[[list[torch.Tensor]], None] | None = None,
     scheduler: Callable[[Any], Any] | None = None,
+    dtype: str = "float64",
 ) -> list[np.ndarray]:
-    ps = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+    torch_dtype = getattr(torch, dtype)
+    ps = [torch.tensor(w, dtype=torch_dtype, requires_grad=True) for w in weights]
     opt = make_opt(ps)
     sched = scheduler(opt) if scheduler is not None else None
     for gs in grads:
         for p, g in zip(ps, gs):
-            p.grad = torch.tensor(g, dtype=torch.float64)
+            p.grad = torch.tensor(g, dtype=torch_dtype)
         if clip is not None:
             clip(ps)
         opt.step()
