@@ -98,7 +98,9 @@ class Optimizer:
             )
         for key, value in [*given.items(), ("weight_decay", weight_decay)]:
             if value is not None and not (isinstance(value, (int, float)) and value >= 0):
-                raise ValueError(f"Argument `{key}` must be a float >= 0. Received: {key}={value}")
+                raise ValueError(
+                    f"Argument `{key}` must be a float >= 0. Received: {key}={value!r}"
+                )
         self.clipnorm = None if clipnorm is None else float(clipnorm)
         self.clipvalue = None if clipvalue is None else float(clipvalue)
         self.global_clipnorm = None if global_clipnorm is None else float(global_clipnorm)
@@ -323,9 +325,14 @@ class Optimizer:
             if g is None:
                 continue
             i = index.get(id(v))
+            if i is None and not isinstance(v, Tensor):
+                raise TypeError(
+                    f"{name}: variables must be ndgrad Tensors. Received one of type "
+                    f"{type(v).__name__}"
+                )
             if i is None:
                 raise ValueError(
-                    f"{name}: unknown variable of shape {getattr(v, 'shape', None)}. This "
+                    f"{name}: unknown variable of shape {v.shape}. This "
                     "optimizer can only update the variables it was built with; for a new set "
                     "of variables, create a new optimizer"
                 )
