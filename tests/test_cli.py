@@ -78,6 +78,16 @@ def test_train_mnist_convnet_reaches_93_percent(offline, capsys):
     assert accuracy >= 0.93
 
 
+def test_train_mnist_convnet_builds_the_book_convnet(offline, capsys):
+    """`--model convnet` trains the book's convnet (the slow test above checks it learns):
+    with zero epochs, its summary and an untrained accuracy near chance."""
+    assert cli.main(["train", "mnist", "--model", "convnet", "--epochs", "0"]) == 0
+    out, _ = capsys.readouterr()
+    assert "Total params: 104,202" in out
+    assert out.count("Conv2D") == 3 and out.count("MaxPooling2D") == 2
+    assert _accuracy(out) < 0.3
+
+
 @pytest.fixture(scope="module")
 def mnist_run(tmp_path_factory):
     """One epoch of `ndgrad train mnist` with every option set: (stdout, stderr, model path)."""
