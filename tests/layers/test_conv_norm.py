@@ -190,3 +190,144 @@ def test_one_optimizer_step_lowers_the_loss(backend, case, optimizer):
     changed = [not np.array_equal(a, b) for a, b in zip(before, model.get_weights())]
     assert all(changed[i] for i, w in enumerate(model.weights) if w.requires_grad)
     assert all(w.device == backend for w in model.weights)
+
+
+# -- Conv2D: arguments, weights, a linear activation ---------------------------------------------
+
+def test_conv2d_linear_matches_torch(backend):
+    ndgrad.manual_seed(0)
+    with ndgrad.device(backend):
+        layer = layers.Conv2D(4, 3, strides=(1, 2), bias_initializer="random_normal")
+        x = _data((2, 6, 7, 2), backend)
+        y = layer(x).numpy()
+    want = F.conv2d(torch.from_numpy(x.numpy()).permute(0, 3, 1, 2),
+                    torch.from_numpy(layer.kernel.numpy()).permute(3, 2, 0, 1),
+                    torch.from_numpy(layer.bias.numpy()), stride=(1, 2)).permute(0, 2, 3, 1)
+    assert (want < 0).any()  # no relu on a linear layer
+    np.testing.assert_allclose(y, want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_conv2d_weights_and_the_initializers_it_is_given():
+    layer = layers.Conv2D(3, (2, 1), kernel_initializer="ones", bias_initializer="ones")
+    y = layer(ndgrad.ones(1, 3, 3, 2))
+    assert [(n, w.shape) for n, w, _ in layer.named_weights()] == [
+        ("kernel", (2, 1, 2, 3)), ("bias", (3,))]
+    np.testing.assert_array_equal(layer.kernel.numpy(), np.ones((2, 1, 2, 3)))
+    np.testing.assert_array_equal(layer.bias.numpy(), np.ones(3))
+    np.testing.assert_array_equal(y.numpy(), np.full((1, 2, 3, 3), 5.0))  # 2 * 2 ones + 1
+
+
+def test_conv2d_without_bias():
+    layer = layers.Conv2D(3, 2, use_bias=False, kernel_initializer="ones")
+    y = layer(ndgrad.ones(1, 3, 3, 1))
+    assert layer.bias is None and [n for n, _, _ in layer.named_weights()] == ["kernel"]
+    assert layer.count_params() == 12
+    np.testing.assert_array_equal(y.numpy(), np.full((1, 2, 2, 3), 4.0))
+
+
+def test_conv2d_config_names_its_defaults_and_round_trips():
+    config = layers.Conv2D(8, 3).get_config()
+    assert config["kernel_initializer"] == "glorot_uniform"
+    assert config["bias_initializer"] == "zeros"
+    assert config["kernel_size"] == [3, 3] and config["strides"] == [1, 1]
+    full = layers.Conv2D(4, (3, 2), strides=(2, 1), padding="same", activation="relu",
+                         use_bias=False, kernel_initializer="he_normal",
+                         bias_initializer="ones", name="c", trainable=False)
+    again = layers.Conv2D.from_config(full.get_config())
+    assert again.get_config() == full.get_config()
+    assert (again.kernel_size, again.strides, again.padding) == ((3, 2), (2, 1), "same")
+    assert again.name == "c" and again.trainable is False and again.use_bias is False
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"kernel_size": 0}, r"^kernel_size must be a positive int or a pair of them. Received 0"),
+    ({"kernel_size": (3, 3, 3)}, r"^kernel_size must be .* Received \(3, 3, 3\)"),
+    ({"kernel_size": 3, "strides": 0}, r"^strides must be a positive int or a pair .* 0"),
+    ({"kernel_size": 3, "strides": (1, 2, 1)}, r"^strides must be .* \(1, 2, 1\)"),
+])
+def test_conv2d_argument_errors_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        layers.Conv2D(2, **kwargs)
+
+
+# -- pooling: arguments ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [layers.MaxPooling2D, layers.AveragePooling2D])
+def test_pooling_argument_errors_name_the_argument(cls):
+    with pytest.raises(ValueError, match=r"^pool_size must be a positive int .* Received 0"):
+        cls(0)
+    with pytest.raises(ValueError, match=r"^pool_size must be .* Received \(2, 2, 2\)"):
+        cls((2, 2, 2))
+    with pytest.raises(ValueError, match=r"^strides must be a positive int .* Received 0"):
+        cls(2, strides=0)
+    with pytest.raises(ValueError, match=rf"^{cls.__name__}: padding must be 'valid' or 'same'"):
+        cls(2, padding="causal")
+
+
+def test_pooling_strides_default_to_the_pool_size_and_are_used(backend):
+    x = _data((1, 5, 5, 2), backend)
+    t = torch.from_numpy(x.numpy()).permute(0, 3, 1, 2)
+    pool = layers.MaxPooling2D((3, 2), strides=(1, 2))
+    assert pool.strides == (1, 2) and layers.MaxPooling2D((3, 2)).strides == (3, 2)
+    np.testing.assert_allclose(pool(x).numpy(),
+                               F.max_pool2d(t, (3, 2), (1, 2)).permute(0, 2, 3, 1).numpy())
+    avg = layers.AveragePooling2D(2, strides=1)
+    np.testing.assert_allclose(avg(x).numpy(),
+                               F.avg_pool2d(t, 2, 1).permute(0, 2, 3, 1).numpy(), rtol=1e-6,
+                               atol=1e-7)
+
+
+# -- BatchNormalization: center/scale, moving statistics over steps, inference by default ----
+
+def test_batchnorm_flags_of_its_weights():
+    bn = layers.BatchNormalization()
+    bn(ndgrad.zeros(2, 3))
+    assert [t for _, _, t in bn.named_weights()] == [True, True, False, False]
+    frozen = layers.BatchNormalization(center=False, scale=False)
+    frozen(ndgrad.zeros(2, 3))
+    assert frozen.trainable_weights == []
+    assert [t for _, _, t in frozen.named_weights()] == [False, False, False, False]
+    only_beta = layers.BatchNormalization(scale=False)
+    only_beta(ndgrad.zeros(2, 3))
+    assert only_beta.trainable_weights == [only_beta.beta]
+    only_gamma = layers.BatchNormalization(center=False)
+    only_gamma(ndgrad.zeros(2, 3))
+    assert only_gamma.trainable_weights == [only_gamma.gamma]
+
+
+def test_batchnorm_initial_weights():
+    bn = layers.BatchNormalization()
+    bn(ndgrad.zeros(2, 3))
+    for w, value in zip(bn.weights, [1.0, 0.0, 0.0, 1.0]):
+        np.testing.assert_array_equal(w.numpy(), np.full(3, value))
+
+
+def test_batchnorm_moving_statistics_follow_the_keras_recurrence(backend):
+    momentum = 0.8
+    with ndgrad.device(backend):
+        bn = layers.BatchNormalization(momentum=momentum, epsilon=0.01)
+    mean, var = np.zeros(2), np.ones(2)
+    for step in range(3):
+        x = _data((32, 2), backend, seed=step, scale=2.0 + step, shift=1.0 - step)
+        bn(x, training=True)
+        xn = x.numpy().astype("float64")
+        mean = mean * momentum + xn.mean(0) * (1 - momentum)
+        var = var * momentum + xn.var(0) * (1 - momentum)
+        np.testing.assert_allclose(bn.moving_mean.numpy(), mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bn.moving_variance.numpy(), var, rtol=1e-5)
+    x = _data((4, 2), backend, seed=9)
+    np.testing.assert_allclose(bn(x).numpy(), (x.numpy() - mean) / np.sqrt(var + 0.01),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_batchnorm_call_defaults_to_inference():
+    """A subclass calling ``super().call(inputs)`` without `training` uses the moving stats."""
+
+    class Plus(layers.BatchNormalization):
+        def call(self, inputs):
+            return super().call(inputs) + 0.0
+
+    bn = Plus(epsilon=0.0)
+    x = _data((16, 3), "cpu", scale=3.0, shift=5.0)
+    np.testing.assert_allclose(bn(x).numpy(), x.numpy(), rtol=1e-6)  # moving: mean 0, var 1
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), np.zeros(3))

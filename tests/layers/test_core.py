@@ -298,3 +298,165 @@ def test_lazy_build_puts_weights_where_the_first_input_is():
     layer = layers.Dense(3)  # made on the default device (cpu)
     y = layer(ndgrad.zeros(2, 4, device="strict"))
     assert y.device == "strict" and layer.kernel.device == "strict" and layer.device == "strict"
+
+
+# -- Input ---------------------------------------------------------------------------------------
+
+def test_input_keeps_its_name_and_round_trips():
+    inp = layers.Input((4, 3), name="pixels")
+    assert inp.name == "pixels" and inp.shape == (4, 3)
+    assert inp.get_config() == {"shape": [4, 3], "name": "pixels"}
+    again = layers.Input.from_config(inp.get_config())
+    assert again.name == "pixels" and again.shape == (4, 3)
+    model = Sequential([layers.Input((3,), name="features"), layers.Dense(2)])
+    assert model._input.name == "features"
+
+
+# -- Dense: initializers, use_bias, the fused relu -----------------------------------------------
+
+def test_dense_config_names_its_default_initializers():
+    config = layers.Dense(3).get_config()
+    assert config["kernel_initializer"] == "glorot_uniform"
+    assert config["bias_initializer"] == "zeros"
+    assert config["use_bias"] is True and config["activation"] == "linear"
+
+
+def test_dense_uses_the_initializers_it_is_given():
+    layer = layers.Dense(3, kernel_initializer="ones", bias_initializer="ones")
+    y = layer(ndgrad.tensor([[1.0, 2.0]]))
+    np.testing.assert_array_equal(layer.kernel.numpy(), np.ones((2, 3)))
+    np.testing.assert_array_equal(layer.bias.numpy(), np.ones(3))
+    np.testing.assert_array_equal(y.numpy(), [[4.0, 4.0, 4.0]])
+
+
+def test_dense_without_bias_has_only_a_kernel():
+    layer = layers.Dense(3, use_bias=False, bias_initializer="ones", kernel_initializer="ones")
+    y = layer(ndgrad.tensor([[1.0, -2.0]]))
+    assert layer.bias is None
+    assert [name for name, _, _ in layer.named_weights()] == ["kernel"]
+    assert layer.count_params() == 6
+    np.testing.assert_array_equal(y.numpy(), [[-1.0, -1.0, -1.0]])
+
+
+def test_dense_relu_clips_negative_outputs(backend):
+    ndgrad.manual_seed(0)
+    with ndgrad.device(backend):
+        layer = layers.Dense(4, activation="relu", bias_initializer="random_normal")
+        x = _sample((6, 3), backend)
+        y = layer(x).numpy()
+    pre = x.numpy() @ layer.kernel.numpy() + layer.bias.numpy()
+    assert (pre < 0).any() and (pre > 0).any()
+    np.testing.assert_allclose(y, np.maximum(pre, 0.0), rtol=1e-5, atol=1e-6)
+
+
+def test_dense_built_on_sequences_takes_plain_batches_too():
+    """As Keras (min_ndim=2): only the last axis must match the kernel."""
+    layer = layers.Dense(2)
+    layer(ndgrad.zeros(4, 5, 3))
+    assert layer(ndgrad.zeros(6, 3)).shape == (6, 2)
+    assert layer(ndgrad.zeros(1, 2, 3, 3)).shape == (1, 2, 3, 2)
+    with pytest.raises(ndgrad.ShapeError, match=r"\(None, 5, 3\)"):
+        layer(ndgrad.zeros(6, 4))
+
+
+def _halves(shape, dtype="float32", device=None):
+    return ndgrad.full(shape, 0.5, dtype=dtype, device=device)
+
+
+class _Constant:
+    """An initializer object (no __name__), as keras.initializers.Constant."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self, shape, dtype="float32", device=None):
+        return ndgrad.full(shape, self.value, dtype=dtype, device=device)
+
+
+def test_dense_config_names_a_function_initializer():
+    config = layers.Dense(2, kernel_initializer=_halves, bias_initializer=_halves).get_config()
+    assert config["kernel_initializer"] == "_halves"
+    assert config["bias_initializer"] == "_halves"
+    conv = layers.Conv2D(2, 3, kernel_initializer=_halves).get_config()
+    assert conv["kernel_initializer"] == "_halves" and conv["bias_initializer"] == "zeros"
+
+
+def test_dense_config_keeps_an_initializer_object_and_rebuilds_with_it():
+    const = _Constant(0.25)
+    layer = layers.Dense(2, kernel_initializer=const, bias_initializer=_Constant(1.0))
+    config = layer.get_config()
+    assert config["kernel_initializer"] is const
+    clone = layers.Dense.from_config(config)
+    clone(ndgrad.zeros(1, 3))
+    np.testing.assert_array_equal(clone.kernel.numpy(), np.full((3, 2), 0.25))
+    np.testing.assert_array_equal(clone.bias.numpy(), [1.0, 1.0])
+
+
+# -- Flatten ---------------------------------------------------------------------------------
+
+def test_flatten_three_axes():
+    x = ndgrad.tensor(np.arange(24, dtype="float32").reshape(2, 3, 4))
+    y = layers.Flatten()(x)
+    assert y.shape == (2, 12)
+    np.testing.assert_array_equal(y.numpy(), x.numpy().reshape(2, 12))
+
+
+def test_flatten_output_shape_with_unknown_axes():
+    assert layers.Flatten().compute_output_shape((None, None, 3)) == (None, None)
+    assert layers.Flatten().compute_output_shape((8, 4, None)) == (8, None)
+    assert layers.Flatten().compute_output_shape((None, 4, 3)) == (None, 12)
+
+
+# -- Dropout ---------------------------------------------------------------------------------
+
+def test_dropout_rate_zero_is_allowed_and_draws_nothing():
+    layer = layers.Dropout(0.0)
+    x = ndgrad.ones(5, 4)
+    ndgrad.manual_seed(7)
+    y = layer(x, training=True)
+    after = ndgrad.random.uniform((8,)).numpy()
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    ndgrad.manual_seed(7)
+    np.testing.assert_array_equal(ndgrad.random.uniform((8,)).numpy(), after)  # no draws used
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\). Received rate=-0.1"):
+        layers.Dropout(-0.1)
+
+
+def test_dropout_call_defaults_to_inference():
+    """A subclass calling ``super().call(inputs)`` without `training` gets inference."""
+
+    class Shifted(layers.Dropout):
+        def call(self, inputs):
+            return super().call(inputs) + 1.0
+
+    x = ndgrad.ones(50, 40)
+    ndgrad.manual_seed(0)
+    np.testing.assert_array_equal(Shifted(0.5)(x).numpy(), np.full((50, 40), 2.0))
+
+
+def test_dropout_is_reproducible_with_a_seed():
+    x = ndgrad.ones(30, 30)
+    ndgrad.manual_seed(3)
+    a = layers.Dropout(0.4)(x, training=True).numpy()
+    ndgrad.manual_seed(3)
+    b = layers.Dropout(0.4)(x, training=True).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert (a == 0).mean() == pytest.approx(0.4, abs=0.06)
+    np.testing.assert_allclose(a[a != 0], 1 / 0.6, rtol=1e-6)
+
+
+# -- Rescaling and dtypes --------------------------------------------------------------------
+
+def test_rescaling_integers_take_the_layer_dtype():
+    pixels = ndgrad.tensor(np.array([[0, 2, 255]], dtype="int32"))
+    y = layers.Rescaling(0.5, dtype="float64")(pixels)
+    assert y.dtype == ndgrad.float64
+    np.testing.assert_array_equal(y.numpy(), [[0.0, 1.0, 127.5]])
+
+
+def test_rescaling_keeps_float64_inputs_float64():
+    """ndgrad's dtype rule (README): float64 appears when an input is float64, and it stays."""
+    x = ndgrad.tensor(np.array([[1.0 + 1e-12, 3.0]]), dtype="float64")
+    y = layers.Rescaling(2.0)(x)
+    assert y.dtype == ndgrad.float64
+    assert y.numpy()[0, 0] == 2.0 + 2e-12
