@@ -152,7 +152,8 @@ class Activation(Layer):
 
 
 class Rescaling(Layer):
-    """``inputs * scale + offset``, e.g. ``Rescaling(1 / 255)`` for pixels; output float32."""
+    """``inputs * scale + offset``, e.g. ``Rescaling(1 / 255)`` for pixels: integer inputs
+    become the layer's dtype (float32 by default), floating inputs keep theirs."""
 
     def __init__(self, scale: float, offset: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)

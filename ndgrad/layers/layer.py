@@ -120,14 +120,22 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        """The output shape for `input_shape`, found by a dry run on zeros (override if cheap)."""
+        """The output shape for `input_shape`, found by a dry run on zeros (override if cheap).
+
+        Unknown axes (None) are tried at two sizes: an output axis whose size follows them is
+        unknown too (``Reshape((-1,))`` of ``(None, None, 6)`` is ``(None, None)``).
+        """
         from ..autograd.grad_mode import no_grad
         from ..creation import zeros
 
+        unknown = any(s is None for s in input_shape[1:])
+        shapes = []
         with no_grad():
-            x = zeros([1 if s is None else s for s in input_shape], device=self.device)
-            out = self(x)
-        return (input_shape[0], *out.shape[1:])
+            for fill in (2, 3) if unknown else (2,):
+                x = zeros([fill if s is None else s for s in input_shape], device=self.device)
+                shapes.append(self(x).shape)
+        sizes = [a if a == b else None for a, b in zip(shapes[0], shapes[-1])]
+        return (input_shape[0], *sizes[1:])
 
     def _ensure_built(self, shape: Shape) -> None:
         if not self.built:

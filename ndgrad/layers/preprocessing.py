@@ -57,7 +57,7 @@ class Normalization(Layer):
 
     def adapt(self, data: Any) -> None:
         """Set mean and variance to those of `data` (samples, ..., features) per feature."""
-        x = (data if isinstance(data, Tensor) else tensor(data)).astype(self.dtype)
+        x = data.astype(self.dtype) if isinstance(data, Tensor) else tensor(data, dtype=self.dtype)
         if x.ndim < 1 or not x.size:
             raise ShapeError(f"Normalization.adapt: needs a non-empty array. Received {x.shape}")
         if not self.built:  # as a lazy build: the statistics live where the data is

@@ -289,3 +289,12 @@ def test_to_clears_gradients_and_moves_sublayers():
     assert unbuilt.first.device == "strict" and unbuilt.rest[0].device == "strict"
     y = unbuilt([[1.0, 2.0, 3.0, 4.0]])
     assert y.device == "strict" and {w.device for w in unbuilt.weights} == {"strict"}
+
+
+def test_the_dry_run_keeps_unknown_axes_unknown():
+    """The default compute_output_shape (a dry run): output axes that follow an unknown
+    input axis are unknown, as in Keras; the others are exact."""
+    assert layers.Reshape((-1,)).compute_output_shape((None, None, 6)) == (None, None)
+    assert layers.Reshape((2, -1)).compute_output_shape((None, None, 6)) == (None, 2, None)
+    assert layers.Reshape((2, -1)).compute_output_shape((None, 4, 6)) == (None, 2, 12)
+    assert layers.Dense(3).compute_output_shape((7, None, 5)) == (7, None, 3)

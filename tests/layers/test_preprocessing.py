@@ -163,3 +163,10 @@ def test_adapting_again_invalidates_a_graph_that_used_the_old_statistics():
     norm.adapt(np.array([[1.0], [5.0]], "float32"))  # changes mean and variance in place
     with pytest.raises(ndgrad.GraphError, match="modified in place"):
         y.sum().backward()
+
+
+def test_adapt_computes_in_the_layers_dtype_from_numpy_data():
+    """float64 NumPy data adapts a float64 layer without a float32 detour."""
+    norm = layers.Normalization(dtype="float64")
+    norm.adapt(np.array([[0.1], [0.2]]))
+    assert norm.mean.numpy().tolist() == [np.mean([0.1, 0.2])]
