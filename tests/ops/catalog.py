@@ -7,8 +7,9 @@ the kinks of abs, relu and clip, all-distinct values for max and min so that the
 ties), whether second derivatives are checked, and tolerances. `tests/ops/test_catalog.py`
 runs every spec on every backend.
 
-A case strategy is built for a maximum side length (``spec.cases(max_side)``), so the costly
-finite-difference checks can ask for smaller inputs than the forward and gradient tests.
+A case strategy is built for a size class (``spec.cases(max_side)``: 4 for the forward and
+gradient tests, 3 for the costly finite-difference checks, ``TINY`` for the tiny shapes only),
+so the finite-difference checks can ask for smaller inputs than the forward and gradient tests.
 """
 
 from __future__ import annotations
@@ -124,30 +125,101 @@ class OpSpec:
 
 
 # -- case strategies -----------------------------------------------------------------------
-# Elementwise and reduction specs (shapes_1, shapes_n) draw large shapes: the test's max_side
-# picks a size class, (largest axis, elements per input) in SIZES, and shapes over the budget
-# have their longest axis halved until they fit; their axes are at least 2 long (shapes_n sets
-# some to 1 to broadcast). One example in 8 comes instead from the tiny shapes (sides up to 2:
-# 0-d, empty, single elements), which large draws never are.
+# Every strategy draws large shapes: the test's max_side picks a size class, (largest axis,
+# elements per input). Elementwise and reduction specs (shapes_1, shapes_n) use SIZES; specs
+# with case strategies of their own (shapes tied together by the op, kwargs read off the shape:
+# products, shape ops, indexing, fused ops) use STRUCTURED_SIZES. Shapes over the budget have
+# their longest axis halved until they fit (for tied shapes the longest size that an input over
+# the budget uses, so the shapes stay consistent), and large axes are at least 2 long. One
+# example in 8 comes instead from the tiny shapes (sides up to 2: 0-d, empty, single elements),
+# which large draws rarely are; ``spec.cases(TINY)`` draws only those.
 SIZES = {4: (64, 2048), 3: (16, 48)}  # forward and VJP tests; finite-difference checks
+STRUCTURED_SIZES = {4: (16, 2048), 3: (8, 48)}
+TINY = 2  # the size class of the tiny shapes alone
 TINY_ONE_IN = 8
 
 
-def _size_class(max_side: int) -> tuple[int, int]:
-    return SIZES.get(max_side, (max_side, max_side**MAX_DIMS))
+def _size_class(max_side: int, sizes: dict[int, tuple[int, int]] = SIZES) -> tuple[int, int]:
+    return sizes.get(max_side, (max_side, max_side**MAX_DIMS))
 
 
 def _fit(shape: tuple[int, ...], budget: int) -> tuple[int, ...]:
-    sides = list(shape)
-    while math.prod(sides) > budget:
-        longest = sides.index(max(sides))
-        sides[longest] = (sides[longest] + 1) // 2
-    return tuple(sides)
+    return tuple(_fit_all(list(shape), [range(len(shape))], budget))
 
 
-def _large_or_tiny(large: st.SearchStrategy, tiny: st.SearchStrategy) -> st.SearchStrategy:
+def _fit_all(sizes: list[int], inputs: Sequence[Sequence[int]], budget: int) -> list[int]:
+    """`sizes` (axis lengths that inputs share, e.g. matmul's n, k, m) with every input (the
+    positions in `sizes` of its axes) at most `budget` elements: the longest size of an input
+    over the budget is halved until none is."""
+    sizes = list(sizes)
+    while True:
+        over = [axes for axes in inputs if math.prod(sizes[i] for i in axes) > budget]
+        if not over:
+            return sizes
+        longest = max(over[0], key=lambda i: sizes[i])
+        sizes[longest] = (sizes[longest] + 1) // 2
+
+
+def _large_or_tiny(
+    max_side: int, large: Callable[[], st.SearchStrategy], tiny: Callable[[], st.SearchStrategy]
+) -> st.SearchStrategy:
+    if max_side <= TINY:
+        return tiny()
+    small, big = tiny(), large()
     # not k == 0: hypothesis starts from (and leans towards) the smallest choices
-    return st.integers(0, TINY_ONE_IN - 1).flatmap(lambda k: tiny if k == 3 else large)
+    return st.integers(0, TINY_ONE_IN - 1).flatmap(lambda k: small if k == 3 else big)
+
+
+@dataclass(frozen=True)
+class Size:
+    """What a structured case strategy draws: sides in [low, high], inputs of at most
+    `budget` elements. Large sizes (low >= 2) draw no 0-d input where the op has one input."""
+
+    low: int
+    high: int
+    budget: int
+
+    @property
+    def large(self) -> bool:
+        return self.low >= 2
+
+    @property
+    def sides(self) -> st.SearchStrategy[int]:
+        return st.integers(self.low, self.high)
+
+    def shape(self, draw: Any, min_dims: int = 0, max_dims: int = 3, min_side: int = 0):
+        """One input's shape within the budget."""
+        shape = draw(
+            hnp.array_shapes(
+                min_dims=max(min_dims, 1) if self.large else min_dims, max_dims=max_dims,
+                min_side=max(self.low, min_side), max_side=max(self.high, min_side),
+            )
+        )  # fmt: skip
+        return _fit(shape, self.budget)
+
+
+def structured(case: Callable[[Size], st.SearchStrategy[Case]]):
+    """`spec.cases` from a strategy of cases for a Size: large (STRUCTURED_SIZES) or, one
+    example in 8, tiny (sides 0 to 2)."""
+
+    def make(max_side: int) -> st.SearchStrategy[Case]:
+        side, budget = _size_class(max_side, STRUCTURED_SIZES)
+        return _large_or_tiny(
+            max_side, lambda: case(Size(2, side, budget)), lambda: case(Size(0, TINY, budget))
+        )
+
+    return make
+
+
+def _broadcasting_to(draw: Any, full: tuple[int, ...], whole: bool = False) -> tuple[int, ...]:
+    """A shape that broadcasts to `full`: leading axes dropped, some set to 1; `whole` keeps
+    at least one axis (where `full` has one) as it is."""
+    keep = draw(st.integers(1 if whole and full else 0, len(full)))
+    tail = full[len(full) - keep :]
+    ones = [draw(st.booleans()) for _ in tail]
+    if whole and tail:
+        ones[draw(st.integers(0, len(tail) - 1))] = False
+    return tuple(1 if one else s for s, one in zip(tail, ones))
 
 
 def shapes_1(min_dims: int = 0, min_side: int = 0, max_dims: int = MAX_DIMS):
@@ -157,9 +229,9 @@ def shapes_1(min_dims: int = 0, min_side: int = 0, max_dims: int = MAX_DIMS):
             min_dims=max(min_dims, 1), max_dims=max_dims, min_side=2, max_side=side,
         ).map(lambda s: (_fit(s, budget),))  # fmt: skip
         tiny = hnp.array_shapes(
-            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=min(max_side, 2)
+            min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max(min_side, TINY)
         ).map(lambda s: (s,))
-        return _large_or_tiny(large, tiny)
+        return _large_or_tiny(max_side, lambda: large, lambda: tiny)
 
     return make
 
@@ -185,9 +257,11 @@ def shapes_n(n: int, min_side: int = 0):
     def make(max_side: int) -> st.SearchStrategy[Shapes]:
         tiny = hnp.mutually_broadcastable_shapes(
             num_shapes=n, min_dims=0, max_dims=MAX_DIMS, min_side=min_side,
-            max_side=min(max_side, 2),
+            max_side=max(min_side, TINY),
         ).map(lambda b: tuple(b.input_shapes))  # fmt: skip
-        return _large_or_tiny(_broadcastable(n, *_size_class(max_side)), tiny)
+        return _large_or_tiny(
+            max_side, lambda: _broadcastable(n, *_size_class(max_side)), lambda: tiny
+        )
 
     return make
 
@@ -383,10 +457,23 @@ def t_gelu(x: torch.Tensor, approximate: bool = False) -> torch.Tensor:
 
 
 # -- case strategies with structure ----------------------------------------------------------
-def matmul_cases(max_side: int) -> st.SearchStrategy[Case]:
-    return hnp.mutually_broadcastable_shapes(
-        signature=np.matmul.signature, max_dims=2, min_side=0, max_side=max_side
-    ).map(lambda b: (tuple(b.input_shapes), {}))
+# Each draws a case for a Size (see `structured`): the shapes first, within the budget, then
+# the kwargs read off them.
+@st.composite
+def _matmul_case(draw: Any, size: Size) -> Case:
+    """Matrices or vectors (1-D on either side), with up to two batch axes that broadcast."""
+    batch = draw(st.integers(0, 2))
+    x_vector, y_vector = draw(st.booleans()), draw(st.booleans())
+    b = list(range(3, 3 + batch))  # positions of n, k, m, then the batch axes
+    x_axes = [1] if x_vector else [*b, 0, 1]
+    y_axes = [1] if y_vector else [*b, 1, 2]
+    n, k, m, *full = _fit_all(
+        [draw(size.sides) for _ in range(3 + batch)], [x_axes, y_axes], size.budget
+    )
+    x_batch, y_batch = (_broadcasting_to(draw, tuple(full), whole=i == 0) for i in range(2))
+    x = (k,) if x_vector else (*x_batch, n, k)
+    y = (k,) if y_vector else (*y_batch, k, m)
+    return (x, y), {}
 
 
 def matmul_bad_cases() -> st.SearchStrategy[Case]:
@@ -395,35 +482,42 @@ def matmul_bad_cases() -> st.SearchStrategy[Case]:
 
 
 @st.composite
-def _dot_case(draw: Any, max_side: int) -> Case:
-    side = st.integers(0, max_side)
-    xd, yd = draw(st.integers(0, 3)), draw(st.integers(0, 3))
-    k = draw(side)
-    xs = tuple(draw(side) for _ in range(xd))
-    ys = tuple(draw(side) for _ in range(yd))
-    if xd and yd:
-        xs = (*xs[:-1], k)
-        ys = (k,) if yd == 1 else (*ys[:-2], k, ys[-1])
-    return (xs, ys), {}
+def _dot_case(draw: Any, size: Size) -> Case:
+    xd = draw(st.integers(0, 3))
+    yd = draw(st.integers(1 if size.large and not xd else 0, 3))  # large: not both 0-d
+    if not (xd and yd):  # a product with a 0-d input
+        sizes = _fit_all([draw(size.sides) for _ in range(xd + yd)],
+                         [range(xd), range(xd, xd + yd)], size.budget)  # fmt: skip
+        return (tuple(sizes[:xd]), tuple(sizes[xd:])), {}
+    # k (position 0) is x's last axis and y's second-to-last (its only one when 1-D)
+    y_axes = [0] if yd == 1 else [*range(xd, xd + yd - 2), 0, xd + yd - 2]
+    sizes = _fit_all(
+        [draw(size.sides) for _ in range(xd + yd - 1)], [[*range(1, xd), 0], y_axes], size.budget
+    )
+    return (tuple(sizes[i] for i in [*range(1, xd), 0]), tuple(sizes[i] for i in y_axes)), {}
 
 
 @st.composite
-def _tensordot_case(draw: Any, max_side: int) -> Case:
-    side = st.integers(0, max_side)
+def _tensordot_case(draw: Any, size: Size) -> Case:
     n = draw(st.integers(0, 2))
-    contracted = [draw(side) for _ in range(n)]
-    fx = [draw(side) for _ in range(draw(st.integers(0, 2)))]
-    fy = [draw(side) for _ in range(draw(st.integers(0, 2)))]
+    nx = draw(st.integers(0, 2))
+    ny = draw(st.integers(1 if size.large and not n + nx else 0, 2))  # large: not both 0-d
+    # positions: the n contracted sizes, then x's free ones, then y's
+    free_x, free_y = list(range(n, n + nx)), list(range(n + nx, n + nx + ny))
+    sizes = _fit_all([draw(size.sides) for _ in range(n + nx + ny)],
+                     [[*free_x, *range(n)], [*range(n), *free_y]], size.budget)  # fmt: skip
+    contracted = sizes[:n]
+    fx, fy = [sizes[i] for i in free_x], [sizes[i] for i in free_y]
     if draw(st.booleans()):  # axes as an int: x's last n with y's first n
         return (tuple(fx + contracted), tuple(contracted + fy)), {"axes": n}
     # axes as a pair of lists, in a shuffled order
     px = draw(st.permutations(range(len(fx) + n)))
     py = draw(st.permutations(range(len(fy) + n)))
     xs, ys = [0] * len(px), [0] * len(py)
-    for pos, size in zip(px, fx + contracted):
-        xs[pos] = size
-    for pos, size in zip(py, contracted + fy):
-        ys[pos] = size
+    for pos, side in zip(px, fx + contracted):
+        xs[pos] = side
+    for pos, side in zip(py, contracted + fy):
+        ys[pos] = side
     ax = list(px[len(fx) :])
     ay = list(py[:n])
     return (tuple(xs), tuple(ys)), {"axes": (ax, ay)}
@@ -455,16 +549,25 @@ EINSUM_DIAGONAL_SPECS = (
 
 
 @st.composite
-def _einsum_case(draw: Any, max_side: int, specs: tuple = EINSUM_SPECS) -> Case:
+def _einsum_case(draw: Any, size: Size, specs: tuple = EINSUM_SPECS) -> Case:
     subscripts, letters = draw(st.sampled_from(specs))
-    sizes = {c: draw(st.integers(0, max_side)) for c in sorted(set(letters) - {","})}
-    shapes = tuple(tuple(sizes[c] for c in op) for op in letters.split(","))
+    names = sorted(set(letters) - {","})
+    operands = letters.split(",")
+    sizes = dict(zip(names, _fit_all([draw(size.sides) for _ in names],
+                                     [[names.index(c) for c in op] for op in operands],
+                                     size.budget)))  # fmt: skip
+    shapes = tuple(tuple(sizes[c] for c in op) for op in operands)
     return shapes, {"subscripts": subscripts}
 
 
 @st.composite
-def _reshape_case(draw: Any, max_side: int) -> Case:
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=MAX_DIMS, min_side=0, max_side=max_side))
+def _outer_case(draw: Any, size: Size) -> Case:
+    return (size.shape(draw, max_dims=2), size.shape(draw, max_dims=2)), {}
+
+
+@st.composite
+def _reshape_case(draw: Any, size: Size) -> Case:
+    shape = size.shape(draw, max_dims=MAX_DIMS)
     target = list(draw(st.permutations(shape)))
     if len(target) >= 2 and draw(st.booleans()):  # merge two neighbours
         i = draw(st.integers(0, len(target) - 2))
@@ -512,22 +615,25 @@ def _flatten_kwargs(shapes: Shapes) -> st.SearchStrategy[dict]:
 
 
 @st.composite
-def _broadcast_to_case(draw: Any, max_side: int) -> Case:
-    target = draw(hnp.array_shapes(min_dims=0, max_dims=MAX_DIMS, min_side=0, max_side=max_side))
-    keep = draw(st.integers(0, len(target)))
-    shape = tuple(1 if draw(st.booleans()) else s for s in target[len(target) - keep :])
-    return (shape,), {"shape": target}
+def _broadcast_to_case(draw: Any, size: Size) -> Case:
+    target = size.shape(draw, max_dims=MAX_DIMS)  # the budget holds for the output
+    return (_broadcasting_to(draw, target, whole=size.large),), {"shape": target}
 
 
 @st.composite
-def _concat_case(draw: Any, max_side: int) -> Case:
-    base = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side))
-    axis = draw(st.integers(-len(base), len(base) - 1))
-    n = draw(st.integers(1, 3))
+def _concat_case(draw: Any, size: Size) -> Case:
+    ndim, n = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    axis = draw(st.integers(-ndim, ndim - 1))
+    # positions: the shared axes, then each input's length along `axis`
+    shared = [i for i in range(ndim) if i != axis % ndim]
+    inputs = [[*range(ndim - 1), ndim - 1 + j] for j in range(n)]
+    sizes = _fit_all([draw(size.sides) for _ in range(ndim - 1 + n)], inputs, size.budget)
     shapes = []
-    for _ in range(n):
-        s = list(base)
-        s[axis] = draw(st.integers(0, max_side))
+    for j in range(n):
+        s = [0] * ndim
+        for pos, side in zip(shared, sizes):
+            s[pos] = side
+        s[axis] = sizes[ndim - 1 + j]
         shapes.append(tuple(s))
     return tuple(shapes), {"axis": axis}
 
@@ -538,8 +644,8 @@ def _concat_bad_cases() -> st.SearchStrategy[Case]:
 
 
 @st.composite
-def _stack_case(draw: Any, max_side: int) -> Case:
-    base = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+def _stack_case(draw: Any, size: Size) -> Case:
+    base = size.shape(draw)
     n = draw(st.integers(1, 3))
     axis = draw(st.integers(-len(base) - 1, len(base)))
     return (base,) * n, {"axis": axis}
@@ -551,20 +657,20 @@ def _stack_bad_cases() -> st.SearchStrategy[Case]:
 
 
 @st.composite
-def _split_case(draw: Any, max_side: int) -> Case:
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side))
+def _split_case(draw: Any, size: Size) -> Case:
+    shape = size.shape(draw, min_dims=1)
     axis = draw(st.integers(-len(shape), len(shape) - 1))
     n = shape[axis]
     if draw(st.booleans()):
-        sections = draw(st.sampled_from([k for k in range(1, 5) if n % k == 0]))
+        sections = draw(st.sampled_from([k for k in range(1, 9) if n % k == 0]))
         return (shape,), {"indices_or_sections": sections, "axis": axis}
-    indices = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+    indices = sorted(draw(st.lists(st.integers(0, n), max_size=4)))
     return (shape,), {"indices_or_sections": indices, "axis": axis}
 
 
 @st.composite
-def _pad_case(draw: Any, max_side: int) -> Case:
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side))
+def _pad_case(draw: Any, size: Size) -> Case:
+    shape = size.shape(draw, min_dims=1)
     widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in shape)
     fill = st.sampled_from([0.0, 1.5, -2.0])
     per_axis = st.tuples(*[st.tuples(fill, fill)] * len(shape))  # NumPy's (before, after)
@@ -573,9 +679,9 @@ def _pad_case(draw: Any, max_side: int) -> Case:
 
 
 @st.composite
-def _pad_mode_case(draw: Any, max_side: int) -> Case:
+def _pad_mode_case(draw: Any, size: Size) -> Case:
     """edge, reflect, wrap: widths torch accepts (reflect: < the size, wrap: <= the size)."""
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=max_side))
+    shape = size.shape(draw, min_dims=1, min_side=1)
     mode = draw(st.sampled_from(sorted(TORCH_PAD_MODES)))
     most = {"edge": lambda n: 2, "reflect": lambda n: min(2, n - 1), "wrap": lambda n: min(2, n)}
     widths = tuple(
@@ -584,20 +690,28 @@ def _pad_mode_case(draw: Any, max_side: int) -> Case:
     return (shape,), {"pad_width": widths, "mode": mode}
 
 
+def _many(draw: Any, n: int, low: int, high: int) -> list[int]:
+    """n ints in [low, high]: drawn one by one when few, else from a drawn seed (hypothesis
+    would spend its whole buffer on a long list)."""
+    if n <= 16:
+        return draw(st.lists(st.integers(low, high), min_size=n, max_size=n))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return rng.integers(low, high + 1, n).tolist()
+
+
 @st.composite
-def _repeat_case(draw: Any, max_side: int) -> Case:
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+def _repeat_case(draw: Any, size: Size) -> Case:
+    shape = size.shape(draw)
     axis = draw(st.none() | st.integers(-len(shape), len(shape) - 1)) if shape else None
     if draw(st.booleans()):
         return (shape,), {"repeats": draw(st.integers(0, 3)), "axis": axis}
     n = math.prod(shape) if axis is None else shape[axis]
-    repeats = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
-    return (shape,), {"repeats": repeats, "axis": axis}
+    return (shape,), {"repeats": _many(draw, n, 0, 3), "axis": axis}
 
 
 @st.composite
-def _tile_case(draw: Any, max_side: int) -> Case:
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+def _tile_case(draw: Any, size: Size) -> Case:
+    shape = size.shape(draw)
     reps = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=4)))
     return (shape,), {"reps": reps}
 
@@ -610,7 +724,11 @@ def _index(draw: Any, shape: tuple[int, ...], for_setitem: bool = False) -> Any:
         return draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True))
     if kind == "mask":
         k = draw(st.integers(1, len(shape)))
-        mask = draw(hnp.arrays(np.bool_, shape[:k]))
+        if math.prod(shape[:k]) <= 16:
+            mask = draw(hnp.arrays(np.bool_, shape[:k]))
+        else:  # large: a drawn share of True, not one value with a few others
+            rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+            mask = rng.random(shape[:k]) < draw(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]))
         return mask if k == len(shape) and draw(st.booleans()) else (mask, Ellipsis)
     if kind == "ints":
         if for_setitem:  # unique positions: a repeated write has no defined winner
@@ -619,7 +737,7 @@ def _index(draw: Any, shape: tuple[int, ...], for_setitem: bool = False) -> Any:
             return (np.asarray(idx, dtype=np.int64),)
         return draw(
             hnp.integer_array_indices(
-                shape, result_shape=hnp.array_shapes(min_dims=0, max_dims=2, max_side=4)
+                shape, result_shape=hnp.array_shapes(min_dims=0, max_dims=2, max_side=8)
             )
         )
     # mixed: a slice (maybe reversed) on axis 0 and an int array on axis 1 (or an int)
@@ -634,19 +752,18 @@ def _index(draw: Any, shape: tuple[int, ...], for_setitem: bool = False) -> Any:
     return (sl, arr)
 
 
-def _getitem_case(max_side: int) -> st.SearchStrategy[Case]:
-    shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side)
-    return shapes.flatmap(lambda s: _index(s).map(lambda i: ((s,), {"index": i})))
+@st.composite
+def _getitem_case(draw: Any, size: Size) -> Case:
+    shape = size.shape(draw)
+    return (shape,), {"index": draw(_index(shape))}
 
 
 @st.composite
-def _setitem_case(draw: Any, max_side: int) -> Case:
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side))
+def _setitem_case(draw: Any, size: Size) -> Case:
+    shape = size.shape(draw)
     index = draw(_index(shape, for_setitem=True))
     target = _linear(shape, index).shape
-    keep = draw(st.integers(0, len(target)))
-    vshape = tuple(1 if draw(st.booleans()) else s for s in target[len(target) - keep :])
-    return (shape, vshape), {"index": index}
+    return (shape, _broadcasting_to(draw, target)), {"index": index}
 
 
 @st.composite
@@ -845,16 +962,16 @@ SPECS: list[OpSpec] = [
     _spec(
         "matmul",
         _same(operator.matmul),
-        matmul_cases,
+        structured(_matmul_case),
         rtol=1e-4,
         atol=1e-5,
         bad_cases=matmul_bad_cases(),
     ),
-    _spec("dot", (ndgrad.dot, t_dot), lambda m: _dot_case(m), rtol=1e-4, atol=1e-5),
+    _spec("dot", (ndgrad.dot, t_dot), structured(_dot_case), rtol=1e-4, atol=1e-5),
     _spec(
         "tensordot",
         (ndgrad.tensordot, lambda x, y, axes=2: torch.tensordot(x, y, dims=axes)),
-        lambda m: _tensordot_case(m),
+        structured(_tensordot_case),
         rtol=1e-4,
         atol=1e-5,
     ),
@@ -864,7 +981,7 @@ SPECS: list[OpSpec] = [
             lambda *xs, subscripts: ndgrad.einsum(subscripts, *xs),
             lambda *xs, subscripts: torch.einsum(subscripts, *xs),
         ),
-        lambda m: _einsum_case(m),
+        structured(_einsum_case),
         rtol=1e-4,
         atol=1e-5,
     ),
@@ -874,24 +991,20 @@ SPECS: list[OpSpec] = [
             lambda *xs, subscripts: ndgrad.einsum(subscripts, *xs),
             lambda *xs, subscripts: torch.einsum(subscripts, *xs),
         ),
-        lambda m: _einsum_case(m, EINSUM_DIAGONAL_SPECS),
+        structured(lambda size: _einsum_case(size, EINSUM_DIAGONAL_SPECS)),
         rtol=1e-4,
         atol=1e-5,
     ),
     _spec(
         "outer",
         (ndgrad.outer, lambda x, y: torch.outer(x.reshape(-1), y.reshape(-1))),
-        no_kwargs(
-            lambda m: st.tuples(
-                *[hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=m)] * 2
-            )
-        ),
+        structured(_outer_case),
     ),
     # shapes
     _spec(
         "reshape",
         (ndgrad.reshape, t_reshape),
-        lambda m: _reshape_case(m),
+        structured(_reshape_case),
         bad_cases=_reshape_bad_case(),
     ),
     _spec("transpose", (ndgrad.transpose, t_transpose), with_kwargs(shapes_1(), _perm_kwargs)),
@@ -930,7 +1043,7 @@ SPECS: list[OpSpec] = [
     _spec(
         "broadcast_to",
         (ndgrad.broadcast_to, lambda x, shape: torch.broadcast_to(x, shape)),
-        lambda m: _broadcast_to_case(m),
+        structured(_broadcast_to_case),
     ),
     _spec(
         "concatenate",
@@ -938,7 +1051,7 @@ SPECS: list[OpSpec] = [
             lambda *xs, axis: ndgrad.concatenate(xs, axis=axis),
             lambda *xs, axis: torch.cat(xs, dim=axis),
         ),
-        lambda m: _concat_case(m),
+        structured(_concat_case),
         bad_cases=_concat_bad_cases(),
     ),
     _spec(
@@ -947,14 +1060,14 @@ SPECS: list[OpSpec] = [
             lambda *xs, axis: ndgrad.stack(xs, axis=axis),
             lambda *xs, axis: torch.stack(xs, dim=axis),
         ),
-        lambda m: _stack_case(m),
+        structured(_stack_case),
         bad_cases=_stack_bad_cases(),
     ),
-    _spec("split", (ndgrad.split, t_split), lambda m: _split_case(m)),
-    _spec("pad", (ndgrad.pad, t_pad), lambda m: _pad_case(m)),
-    _spec("pad_modes", (ndgrad.pad, t_pad), lambda m: _pad_mode_case(m)),
-    _spec("repeat", (ndgrad.repeat, t_repeat), lambda m: _repeat_case(m)),
-    _spec("tile", (ndgrad.tile, lambda x, reps: torch.tile(x, reps)), lambda m: _tile_case(m)),
+    _spec("split", (ndgrad.split, t_split), structured(_split_case)),
+    _spec("pad", (ndgrad.pad, t_pad), structured(_pad_case)),
+    _spec("pad_modes", (ndgrad.pad, t_pad), structured(_pad_mode_case)),
+    _spec("repeat", (ndgrad.repeat, t_repeat), structured(_repeat_case)),
+    _spec("tile", (ndgrad.tile, lambda x, reps: torch.tile(x, reps)), structured(_tile_case)),
     # dtypes
     _spec(
         "astype_float64",
@@ -973,48 +1086,59 @@ SPECS: list[OpSpec] = [
         gc_atol=1e-4,
     ),
     # indexing
-    _spec("getitem", (lambda x, index: x[index], t_getitem), _getitem_case),
-    _spec("setitem", (nd_setitem, t_setitem), lambda m: _setitem_case(m)),
+    _spec("getitem", (lambda x, index: x[index], t_getitem), structured(_getitem_case)),
+    _spec("setitem", (nd_setitem, t_setitem), structured(_setitem_case)),
 ]
 
 
 # -- fused ops (appended): linear and conv2d, with and without their in-place relu ----------
 # Inputs are standard normal, so about half of the pre-activations are negative: a relu
 # gradient that let those through would differ from torch's.
-def _linear_case(max_side: int) -> st.SearchStrategy[Case]:
-    side, budget = _size_class(max_side)
-    side = min(side, 16)
-
-    def case(batch, k, n, bias):
-        x = _fit((*batch, k), budget)
-        return ((x, (x[-1], n), *([(n,)] if bias else [])), {})
-
-    def draw(low: int, high: int) -> st.SearchStrategy[Case]:
-        sides = st.integers(low, high)
-        batch = hnp.array_shapes(min_dims=0, max_dims=2, min_side=low, max_side=high)
-        return st.builds(case, batch, sides, sides, st.booleans())
-
-    return _large_or_tiny(draw(2, side), draw(0, 2))
+@st.composite
+def _linear_case(draw: Any, size: Size) -> Case:
+    batch = draw(st.integers(0, 2))
+    # positions: k, n, then the batch axes of x
+    k, n, *lead = _fit_all([draw(size.sides) for _ in range(2 + batch)],
+                           [[*range(2, 2 + batch), 0], [0, 1]], size.budget)  # fmt: skip
+    bias = [(n,)] if draw(st.booleans()) else []
+    return ((*lead, k), (k, n), *bias), {}
 
 
-def _conv_case(max_side: int) -> st.SearchStrategy[Case]:
-    """Images up to 8 x 8 for the forward and VJP tests, up to 5 x 5 for finite differences."""
-    large = max_side >= 4
-    image = st.integers(3, 8 if large else 5)
-    channels = st.integers(1, 4 if large else 2)
+def _fit_image(n: int, h: int, w: int, c: int, kh: int, kw: int, budget: int) -> tuple:
+    """(n, h, w, c) within the budget: the longer image side halved (never below the
+    kernel's), then the channels, then the batch."""
+    while n * h * w * c > budget:
+        halvable = [(s, i) for i, (s, k) in enumerate([(h, kh), (w, kw)]) if (s + 1) // 2 >= k]
+        if halvable and max(halvable)[0] > 1:
+            if max(halvable)[1] == 0:
+                h = (h + 1) // 2
+            else:
+                w = (w + 1) // 2
+        elif c > 1:
+            c = (c + 1) // 2
+        elif n > 1:
+            n = (n + 1) // 2
+        else:
+            break
+    return n, h, w, c
 
-    def case(n, c, f, kh, kw, h, w, sh, sw, padding, bias):
-        if padding == "same":
-            sh = sw = 1  # torch pads 'same' only with unit strides
-        shapes = ((n, h, w, c), (kh, kw, c, f), *([(f,)] if bias else []))
-        return shapes, {"strides": (sh, sw), "padding": padding}
 
-    kernel = st.integers(1, 3)
-    return st.builds(
-        case,
-        st.integers(0, 2 if large else 1), channels, channels, kernel, kernel, image, image,
-        st.integers(1, 2), st.integers(1, 2), st.sampled_from(["valid", "same"]), st.booleans(),
-    )  # fmt: skip
+@st.composite
+def _conv_case(draw: Any, size: Size) -> Case:
+    """Images up to 16 x 16 with up to 4 channels for the forward and VJP tests, 8 x 8 within
+    the budget for finite differences; tiny: an empty batch, 1 x 1 images and kernels."""
+    channels = st.integers(1, max(2, size.high // 4))
+    n = draw(st.integers(1, 2) if size.large else st.integers(0, 1))
+    c, f = draw(channels), draw(channels)
+    kh, kw = (draw(st.integers(1, 3 if size.large else 2)) for _ in range(2))
+    h, w = (draw(st.integers(max(k, size.low), max(k, size.high))) for k in (kh, kw))
+    n, h, w, c = _fit_image(n, h, w, c, kh, kw, size.budget)
+    strides = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    if padding == "same":
+        strides = (1, 1)  # torch pads 'same' only with unit strides
+    bias = [(f,)] if draw(st.booleans()) else []
+    return ((n, h, w, c), (kh, kw, c, f), *bias), {"strides": strides, "padding": padding}
 
 
 def _t_linear(relu: bool) -> Callable:
@@ -1042,28 +1166,28 @@ SPECS += [
     _spec(
         "linear",
         (lambda x, w, b=None: ndgrad.ops.linear(x, w, b), _t_linear(False)),
-        _linear_case,
+        structured(_linear_case),
         rtol=1e-4,
         atol=1e-5,
     ),
     _spec(
         "linear_relu",
         (lambda x, w, b=None: ndgrad.ops.linear(x, w, b, relu=True), _t_linear(True)),
-        _linear_case,
+        structured(_linear_case),
         rtol=1e-4,
         atol=1e-5,
     ),
     _spec(
         "conv2d",
         (lambda x, k, b=None, **kw: ndgrad.ops.conv2d(x, k, b, **kw), _t_conv(False)),
-        _conv_case,
+        structured(_conv_case),
         rtol=1e-4,
         atol=1e-5,
     ),
     _spec(
         "conv2d_relu",
         (lambda x, k, b=None, **kw: ndgrad.ops.conv2d(x, k, b, relu=True, **kw), _t_conv(True)),
-        _conv_case,
+        structured(_conv_case),
         rtol=1e-4,
         atol=1e-5,
     ),

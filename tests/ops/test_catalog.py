@@ -9,17 +9,21 @@ names every input shape.
 
 from __future__ import annotations
 
+import functools
+import math
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import ndgrad
 
-from .catalog import BY_NAME, SPECS, OpSpec
+from .catalog import BY_NAME, SIZES, SPECS, STRUCTURED_SIZES, TINY, OpSpec
 
 # log(0), 0/0 and torch's "degrees of freedom <= 0" are expected on empty and 0-d inputs.
 pytestmark = [
@@ -287,3 +291,116 @@ def test_maximum_and_minimum_ties_share_the_gradient(backend: str) -> None:
         nd(xa, xb).sum().backward()
         np.testing.assert_allclose(xa.grad.numpy(), ta.grad.numpy())
         np.testing.assert_allclose(xb.grad.numpy(), tb.grad.numpy())
+
+
+# -- what the strategies really draw ----------------------------------------------------------
+DISTRIBUTION_EXAMPLES = 100
+# Specs with case strategies of their own (shapes tied together by the op, kwargs read off the
+# shape) draw axes up to STRUCTURED_SIZES' side; the other specs draw elementwise or reduction
+# shapes, up to SIZES' side.
+STRUCTURED = {
+    "matmul", "dot", "tensordot", "einsum", "einsum_trace_diagonal", "outer", "reshape",
+    "broadcast_to", "concatenate", "stack", "split", "pad", "pad_modes", "repeat", "tile",
+    "getitem", "setitem", "linear", "linear_relu", "conv2d", "conv2d_relu",
+}  # fmt: skip
+# Specs with no 0-d input, no empty input (the op or torch refuses them, or the domain needs
+# one or two elements along an axis).
+NEVER_0D = {
+    "swapaxes", "matmul", "einsum", "einsum_trace_diagonal", "concatenate", "split", "pad",
+    "pad_modes", "linear", "linear_relu", "conv2d", "conv2d_relu",
+}  # fmt: skip
+NEVER_EMPTY = {"max", "min", "var", "std", "bool_var", "pad_modes"}
+TINY_KINDS = {
+    "0-d": lambda shapes: any(len(s) == 0 for s in shapes),
+    "empty": lambda shapes: any(0 in s for s in shapes),
+}
+
+
+def _draws(strategy: st.SearchStrategy, n: int, seen: Callable[[tuple], None]) -> None:
+    """Shows `seen` n derandomized draws of `strategy` (the same ones every run)."""
+
+    @settings(
+        max_examples=n, derandomize=True, database=None, deadline=None,
+        suppress_health_check=list(HealthCheck), phases=[Phase.generate],
+    )  # fmt: skip
+    @given(case=strategy)
+    def draw(case: tuple) -> None:
+        seen(case)
+
+    draw()
+
+
+def _tally(spec: OpSpec, max_side: int) -> dict[str, int]:
+    """How many of DISTRIBUTION_EXAMPLES draws of `spec.cases(max_side)` have at most one
+    element in every input, and the longest axis drawn."""
+    tally = Counter()
+
+    def seen(case: tuple) -> None:
+        shapes = case[0]
+        tally["examples"] += 1
+        tally["at most one element"] += all(math.prod(s) <= 1 for s in shapes)
+        tally["largest axis"] = max(tally["largest axis"], *(max(s, default=0) for s in shapes))
+
+    _draws(spec.cases(max_side), DISTRIBUTION_EXAMPLES, seen)
+    return dict(tally)
+
+
+@functools.cache
+def _tiny_cases(name: str) -> dict[str, tuple]:
+    """The first case of each tiny kind (a 0-d input, an empty input) that the tiny shapes
+    (drawn one example in 8) of spec `name` give, among 50 derandomized draws."""
+    found: dict[str, tuple] = {}
+
+    def seen(case: tuple) -> None:
+        for kind, has in TINY_KINDS.items():
+            if kind not in found and has(case[0]):
+                found[kind] = case
+
+    _draws(BY_NAME[name].cases(TINY), 50, seen)
+    return found
+
+
+def _tiny_kinds(name: str) -> list[str]:
+    return [k for k, never in [("0-d", NEVER_0D), ("empty", NEVER_EMPTY)] if name not in never]
+
+
+def test_size_classes() -> None:
+    """Axes up to 64 for elementwise and reduction specs, 16 for the others, in the forward
+    and VJP tests; a budget of elements per input, smaller for finite differences."""
+    assert SIZES[4][0] >= 64 and STRUCTURED_SIZES[4][0] >= 16
+    for sizes in (SIZES, STRUCTURED_SIZES):
+        assert sizes[3][0] < sizes[4][0] and sizes[3][1] <= 64 and sizes[4][1] <= 4096
+
+
+@pytest.mark.parametrize("name", [s.name for s in SPECS])
+def test_generated_shapes_exercise_the_code(name: str) -> None:
+    """At the forward/VJP size class, fewer than a quarter of the examples have at most one
+    element per input, and the longest axes reach three quarters of the class's side (16 of
+    16, 48 of 64: hypothesis rarely draws the very top one); the tiny shapes, drawn one
+    example in 8, have 0-d and empty inputs wherever the op takes them."""
+    tally = _tally(BY_NAME[name], 4)
+    assert tally["examples"] >= DISTRIBUTION_EXAMPLES // 2, tally
+    assert tally["at most one element"] < tally["examples"] / 4, tally
+    side = (STRUCTURED_SIZES if name in STRUCTURED else SIZES)[4][0]
+    assert tally["largest axis"] >= side * 3 // 4, tally
+    assert set(_tiny_cases(name)) >= set(_tiny_kinds(name)), _tiny_cases(name)
+
+
+TINY_CHECKS = [(s.name, kind) for s in SPECS for kind in _tiny_kinds(s.name)]
+
+
+@pytest.mark.parametrize(("name", "kind"), TINY_CHECKS)
+def test_tiny_inputs(name: str, kind: str, backend: str) -> None:
+    """Explicit 0-d and empty cases, whatever the large draws are: forward, VJP, gradcheck."""
+    spec = BY_NAME[name]
+    cases = _tiny_cases(name)
+    assert kind in cases, f"no {kind} input among the tiny draws of {name}"
+    shapes, kwargs = cases[kind]
+    _check_forward(spec, backend, shapes, kwargs, 0)
+    if spec.grad:
+        _check_vjp(spec, backend, shapes, kwargs, 1)
+        xs = _nd_inputs(spec.sample(2, shapes, "float64"), backend, False)
+        assert ndgrad.gradcheck(
+            lambda *a: spec.nd(*a, **kwargs), xs,
+            eps=spec.gc_eps, atol=spec.gc_atol, rtol=spec.gc_rtol, seed=2,
+        )  # fmt: skip
