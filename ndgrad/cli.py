@@ -126,7 +126,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "cache, a download, else the bundled subset)")
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
     t.add_argument("--save", default=None, help="write the trained model (.ndgrad) here")
-    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="0: silent; 1: summary and progress bar; 2: one line per epoch "
+                        "(default: 1)")
     return t
 
 
@@ -251,7 +253,8 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     e.add_argument("model", help="a model file written by model.save (.ndgrad)")
     e.add_argument("--data", required=True, help=_DATA_FORMATS)
-    e.add_argument("--batch-size", type=_positive_int, default=512)
+    e.add_argument("--batch-size", type=_positive_int, default=512,
+                   help="samples per forward pass (default: 512)")
     e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
     return e
 
@@ -325,7 +328,8 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the samples (.npy, .npz or .csv)")
     p.add_argument("--output", default=None,
                    help="also write the raw outputs, one row per sample, to this .npy or .csv")
-    p.add_argument("--batch-size", type=_positive_int, default=512)
+    p.add_argument("--batch-size", type=_positive_int, default=512,
+                   help="samples per forward pass (default: 512)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
     return p
 
