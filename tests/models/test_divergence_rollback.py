@@ -1,0 +1,234 @@
+"""Divergence at a chosen step: a loss that becomes NaN exactly at (epoch, batch), so the
+rollback can be checked against the state at the start of that batch (weights, optimizer
+slots, iteration count), for each optimizer, float32 and float64 models, weights replaced
+between steps; the warning's text; and `first_nonfinite` on 0-d, empty and large data."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+import ndgrad
+from ndgrad import Sequential, layers, ops, optimizers
+from ndgrad.callbacks import Callback
+from ndgrad.models.divergence import Divergence, first_nonfinite
+
+
+class _Poison(Callback):
+    """Makes the loss NaN at batch `at` = (epoch, batch), and records the weights, optimizer
+    state, `built` and iteration count at the start of every batch."""
+
+    def __init__(self, at, replace_weights_at=None):
+        super().__init__()
+        self.at = at
+        self.replace_weights_at = replace_weights_at
+        self.epoch = 0
+        self.poisoned = False
+        self.seen = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        model, opt = self.model, self.model.optimizer
+        if (self.epoch, batch) == self.replace_weights_at:  # new arrays, not in-place writes
+            model.set_weights([w * 0.5 for w in model.get_weights()])
+        self.poisoned = (self.epoch, batch) == self.at
+        state = [np.array(opt.variables[i], copy=True) for i in range(len(opt.variables))]
+        self.seen[self.epoch, batch] = (model.get_weights(), state if opt.built else None,
+                                        opt.iterations)
+
+    def loss(self, y, y_pred):
+        mse = ops.mean((y_pred - y) ** 2)
+        return mse * float("nan") if self.poisoned else mse
+
+
+def _model(optimizer, dtype="float32", seed=0):
+    ndgrad.manual_seed(seed)
+    model = Sequential([layers.Input((3,)), layers.Dense(4, activation="relu", dtype=dtype),
+                        layers.Dense(1, dtype=dtype)])
+    opt = {"sgd": optimizers.SGD(learning_rate=0.01, momentum=0.9),
+           "adam": optimizers.Adam(learning_rate=0.01),
+           "rmsprop": optimizers.RMSprop(learning_rate=0.01)}[optimizer]
+    return model, opt
+
+
+def _data(n=24):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 3)).astype("float32")
+    return x, x @ np.array([[1.0], [-2.0], [0.5]], dtype="float32")
+
+
+def _fit_until(at, optimizer="sgd", dtype="float32", replace_weights_at=None):
+    model, opt = _model(optimizer, dtype)
+    poison = _Poison(at, replace_weights_at)
+    model.compile(optimizer=opt, loss=poison.loss)
+    x, y = _data()
+    with pytest.warns(RuntimeWarning) as record:
+        history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0,
+                            callbacks=[poison])
+    return model, poison, history, str(record[0].message)
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rollback_restores_weights_state_and_iterations_exactly(optimizer, dtype):
+    # 3 batches an epoch: divergence at every position of the two alternating buffer sets
+    for at in [(0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 2)]:
+        model, poison, history, _ = _fit_until(at, optimizer, dtype)
+        d = model.divergence
+        assert (d.epoch, d.batch) == at and math.isnan(d.loss)
+        assert d.restored_to == max(k for k in poison.seen if k < at)
+        # back to the weights the last finite loss was computed with, and the state then
+        weights, state, iterations = poison.seen[d.restored_to]
+        assert _same(weights, model.get_weights()), at
+        assert all(w.dtype == getattr(ndgrad, dtype) for w in model.weights)
+        opt = model.optimizer
+        assert opt.iterations == iterations == 3 * d.restored_to[0] + d.restored_to[1]
+        if state is None:  # restored to before the first update: no state yet
+            assert iterations == 0 and not opt.built
+        else:
+            assert opt.built and _same(state, [np.asarray(v) for v in opt.variables]), at
+        assert len(history.epoch) == at[0]
+
+
+def test_rollback_after_the_weights_were_replaced_between_steps():
+    model, poison, _, _ = _fit_until((1, 2), "adam", replace_weights_at=(1, 1))
+    assert model.divergence.restored_to == (1, 1)
+    weights, state, iterations = poison.seen[1, 1]
+    assert _same(weights, model.get_weights())
+    assert _same(state, [np.asarray(v) for v in model.optimizer.variables])
+    assert model.optimizer.iterations == iterations == 4
+    # the restored weights are the model's weights: predictions use them
+    x, _ = _data(4)
+    expected = np.maximum(x @ weights[0] + weights[1], 0) @ weights[2] + weights[3]
+    np.testing.assert_allclose(model.predict(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_divergence_at_the_first_step_gives_back_a_fresh_optimizer(optimizer):
+    """The optimizer state is made afresh: training on equals training a new model."""
+    model, poison, _, message = _fit_until((0, 0), optimizer)
+    assert model.divergence.restored_to is None
+    assert "back to the weights it started with." in message
+    assert model.optimizer.iterations == 0 and not model.optimizer.built
+    assert _same(poison.seen[0, 0][0], model.get_weights())
+    x, y = _data()
+    poison.at = None
+    model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0, callbacks=[poison])
+    fresh, opt = _model(optimizer)
+    fresh.compile(optimizer=opt, loss="mse")
+    fresh.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+    assert model.optimizer.iterations == 6
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_rollback_invalidates_graphs_that_saved_the_weights():
+    """Graphs recorded before the restored step and before the diverged one: the data of
+    both weights changed since, so neither may backward with the restored values."""
+
+    class Graph(Callback):
+        def __init__(self):
+            super().__init__()
+            self.losses = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch in (1, 2):
+                self.losses.append(self.model(ndgrad.ones((2, 3))).sum())
+
+    graph = Graph()
+    model, opt = _model("sgd")
+    poison = _Poison((0, 2))
+    model.compile(optimizer=opt, loss=poison.loss)
+    x, y = _data()
+    with pytest.warns(RuntimeWarning):
+        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0,
+                  callbacks=[graph, poison])
+    assert model.divergence.restored_to == (0, 1) and len(graph.losses) == 2
+    for loss in graph.losses:
+        with pytest.raises(ndgrad.GraphError):
+            loss.backward()
+
+
+# -- what the warning says ------------------------------------------------------------------
+
+def test_the_warning_names_the_epoch_batch_loss_and_the_restored_step():
+    model, _, _, message = _fit_until((1, 2))
+    assert message == model.divergence.message()
+    assert message == (
+        "fit: the loss became nan at epoch 2, batch 2 (a learning rate too high for this "
+        "model?). Training stopped and the model is back to the weights and optimizer state "
+        "of the last step with a finite loss (epoch 2, batch 1)."
+    )
+    _, _, _, message = _fit_until((2, 0))
+    assert re.search(r"at epoch 3, batch 0 .*finite loss \(epoch 2, batch 2\)\.$", message)
+
+
+def test_divergence_message_counts_epochs_from_one():
+    d = Divergence(epoch=4, batch=7, loss=float("inf"), restored_to=(3, 9))
+    assert d.message() == (
+        "fit: the loss became inf at epoch 5, batch 7 (a learning rate too high for this "
+        "model?). Training stopped and the model is back to the weights and optimizer state "
+        "of the last step with a finite loss (epoch 4, batch 9)."
+    )
+    d = Divergence(epoch=0, batch=0, loss=float("-inf"), restored_to=None)
+    assert d.message().endswith("at epoch 1, batch 0 (a learning rate too high for this "
+                                "model?). Training stopped and the model is back to the "
+                                "weights it started with.")
+
+
+# -- first_nonfinite --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend_name", ["cpu", "strict"])
+def test_first_nonfinite_of_scalars_and_empty_data(backend_name):
+    t = lambda a, dtype="float32": ndgrad.tensor(a, dtype=dtype, device=backend_name)  # noqa: E731
+    assert first_nonfinite(t(1.5)) is None
+    assert first_nonfinite(t(float("inf"))) == 0
+    assert first_nonfinite(t(float("nan"))) == 0
+    assert first_nonfinite(t(np.zeros((0, 3)))) is None
+    assert first_nonfinite(t(np.zeros((3, 0)))) is None
+    assert first_nonfinite(t(np.zeros((0,)), "int64")) is None
+    assert first_nonfinite(t([[1, 2], [3, 4]], "int32")) is None
+    x = np.ones((5, 2, 3))
+    x[3, 1, 2] = -np.inf
+    x[4, 0, 0] = np.nan
+    assert first_nonfinite(t(x, "float64")) == 3
+
+
+def test_first_nonfinite_in_a_later_chunk_of_large_data():
+    """More samples than one chunk (4M elements), the bad one in the second: found in one
+    pass over each chunk."""
+    x = np.zeros(5_000_000, dtype="float32")
+    x[4_500_001] = np.nan
+    x[4_700_000] = np.inf
+    assert first_nonfinite(ndgrad.tensor(x)) == 4_500_001
+    x[4_500_001] = 0.0
+    assert first_nonfinite(ndgrad.tensor(x)) == 4_700_000
+
+
+def test_fit_on_no_samples_checks_the_empty_data_and_trains_nothing():
+    model, opt = _model("sgd")
+    model.compile(optimizer=opt, loss="mse")
+    history = model.fit(np.zeros((0, 3), "float32"), np.zeros((0, 1), "float32"), verbose=0)
+    assert history.epoch == [0] and model.optimizer.iterations == 0
+
+
+def test_fit_names_the_bad_sample_and_what_to_do():
+    model, opt = _model("sgd")
+    model.compile(optimizer=opt, loss="mse")
+    x, y = _data()
+    y[7, 0] = np.inf
+    with pytest.raises(ValueError) as info:
+        model.fit(x, y, verbose=0)
+    assert str(info.value) == (
+        "fit: y holds NaN or infinite values; the first is in sample 7 (y[7]). Training on "
+        "them would make every weight NaN: remove or replace those samples first"
+    )
