@@ -246,6 +246,52 @@ def test_predict_and_evaluate_run_in_inference_mode_inside_a_training_step():
         assert loss == 0.0
 
 
+def test_a_teacher_evaluated_inside_a_training_step_keeps_its_moving_statistics():
+    """evaluate's checks and steps and predict run the teacher in inference mode: its batch
+    normalization statistics do not move."""
+    teacher = Sequential([layers.Input((4,)), layers.BatchNormalization()])
+    teacher.compile(optimizer="sgd", loss="mse")
+    before = teacher.get_weights()
+
+    class Student(ndgrad.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(3, activation="softmax")
+
+        def call(self, inputs, training=None):
+            teacher.evaluate(inputs, inputs, verbose=0)
+            teacher.predict(inputs)
+            return self.dense(inputs)
+
+    x, y = blobs(8)
+    student = Student()
+    student.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    student.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, teacher.get_weights()))
+
+
+def test_validation_runs_in_batches_of_fits_batch_size():
+    sizes = []
+
+    class Recording(ndgrad.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(3, activation="softmax")
+
+        def call(self, inputs, training=None):
+            sizes.append((bool(training), inputs.shape[0]))
+            return self.dense(inputs)
+
+    x, y = blobs(12)
+    model = Recording()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x[:8], y[:8], epochs=1, batch_size=4, shuffle=False, verbose=0,
+              validation_data=(x[8:11], y[8:11]))
+    model.fit(x[:2], y[:2], epochs=1, batch_size=2, verbose=0, validation_data=(x, y))
+    steps = [s for s in sizes if s != (False, 1)]  # without the one-sample input checks
+    assert steps == [(True, 4), (True, 4), (False, 3), (True, 2)] + [(False, 2)] * 6
+
+
 # -- fit's checks of validation data, and stop_training --------------------------------------
 
 @pytest.mark.parametrize("split", [1.0, 1.5, -0.1])
