@@ -14,6 +14,7 @@ so the finite-difference checks can ask for smaller inputs than the forward and 
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import warnings
@@ -280,10 +281,13 @@ def with_kwargs(
     return make
 
 
+# One strategy for all the specs that draw the same cases (test_catalog measures it once).
+@functools.cache
 def unary(**kw: Any):
     return no_kwargs(shapes_1(**kw))
 
 
+@functools.cache
 def binary(n: int = 2, **kw: Any):
     return no_kwargs(shapes_n(n, **kw))
 
