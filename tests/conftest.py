@@ -3,8 +3,9 @@
 Profiles: "ci" (the default, and always when the CI environment variable is set) is
 derandomized with a bounded number of examples and no deadline, so the suite is reproducible
 and fast; "dev" (``HYPOTHESIS_PROFILE=dev``) explores more examples with fresh randomness.
-How large the generated shapes are (axes up to 64 within a budget of elements, one example in
-8 tiny: 0-d, empty or single elements) is set in tests/ops/catalog.py (``SIZES``).
+How large the generated shapes are (axes up to 64 for elementwise and reduction ops and up to
+16 for the others, within a budget of elements; one example in 8 tiny: 0-d, empty or single
+elements) is set in tests/ops/catalog.py (``SIZES``, ``STRUCTURED_SIZES``).
 
 `backend` is parametrized over the NumPy device ("cpu"), the array-api-strict device
 ("strict") and the first GPU ("cuda:0", marked `gpu`), so every op, autograd, layer, loss,
