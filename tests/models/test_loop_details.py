@@ -341,3 +341,43 @@ def test_fit_resets_stop_training_to_false():
     model.fit(x, y, epochs=1, batch_size=4, verbose=0, callbacks=[Stop()])
     assert seen == [False, False] and all(s is False for s in seen)
     assert model.optimizer.iterations == 2
+
+
+# -- what fit and evaluate check before they start ----------------------------------------
+
+@pytest.mark.parametrize("call", ["fit", "evaluate"])
+def test_scalar_data_is_refused_with_the_shapes(call):
+    x, y = blobs(6)
+    model = _compiled()
+    with pytest.raises(ndgrad.ShapeError,
+                       match=rf"^{call}: x must have a batch axis\. Received shape \(\)$"):
+        getattr(model, call)(np.float32(1.0), y, verbose=0)
+    with pytest.raises(ValueError, match=rf"^{call}: x and y must have the same number of "
+                                         r"samples\. Received len\(x\)=6, len\(y\)=a scalar$"):
+        getattr(model, call)(x, np.int64(1), verbose=0)
+
+
+def test_label_range_check_is_exact_and_lists_ten_bad_labels():
+    x, y = blobs(15)
+    model = _compiled()
+    y_edge = y.copy()
+    y_edge[4] = 3  # one past the last class
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\) .* Received labels \[3\]$"):
+        model.evaluate(x, y_edge, verbose=0)
+    y_many = np.arange(15) + 2  # 0, then 3 .. 16: fourteen bad labels, the first ten listed
+    y_many[0] = 0
+    with pytest.raises(ValueError, match=r"Received labels \[3, 4, 5, 6, 7, 8, 9, 10, 11, 12\]$"):
+        model.fit(x, y_many, verbose=0)
+    model.evaluate(x, np.full(15, 2), verbose=0)  # the last class is a valid label
+
+
+def test_label_range_is_checked_against_the_last_axis_of_sequence_outputs():
+    """Outputs (N, T=2, C=3) with labels (N, T): labels go up to C - 1, not T - 1."""
+    ndgrad.manual_seed(0)
+    model = Sequential([layers.Input((2, 4)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(6, 2, 4)).astype("float32")
+    y = np.array([[0, 1], [2, 2], [1, 0], [2, 1], [0, 0], [1, 2]])
+    assert math.isfinite(model.evaluate(x, y, verbose=0))
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
+        model.evaluate(x, y + 1, verbose=0)
