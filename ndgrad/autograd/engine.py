@@ -67,6 +67,11 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     grads = list(grads) if grads is not None else [None] * len(roots)
+    if len(grads) != len(roots):
+        raise ValueError(
+            f"backward: {len(roots)} tensors and {len(grads)} gradients; pass one gradient "
+            f"(or None) per tensor"
+        )
     wanted: dict[int, list[int]] = {}  # id of a requested tensor -> its positions in `inputs`
     for i, t in enumerate(inputs or ()):
         wanted.setdefault(id(t), []).append(i)
@@ -102,7 +107,7 @@ def backward(
     try:
         pending: dict[Any, Any] = {}
         starts = []
-        for root, grad in zip(roots, grads, strict=True):
+        for root, grad in zip(roots, grads):
             if not root.requires_grad and id(root) not in wanted:
                 raise GraphError(
                     "backward: the tensor does not require grad and has no grad_fn; make an "

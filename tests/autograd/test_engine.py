@@ -412,3 +412,101 @@ def test_a_tensor_requested_twice_gets_its_gradient_twice(backend: str) -> None:
     g1, g2 = tape.gradient(loss, [w, w])
     np.testing.assert_allclose(g1.numpy(), [2.0, 4.0])
     np.testing.assert_allclose(g2.numpy(), [2.0, 4.0])
+
+
+# -- seeds, requested tensors and higher order -------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_gradient_of_a_tensor_by_itself_is_ones_of_its_dtype(backend: str, dtype: str) -> None:
+    x = _t([[2.0]], backend, dtype=dtype)
+    y = x * 3.0
+    (seed,) = ndgrad.autograd.backward([y], inputs=[y])
+    assert seed.dtype.name == dtype and seed.shape == (1, 1)
+    np.testing.assert_array_equal(seed.numpy(), [[1.0]])
+
+
+def test_a_given_gradient_takes_the_dtype_of_its_tensor(backend: str) -> None:
+    x = _t([1.0, 2.0], backend)
+    y = x * 2.0
+    for given in (np.array([1.0, 3.0]), ndgrad.tensor([1.0, 3.0], dtype="float64", device=backend)):
+        (seed,) = ndgrad.autograd.backward([y], [given], inputs=[y], retain_graph=True)
+        assert seed.dtype.name == "float32"
+        np.testing.assert_array_equal(seed.numpy(), [1.0, 3.0])
+
+
+def test_a_tensor_without_graph_requested_by_itself_gets_the_seed(backend: str) -> None:
+    c = _t([1.0, 2.0], backend, grad=False)
+    (seed,) = ndgrad.autograd.backward([c], [ndgrad.ones(2, device=backend)], inputs=[c])
+    np.testing.assert_array_equal(seed.numpy(), [1.0, 1.0])
+    with pytest.raises(ndgrad.GraphError, match="does not require grad and has no grad_fn"):
+        ndgrad.autograd.backward([c], [ndgrad.ones(2, device=backend)])
+
+
+def test_gradients_of_intermediate_tensors(backend: str) -> None:
+    """d z / d y for a y computed inside the graph, requested alone, twice or with a leaf."""
+    x = _t([1.0, 2.0], backend)
+    y = x * 3.0
+    z = (y * y).sum()
+    (gy,) = ndgrad.autograd.backward([z], inputs=[y], retain_graph=True)
+    np.testing.assert_allclose(gy.numpy(), [6.0, 12.0])  # 2 y
+    gx, gy1, gy2 = ndgrad.autograd.backward([z], inputs=[x, y, y])
+    np.testing.assert_allclose(gx.numpy(), [18.0, 36.0])  # 2 y * 3
+    np.testing.assert_allclose(gy1.numpy(), [6.0, 12.0])
+    np.testing.assert_allclose(gy2.numpy(), [6.0, 12.0])
+    assert x.grad is None  # requested gradients are returned, not accumulated
+
+
+def test_backward_builds_no_graph_unless_asked(backend: str) -> None:
+    x = _t([1.0, 2.0], backend)
+    ndgrad.autograd.backward([(x * x).sum()])
+    assert not x.grad.requires_grad
+    ndgrad.autograd.backward([(x * x).sum()], create_graph=True)
+    assert x.grad.requires_grad
+
+
+def test_create_graph_accumulates_differentiable_contributions(backend: str) -> None:
+    """x used twice (x * x): both contributions add up, and the sum keeps its graph."""
+    x = _t([1.0, 2.0], backend)
+    (x * x).sum().backward(create_graph=True)
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    (gg,) = ndgrad.autograd.backward([x.grad.sum()], inputs=[x])
+    np.testing.assert_allclose(gg.numpy(), [2.0, 2.0])
+
+
+def test_create_graph_keeps_the_graph_of_a_gradient_two_leaves_share(backend: str) -> None:
+    """add sends one gradient object to both leaves: the second gets a copy with its graph."""
+    a = _t([1.0, 2.0], backend)
+    b = _t([3.0, 4.0], backend)
+    x = _t([1.0, 3.0], backend)
+    ((a + b) * (x * x)).sum().backward(create_graph=True)
+    assert a.grad is not b.grad and b.grad.requires_grad
+    (gx,) = ndgrad.autograd.backward([b.grad.sum()], inputs=[x])
+    np.testing.assert_allclose(gx.numpy(), [2.0, 6.0])  # d/dx sum(x * x)
+
+
+def test_a_given_gradient_is_copied_not_shared(backend: str) -> None:
+    x = _t([1.0, 2.0], backend)
+    given = ndgrad.tensor([5.0, 6.0], device=backend)
+    x.backward(given)
+    assert x.grad is not given
+    with ndgrad.no_grad():
+        given += 1.0
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 6.0])
+
+
+def test_one_gradient_per_tensor(backend: str) -> None:
+    x = _t([1.0, 2.0], backend)
+    y1, y2 = (x * 2.0).sum(), (x * 3.0).sum()
+    with pytest.raises(ValueError, match="2 tensors and 1 gradients; pass one gradient"):
+        ndgrad.autograd.backward([y1, y2], [None])
+    ndgrad.autograd.backward([y1, y2], [None, None])
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])
+
+
+def test_the_in_place_error_names_the_output_its_gradient_needs(backend: str) -> None:
+    x = _t([1.0], backend)
+    y = x.exp()  # the root itself: no consumer checks it first
+    with ndgrad.no_grad():
+        y[0] = 0.0
+    needs = r"output of <ExpBackward>, which its gradient needs"
+    with pytest.raises(ndgrad.GraphError, match=needs):
+        y.backward()
