@@ -381,3 +381,12 @@ def test_label_range_is_checked_against_the_last_axis_of_sequence_outputs():
     assert math.isfinite(model.evaluate(x, y, verbose=0))
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         model.evaluate(x, y + 1, verbose=0)
+
+
+def test_an_optimizer_without_a_loss_is_not_compiled():
+    x, y = blobs(6)
+    model = classifier()
+    model.optimizer = ndgrad.optimizers.SGD()  # set by hand, compile never called
+    with pytest.raises(RuntimeError, match=r"^fit: the model must be compiled first"):
+        model.fit(x, y, verbose=0)
+    assert model.optimizer.iterations == 0
