@@ -817,7 +817,8 @@ def test_a_csv_header_in_utf8_whatever_the_locale(tmp_path):
     encoding = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                               text=True, timeout=60).stdout.strip()
     assert encoding.lower() in ("ansi_x3.4-1968", "ascii", "us-ascii")  # the premise
-    argv = [sys.executable, "-m", "ndgrad.cli", "predict", str(tmp_path / "m.ndgrad"),
+    run = "import sys; from ndgrad import cli; sys.exit(cli.main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", run, "predict", str(tmp_path / "m.ndgrad"),
             str(tmp_path / "x.csv")]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
