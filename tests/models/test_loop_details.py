@@ -390,3 +390,41 @@ def test_an_optimizer_without_a_loss_is_not_compiled():
     with pytest.raises(RuntimeError, match=r"^fit: the model must be compiled first"):
         model.fit(x, y, verbose=0)
     assert model.optimizer.iterations == 0
+
+
+def test_compile_requires_a_loss():
+    with pytest.raises(ValueError, match=r"^compile: a loss is required, e\.g\. "
+                                         r"loss='sparse_categorical_crossentropy'$"):
+        classifier().compile(optimizer="sgd")
+
+
+def test_batch_size_one_is_allowed():
+    x, y = blobs(3)
+    model = _compiled()
+    hooks = _TestHooks()
+    model.fit(x, y, batch_size=1, verbose=0)
+    assert model.optimizer.iterations == 3
+    model.evaluate(x, y, batch_size=1, verbose=0, callbacks=[hooks])
+    assert hooks.calls[0][1]["steps"] == 3
+    assert model.predict(x, batch_size=1).shape == (3, 3)
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate"])
+def test_verbose_auto_means_the_progress_bar(capsys, call):
+    x, y = blobs(10)
+    model = _compiled()
+    params = []
+
+    class Params(Callback):
+        def on_train_begin(self, logs=None):
+            params.append(self.params["verbose"])
+
+        def on_test_begin(self, logs=None):
+            params.append(self.params["verbose"])
+
+    getattr(model, call)(x, y, batch_size=4, callbacks=[Params()])
+    auto = capsys.readouterr().out
+    getattr(model, call)(x, y, batch_size=4, verbose=1, callbacks=[Params()])
+    one = capsys.readouterr().out
+    assert params == [1, 1]
+    assert "3/3 [" in auto and auto.count("\n") == one.count("\n")
