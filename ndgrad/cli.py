@@ -369,7 +369,7 @@ def predict(args: argparse.Namespace) -> int:
     out = model.predict(x, batch_size=args.batch_size).numpy()
     out = out.reshape(len(out), -1)
     loss = model.loss
-    from_logits = bool(getattr(loss, "from_logits", False))
+    from_logits = bool(getattr(loss, "kwargs", {}).get("from_logits", False))  # Loss objects
     kinds = (losses.SparseCategoricalCrossentropy, losses.CategoricalCrossentropy)
     names = (losses.sparse_categorical_crossentropy, losses.categorical_crossentropy)
     if isinstance(loss, kinds) or any(loss is f for f in names):

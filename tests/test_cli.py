@@ -844,8 +844,6 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path):
                  if (np.savez(tmp_path / "m.npz", w=np.ones(2)) or True) else [])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: predict reads loss.from_logits, but ndgrad losses "
-                   "keep it in loss.kwargs, so logits are printed as probabilities")
 def test_predict_says_logit_for_a_model_trained_on_logits(tmp_path):
     layers = ndgrad.layers
     model = ndgrad.Sequential([layers.Input((1,)), layers.Dense(1)])
