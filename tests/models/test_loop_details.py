@@ -428,3 +428,26 @@ def test_verbose_auto_means_the_progress_bar(capsys, call):
     one = capsys.readouterr().out
     assert params == [1, 1]
     assert "3/3 [" in auto and auto.count("\n") == one.count("\n")
+
+
+def test_a_new_model_is_not_compiled_trained_or_stopped(tmp_path):
+    model = classifier()
+    assert model.optimizer is None and model.loss is None and model.compiled_metrics == []
+    assert model.history is None and model.divergence is None
+    assert model.stop_training is False
+    model.save(tmp_path / "new.ndgrad")  # an uncompiled model saves without compile settings
+    loaded = ndgrad.saving.load_model(tmp_path / "new.ndgrad")
+    assert loaded.optimizer is None and loaded.count_params() == model.count_params()
+
+
+def test_a_subclassed_model_takes_its_name_positionally():
+    class Net(ndgrad.Model):
+        def __init__(self):
+            super().__init__("net", False)
+            self.dense = layers.Dense(2)
+
+        def call(self, inputs, training=None):
+            return self.dense(inputs)
+
+    net = Net()
+    assert net.name == "net" and net.trainable is False
