@@ -3,8 +3,11 @@
 `first_nonfinite(x)` finds the first sample of a float tensor holding NaN or ±inf, in chunks
 so the check costs one pass and little memory. `Rollback` keeps the weights and optimizer
 state of the last step whose loss was finite: `fit` saves before each step (one copy into
-reused buffers), `commit`s when the step's loss is finite and `restore`s when it is not, so a
-learning rate that blows up costs the user the last step, not the training.
+reused buffers), `commit`s when the step's loss is finite and `restore`s when it is not. A
+step's loss is computed before its update, so a non-finite loss at step k condemns the weights
+that step k-1's update made: fit returns to the start of step k-1, the last weights seen to
+give a finite loss. A learning rate that blows up costs the user two updates, not the
+training.
 """
 
 from __future__ import annotations
