@@ -149,9 +149,9 @@ def backward(
             gxs = None
             if g is not None:
                 _check_versions(node)
-                if out_nodes and node in out_nodes:
+                if out_nodes and node in out_nodes:  # a node runs once: g is complete
                     for i in out_nodes[node]:
-                        found[i] = g if found[i] is None else found[i] + g
+                        found[i] = g
                 gxs = _on_device(node.backend, node.backward, g)  # rules compute raw arrays too
             for i, x in enumerate(xs):
                 if not needs[i]:
