@@ -117,7 +117,8 @@ def run(module: str, worktree: bool, survivors_only: bool) -> int:
     configure(scratch, module)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
-    command = ["nice", "-n", "15", sys.executable, "-m", "mutmut", "run", "--max-children", "1"]
+    jobs = str(os.cpu_count() or 1)  # one mutant per core at a time
+    command = ["nice", "-n", "15", sys.executable, "-m", "mutmut", "run", "--max-children", jobs]
     if survivors_only:
         names = sorted(k for k, code in results(module).items() if alive(code))
         if not names:
