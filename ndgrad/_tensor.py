@@ -230,9 +230,7 @@ class Tensor:
 
         `retain_graph` (default: `create_graph`) keeps the graph for another backward.
         """
-        from .autograd.engine import backward
-
-        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+        engine.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
         """The same values (shared memory), cut from the graph."""
@@ -501,3 +499,4 @@ class Tensor:
 
 
 from . import ops  # noqa: E402  (ops build on Tensor; Tensor's methods call ops)
+from .autograd import engine  # noqa: E402  (the engine runs ops' backward rules)

@@ -40,15 +40,6 @@ def _seed(root: Any, grad: Any) -> Any:
     return grad
 
 
-def _on_device(backend: Any, fn: Any, *args: Any) -> Any:
-    """`fn(*args)` inside the device's context where it has one (CuPy); a plain call on the
-    hot path of cpu and strict."""
-    if backend.needs_activation:
-        with backend.activate():
-            return fn(*args)
-    return fn(*args)
-
-
 def backward(
     roots: Sequence[Any],
     grads: Sequence[Any] | None = None,
@@ -66,49 +57,44 @@ def backward(
     """
     if retain_graph is None:
         retain_graph = create_graph
-    grads = list(grads) if grads is not None else [None] * len(roots)
-    if len(grads) != len(roots):
+    if grads is None:
+        grads = (None,) * len(roots)
+    elif len(grads) != len(roots):
         raise ValueError(
             f"backward: {len(roots)} tensors and {len(grads)} gradients; pass one gradient "
             f"(or None) per tensor"
         )
-    wanted: dict[int, list[int]] = {}  # id of a requested tensor -> its positions in `inputs`
-    for i, t in enumerate(inputs or ()):
-        wanted.setdefault(id(t), []).append(i)
-    # Non-leaf requested tensors get their gradient when their node runs.
-    out_nodes = {t._node: wanted[id(t)] for t in inputs or () if t._node is not None}
-    found: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
     stored: set[int] = {id(g) for g in grads if g is not None}  # never share a .grad object
+    if inputs is None:
+        wanted: dict[int, list[int]] = {}
+        out_nodes: dict[Any, list[int]] = {}
+        found: list[Any] = []
+    else:
+        wanted = {}  # id of a requested tensor -> its positions in `inputs`
+        for i, t in enumerate(inputs):
+            wanted.setdefault(id(t), []).append(i)
+        # Non-leaf requested tensors get their gradient when their node runs.
+        out_nodes = {t._node: wanted[id(t)] for t in inputs if t._node is not None}
+        found = [None] * len(inputs)
 
     def deliver(t: Any, g: Any) -> None:
+        """A leaf's gradient: into its .grad, or into `found` where it was requested."""
         if inputs is None:
-            if t._node is None and t._requires_grad:
-                _on_device(t.backend, accumulate, t, g)  # the raw-array copy and sum below
+            if t._requires_grad:
+                if t.backend.needs_activation:  # the copy and sum run on the leaf's device
+                    with t.backend.activate():
+                        _accumulate(t, g, stored, create_graph)
+                else:
+                    _accumulate(t, g, stored, create_graph)
             return
         for i in wanted.get(id(t), ()):
             found[i] = g if found[i] is None else found[i] + g
 
-    def accumulate(t: Any, g: Any) -> None:
-        if t.grad is None:
-            if id(g) in stored:  # e.g. add's g, g: two leaves, two arrays
-                g = (
-                    g.clone()
-                    if create_graph
-                    else _constant(t.backend.xp.asarray(g.data, copy=True), t.backend)
-                )
-            stored.add(id(g))
-            t.grad = g
-        elif create_graph:
-            t.grad = t.grad + g
-        else:  # plain arrays: no graph is wanted for the sum
-            t.grad = _constant(t.grad.data + g.data, t.backend)
-
     token = _enabled.set(create_graph)
     try:
-        pending: dict[Any, Any] = {}
-        starts = []
+        pending: dict[Any, Any] = {}  # node -> the sum of the gradients it has received
         for root, grad in zip(roots, grads):
-            if not root.requires_grad and id(root) not in wanted:
+            if not root._requires_grad and id(root) not in wanted:
                 raise GraphError(
                     "backward: the tensor does not require grad and has no grad_fn; make an "
                     "input require grad (requires_grad=True) before computing it"
@@ -117,42 +103,35 @@ def backward(
             node = root._node
             if node is None:
                 deliver(root, g)
-            if node is not None:
+            else:
                 pending[node] = pending[node] + g if node in pending else g
-                starts.append(node)
+        counts = _count_consumers(pending)
+        ready = [n for n in pending if n not in counts]
 
-        # Pass 1: count the consumers of every node reachable from the roots.
-        counts: dict[Any, int] = {}
-        stack = list(dict.fromkeys(starts))
-        seen = set(stack)
-        while stack:
-            node = stack.pop()
-            if node.inputs is None:
-                raise GraphError(
-                    "backward: this graph was already freed by an earlier backward. Pass "
-                    "retain_graph=True to the first backward to backpropagate through it again"
-                )
-            for x, need in zip(node.inputs, node.needs_grad):
-                parent = x._node
-                if need and parent is not None:
-                    counts[parent] = counts.get(parent, 0) + 1
-                    if parent not in seen:
-                        seen.add(parent)
-                        stack.append(parent)
-
-        # Pass 2: run each node once all its consumers have sent their gradients.
-        ready = [n for n in dict.fromkeys(starts) if counts.get(n, 0) == 0]
+        # Run each node once all its consumers have sent their gradients.
         while ready:
             node = ready.pop()
             g = pending.pop(node, None)
             xs, needs = node.inputs, node.needs_grad
             gxs = None
             if g is not None:
-                _check_versions(node)
-                if out_nodes and node in out_nodes:  # a node runs once: g is complete
+                for x, saved in zip(xs, node._saved_versions):
+                    if x._version[0] != saved:
+                        raise _modified(node, x, saved)
+                if node.uses_output and node._out_version[0] != 0:
+                    raise GraphError(
+                        f"backward: the output of {node!r}, which its gradient needs, was "
+                        f"modified in place. Compute on a copy (x.clone()) instead"
+                    )
+                if node in out_nodes:  # a node runs once: g is complete
                     for i in out_nodes[node]:
                         found[i] = g
-                gxs = _on_device(node.backend, node.backward, g)  # rules compute raw arrays too
+                backend = node.backend
+                if backend.needs_activation:  # the rule runs on the node's device (CuPy)
+                    with backend.activate():
+                        gxs = node.backward(g)
+                else:
+                    gxs = node.backward(g)
             for i, x in enumerate(xs):
                 if not needs[i]:
                     continue
@@ -182,16 +161,48 @@ def backward(
     return found if inputs is not None else None
 
 
-def _check_versions(node: Any) -> None:
-    for x, saved in zip(node.inputs, node._saved_versions):
-        if x._version[0] != saved:
+def _count_consumers(starts: Any) -> dict[Any, int]:
+    """For every node reachable from `starts`, how many consumers send it a gradient."""
+    counts: dict[Any, int] = {}
+    stack = list(starts)
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        if node.inputs is None:
             raise GraphError(
-                f"backward: a tensor of shape {x.shape} that {node!r} saved was modified in place "
-                f"(version {x._version[0]}, saved at version {saved}). Compute on a copy "
-                f"(x.clone()) or modify it only after backward"
+                "backward: this graph was already freed by an earlier backward. Pass "
+                "retain_graph=True to the first backward to backpropagate through it again"
             )
-    if node.uses_output and node._out_version[0] != 0:
-        raise GraphError(
-            f"backward: the output of {node!r}, which its gradient needs, was modified in "
-            f"place. Compute on a copy (x.clone()) instead"
-        )
+        for x, need in zip(node.inputs, node.needs_grad):
+            parent = x._node
+            if need and parent is not None:
+                counts[parent] = counts.get(parent, 0) + 1
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+    return counts
+
+
+def _modified(node: Any, x: Any, saved: int) -> GraphError:
+    return GraphError(
+        f"backward: a tensor of shape {x.shape} that {node!r} saved was modified in place "
+        f"(version {x._version[0]}, saved at version {saved}). Compute on a copy "
+        f"(x.clone()) or modify it only after backward"
+    )
+
+
+def _accumulate(t: Any, g: Any, stored: set[int], create_graph: bool) -> None:
+    """Add `g` into the leaf's ``.grad`` (a fresh array when `g` was handed out elsewhere)."""
+    if t.grad is None:
+        if id(g) in stored:  # e.g. add's g, g: two leaves, two arrays
+            g = (
+                g.clone()
+                if create_graph
+                else _constant(t.backend.xp.asarray(g.data, copy=True), t.backend)
+            )
+        stored.add(id(g))
+        t.grad = g
+    elif create_graph:
+        t.grad = t.grad + g
+    else:  # plain arrays: no graph is wanted for the sum
+        t.grad = _constant(t.grad.data + g.data, t.backend)

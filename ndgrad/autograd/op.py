@@ -48,17 +48,27 @@ class Op:
             if type(a) is not Tensor:
                 xs = _lift(args, cls.promote_from)
                 break
-        backend = xs[0].backend
-        if len(xs) > 1:  # one device, one dtype (promoted as NumPy 2 does)
-            native = xs[0].data.dtype
+        x0 = xs[0]
+        backend = x0.backend
+        n = len(xs)
+        if n > 1:  # one device, one dtype (promoted as NumPy 2 does)
+            native = x0.data.dtype
             mixed = False
             for x in xs:
                 if x.backend is not backend:
                     raise _device_error(cls, xs)
                 if x.data.dtype != native:
                     mixed = True
-            if mixed and cls.promote_from is not None and len(xs) - cls.promote_from > 1:
+            if mixed and cls.promote_from is not None and n - cls.promote_from > 1:
                 xs = _promote(xs, cls.promote_from)
+                x0 = xs[0]
+        # One and two inputs spelled out: a comprehension costs more than the op on small arrays.
+        if n == 1:
+            arrays = (x0.data,)
+        elif n == 2:
+            arrays = (x0.data, xs[1].data)
+        else:
+            arrays = tuple([x.data for x in xs])
         op = cls.__new__(cls)
         if params:
             op.__dict__.update(params)
@@ -66,11 +76,11 @@ class Op:
         try:
             if backend.needs_activation:  # e.g. CuPy: make the tensors' GPU the current one
                 with backend.activate():
-                    data = op.forward(backend.xp, *[x.data for x in xs])
+                    data = op.forward(backend.xp, *arrays)
             else:  # cpu and strict: no context to enter on the hot path
-                data = op.forward(backend.xp, *[x.data for x in xs])
+                data = op.forward(backend.xp, *arrays)
         except Exception:
-            op.check(*[tuple(x.data.shape) for x in xs])  # a ShapeError naming the shapes
+            op.check(*[tuple(a.shape) for a in arrays])  # a ShapeError naming the shapes
             raise
         if not isinstance(data, backend._array_type):
             data = backend.coerce(data)
@@ -82,14 +92,22 @@ class Op:
             )
         out = Tensor.__new__(Tensor)
         out.data, out.backend, out.grad, out._node = data, backend, None, None
-        out._version = xs[0]._version if cls.view else [0]
+        out._version = x0._version if cls.view else [0]
         out._requires_grad = False
         if cls.differentiable and dtype.kind == "f" and _enabled.get():
-            needs = tuple([x._requires_grad for x in xs])
+            if n == 1:
+                needs, versions = (x0._requires_grad,), (x0._version[0],)
+            elif n == 2:
+                x1 = xs[1]
+                needs = (x0._requires_grad, x1._requires_grad)
+                versions = (x0._version[0], x1._version[0])
+            else:
+                needs = tuple([x._requires_grad for x in xs])
+                versions = tuple([x._version[0] for x in xs])
             if True in needs:
                 op.inputs = xs
                 op.needs_grad = needs
-                op._saved_versions = tuple([x._version[0] for x in xs])
+                op._saved_versions = versions
                 op._out = weakref.ref(out)
                 if cls.uses_output:  # enough to rebuild the output if its consumers free it
                     op._out_data, op._out_version = data, out._version

@@ -169,7 +169,7 @@ class NumpyBackend(Backend):
 
     def relu_mask(self, g: np.ndarray, y: np.ndarray) -> np.ndarray:
         if g.shape != y.shape or not _fast(g, y):
-            return super().relu_mask(g, y)
+            return g * (y > 0)  # as the base class, without its two calls (small arrays)
         out = np.empty(g.shape, dtype=g.dtype)
         rows = g.shape[0] if g.ndim else 1
         flat = (rows, g.size // rows) if rows else (0, 0)

@@ -340,20 +340,21 @@ class Relu(Op):
         return xp.maximum(x, 0)
 
     def backward(self, g: Tensor) -> tuple:
-        return (Masked.apply(g, mask=self.out.data > 0),)
+        return (ReluGrad.apply(g, y=self.out.data),)
 
 
-class Masked(Op):
-    """g where `mask` holds, else 0: the gradient of relu (its slope is 0 or 1, a constant
-    of x, so the rule is linear in g and is its own gradient)."""
+class ReluGrad(Op):
+    """g where `y` (relu's output) is positive, else 0: relu's gradient (also of the fused
+    linear and conv2d). Its slope is 0 or 1, a constant of x, so the rule is linear in g and is
+    its own gradient."""
 
-    mask: Any
+    y: Any
 
     def forward(self, xp: Any, g: Any) -> Any:
-        return self.backend.masked(g, self.mask)
+        return self.backend.relu_mask(g, self.y)
 
     def backward(self, gg: Tensor) -> tuple:
-        return (Masked.apply(gg, mask=self.mask),)
+        return (ReluGrad.apply(gg, y=self.y),)
 
 
 class LeakyRelu(_FloatValued):

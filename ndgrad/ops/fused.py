@@ -14,6 +14,7 @@ from .._tensor import Tensor
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.op import Op, _constant
 from ..errors import ShapeError
+from .elementwise import ReluGrad
 from .linalg import matmul, shared_weight_grad
 from .nn import softmax
 from .reduce import sum
@@ -47,19 +48,6 @@ class Linear(Op):
             return gx, gw
         gb = sum(g, tuple(range(g.ndim - 1))) if need[2] else None
         return gx, gw, gb
-
-
-class ReluGrad(Op):
-    """g where `y` (relu's output) is positive, else 0: relu's gradient, linear in g (so it is
-    its own gradient)."""
-
-    y: Any
-
-    def forward(self, xp: Any, g: Any) -> Any:
-        return self.backend.relu_mask(g, self.y)
-
-    def backward(self, gg: Tensor) -> tuple:
-        return (ReluGrad.apply(gg, y=self.y),)
 
 
 class LinearRelu(Linear):
