@@ -113,8 +113,9 @@ def backward(
             node = ready.pop()
             g = pending.pop(node, None)
             xs, needs = node.inputs, node.needs_grad
-            gxs = None
-            if g is not None:
+            if g is None:  # its consumers sent no gradient: its inputs get none either
+                gxs = (None,) * len(xs)
+            else:
                 for x, saved in zip(xs, node._saved_versions):
                     if x._version[0] != saved:
                         raise _modified(node, x, saved)
@@ -132,11 +133,10 @@ def backward(
                         gxs = node.backward(g)
                 else:
                     gxs = node.backward(g)
-            for i, x in enumerate(xs):
-                if not needs[i]:
+            for x, need, gx in zip(xs, needs, gxs, strict=True):  # one gradient per input
+                if not need:
                     continue
                 parent = x._node
-                gx = None if gxs is None else gxs[i]
                 if gx is not None:
                     if gx.data.shape != x.data.shape:
                         gx = gx.sum_to(x.data.shape)

@@ -137,7 +137,11 @@ def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool) -> Tensor:
         from ..creation import tensor
 
         x = tensor(x)
-    return cls.apply(x, axes=normalize_axes(axis, x.ndim, cls.__name__.lower()), keepdims=keepdims)
+    if axis is None:  # all axes: the common case, without the checks
+        axes = tuple(range(x.ndim))
+    else:
+        axes = normalize_axes(axis, x.ndim, cls.__name__.lower())
+    return cls.apply(x, axes=axes, keepdims=keepdims)
 
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
