@@ -340,7 +340,7 @@ class Relu(Op):
         return xp.maximum(x, 0)
 
     def backward(self, g: Tensor) -> tuple:
-        return (ReluGrad.apply(g, y=self.out.data),)
+        return (ReluGrad.apply(g, y=self._out_data),)  # the array: no Tensor rebuilt
 
 
 class ReluGrad(Op):

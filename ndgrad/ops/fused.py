@@ -39,7 +39,7 @@ class Linear(Op):
         x, w = self.inputs[:2]
         need = self.needs_grad
         if self.relu:
-            g = ReluGrad.apply(g, y=self.out.data)
+            g = ReluGrad.apply(g, y=self._out_data)
         gx = matmul(g, transpose(w)) if need[0] else None
         gw = None
         if need[1]:
