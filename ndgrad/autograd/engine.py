@@ -133,7 +133,12 @@ def backward(
                         gxs = node.backward(g)
                 else:
                     gxs = node.backward(g)
-            for x, need, gx in zip(xs, needs, gxs, strict=True):  # one gradient per input
+                if len(gxs) != len(xs):
+                    raise GraphError(
+                        f"backward: {node!r} returned {len(gxs)} gradients for {len(xs)} "
+                        f"inputs; an op's backward returns one (or None) per input"
+                    )
+            for x, need, gx in zip(xs, needs, gxs):
                 if not need:
                     continue
                 parent = x._node

@@ -567,3 +567,19 @@ def test_the_engine_sums_casts_and_skips_what_op_backward_leaves(backend: str) -
     assert x.grad.dtype.name == "float32" and x.grad.shape == (2,)
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])  # summed over the 3 rows
     assert w.grad is None
+
+
+class _Short(ndgrad.autograd.Op):
+    """A broken test op: two inputs, one gradient."""
+
+    def forward(self, xp, x, y):
+        return x * y
+
+    def backward(self, g):
+        return (g,)
+
+
+def test_a_rule_with_the_wrong_number_of_gradients_is_named(backend: str) -> None:
+    x, y = _t([1.0, 2.0], backend), _t([3.0, 4.0], backend)
+    with pytest.raises(ndgrad.GraphError, match=r"<_ShortBackward> returned 1 gradients for 2"):
+        _Short.apply(x, y).sum().backward()
