@@ -1,8 +1,8 @@
 """Max pooling through backend primitives: the window maxima, and the tap that won each window.
 
-Forward is the backend's `max_pool` (on the CPU one compiled pass that also records each
-window's winning tap, ``i * KW + j``; elsewhere the maximum of KH*KW strided views, the winners
-found in backward by `max_pool_arg`). The gradient goes to one maximum per window, the first in
+Forward is the backend's `max_pool`: the maximum of KH*KW strided views (a backend may also
+return each window's winning tap, ``i * KW + j``; otherwise backward finds the winners with
+`max_pool_arg`, a compiled pass on the CPU). The gradient goes to one maximum per window, the first in
 row-major order (as PyTorch), through `RouteScatter`; its adjoint `RouteGather` makes the rule
 differentiable again.
 """
