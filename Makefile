@@ -44,7 +44,7 @@ $(VENV)/.bench: pyproject.toml | $(PY)
 	@touch $@
 
 bench: $(VENV)/.dev $(VENV)/.bench
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py --data $(BENCH_DATA) --out bench/RESULTS.md
+	$(PY) bench/run.py --data $(BENCH_DATA) --out bench/RESULTS.md
 
 $(VENV)/.cuda: pyproject.toml | $(PY)
 	$(PIP) -e '.[cuda]'

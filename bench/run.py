@@ -8,7 +8,7 @@ the workload and reports its final loss and its peak RSS. The runner refuses a c
 losses disagree beyond a tolerance (the libraries did not do the same work), and reports the
 median time over rounds with its min-max, the ratio ndgrad / PyTorch and peak RSS.
 
-Usage: python bench/run.py [--data DIR] [--rounds 3] [--threads N] [--quick]
+Usage: python bench/run.py [--data DIR] [--rounds 5] [--threads N] [--quick]
                            [--only mlp_fit,convnet] [--out bench/RESULTS.md]
 """
 
@@ -114,7 +114,7 @@ def agree(a: float, b: float, tol: float) -> bool:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=None, help="folder of MNIST's gzipped IDX files")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--quick", action="store_true", help="10,000 training images (a smoke run)")
     p.add_argument("--only", default="", help="comma-separated workloads (default: all)")

@@ -2,9 +2,9 @@
 
 Forward is the backend's `max_pool`: the maximum of KH*KW strided views (a backend may also
 return each window's winning tap, ``i * KW + j``; otherwise backward finds the winners with
-`max_pool_arg`, a compiled pass on the CPU). The gradient goes to one maximum per window, the first in
-row-major order (as PyTorch), through `RouteScatter`; its adjoint `RouteGather` makes the rule
-differentiable again.
+`max_pool_arg`, a compiled pass on the CPU). The gradient goes to one maximum per window, the
+first in row-major order (as PyTorch), through `RouteScatter`; its adjoint `RouteGather` makes
+the rule differentiable again.
 """
 
 from __future__ import annotations
