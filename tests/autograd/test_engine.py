@@ -165,6 +165,21 @@ def test_in_place_add_on_a_saved_tensor_is_a_graph_error(backend: str) -> None:
         z.backward()
 
 
+def test_the_in_place_error_names_the_tensor_the_node_and_the_versions(backend: str) -> None:
+    x = _t([1.0, 2.0], backend)
+    y = x * 2.0
+    z = (y * y).sum()
+    y += 1.0
+    y += 1.0
+    want = (
+        "backward: a tensor of shape (2,) that <MultiplyBackward> saved was modified in place "
+        "(version 2, saved at version 0). Compute on a copy (x.clone()) or modify it only "
+        "after backward"
+    )
+    with pytest.raises(ndgrad.GraphError, match=f"^{re.escape(want)}$"):
+        z.backward()
+
+
 def test_setitem_on_a_saved_tensor_is_a_graph_error(backend: str) -> None:
     x = _t([1.0, 2.0], backend)
     y = x * 2.0

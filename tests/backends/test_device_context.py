@@ -146,6 +146,21 @@ def test_the_engine_seeds_and_accumulates_inside_the_context(dev: Recording) -> 
     assert a.grad.tolist() == [3.0, 5.0] and b.grad.tolist() == [1.0, 1.0]
 
 
+def test_create_graph_accumulates_inside_the_context(dev: Recording) -> None:
+    a = ndgrad.tensor([1.0, 2.0], device=dev, requires_grad=True)
+
+    def work() -> None:
+        (a * a).sum().backward(create_graph=True)
+        (a * a).sum().backward(create_graph=True)  # into the first .grad, recorded
+
+    _check(dev, work)
+    assert a.grad.requires_grad and a.grad.tolist() == [4.0, 8.0]
+    grad = a.grad
+    a.grad = None
+    _check(dev, lambda: grad.sum().backward())
+    assert a.grad.tolist() == [4.0, 4.0]  # d/da of 2 * sum(2a)
+
+
 def test_assignment_runs_inside_the_context(dev: Recording) -> None:
     t = ndgrad.zeros(4, device=dev)
     _check(dev, lambda: t.__setitem__([1, 1, 3], ndgrad.tensor([1.0, 2.0, 3.0], device=dev)))
