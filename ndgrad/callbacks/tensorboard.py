@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 
 from .callback import Callback
+
+_writer_ids = itertools.count()
 
 
 class TensorBoard(Callback):
@@ -75,7 +78,12 @@ class TensorBoard(Callback):
         if split not in self._writers:
             from tensorboardX import SummaryWriter
 
-            self._writers[split] = SummaryWriter(os.path.join(self.log_dir, split))
+            # a name of its own: tensorboardX's (time in seconds, host) is shared by the writers
+            # of two runs begun within a second, and the second would truncate the first's file
+            suffix = f".{os.getpid()}.{next(_writer_ids)}"
+            self._writers[split] = SummaryWriter(
+                os.path.join(self.log_dir, split), filename_suffix=suffix
+            )
         return self._writers[split]
 
     def on_train_begin(self, logs=None):

@@ -221,3 +221,143 @@ def test_after_fit_evaluate_prints_again(model, fit):
     cbs.on_test_batch_end(0, {"loss": 0.25})
     cbs.on_test_end({"loss": 0.25})
     assert stream.getvalue().startswith("1/1 - ") and "loss: 0.2500" in stream.getvalue()
+
+
+class Clock:
+    """A clock read by both tqdm and the logger, moved forward only by the test."""
+
+    def __init__(self, now=1024.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    import tqdm as tqdm_package
+    import tqdm.std
+
+    clock = Clock()
+    monkeypatch.setattr(tqdm.std, "time", clock)
+    monkeypatch.setattr(tqdm_package.tqdm, "monitor_interval", 0)  # no monitor thread
+    monkeypatch.setattr(progbar_module.time, "perf_counter", clock)
+    return clock
+
+
+def evaluate_with_clock(stream, clock, seconds_per_step, steps=3, **progbar_args):
+    cbs = CallbackList([ProgbarLogger(stream, **progbar_args)], add_history=False, epochs=1,
+                       steps=steps, verbose=1)
+    cbs.on_test_begin()
+    for batch in range(steps):
+        clock.now += seconds_per_step
+        cbs.on_test_batch_end(batch, {"loss": 1.0 / (batch + 1)})
+    cbs.on_test_end({"loss": 0.5})
+    return stream.getvalue()
+
+
+def test_on_a_terminal_the_bar_shows_at_once_and_redraws_every_tenth_of_a_second(clock):
+    out = evaluate_with_clock(Terminal(), clock, 0.0625)
+    frames = [f.split(" [")[0] for f in out.split("\r") if " [" in f]
+    # drawn empty at the start, then only when 0.1 s has passed since the last draw
+    assert frames == ["0/3", "2/3", "3/3"], out
+    assert out.endswith("\r3/3 [####################] - 0s 62ms/step - loss: 0.5000\n")
+
+
+def test_on_a_file_the_bar_first_shows_after_30_seconds_and_then_every_30(clock):
+    out = evaluate_with_clock(io.StringIO(), clock, 15.25, steps=4)
+    frames = [f.split(" [")[0] for f in out.split("\r") if " [" in f]
+    # at 15.25 s nothing; at 30.5 s the first draw; at 45.75 s too soon; at 61 s again
+    assert frames == ["2/4", "4/4", "4/4"], out
+    assert out.endswith("\r4/4 [####################] - 61s 15s/step - loss: 0.5000\n")
+
+
+class UnicodeTerminal(Terminal):
+    encoding = "utf-8"
+
+
+def test_the_final_line_draws_its_bar_with_the_live_bar_s_characters():
+    stream = UnicodeTerminal()
+    drive_evaluate(ProgbarLogger(stream, mininterval=0))
+    final = stream.getvalue().rsplit("\r", 1)[1]
+    assert final.startswith("4/4 [" + "\u2588" * 20 + "] - "), final  # full blocks, not '#'
+
+
+def test_the_final_line_times_the_epoch_from_its_start(model, fit, monkeypatch):
+    readings = iter([100.0, 106.0])  # the epoch begins at 100 s and ends at 106 s
+    monkeypatch.setattr(progbar_module.time, "perf_counter", lambda: next(readings, 1000.0))
+    stream = io.StringIO()
+    fit(model, [ProgbarLogger(stream)], train=[0.5], verbose=2)
+    assert stream.getvalue() == "3/3 - 6s - 2s/step - loss: 0.5000 - accuracy: 0.5000\n"
+
+
+def test_evaluate_on_no_data_reports_zero_steps(capsys):
+    import numpy as np
+
+    from ndgrad import Sequential, layers
+
+    model = Sequential([layers.Input((4,)), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.evaluate(np.zeros((0, 4), "float32"), np.zeros((0, 2), "float32"), verbose=2)
+    assert capsys.readouterr().out == "0/0 - 0s - 0s/step - loss: nan\n"
+
+
+def test_without_end_logs_the_final_line_shows_the_last_running_metrics():
+    stream = io.StringIO()
+    cbs = CallbackList([ProgbarLogger(stream)], add_history=False, epochs=1, steps=2, verbose=2)
+    cbs.on_test_begin()
+    cbs.on_test_batch_end(0, {"loss": 0.75})
+    cbs.on_test_batch_end(1, {"loss": 0.25})
+    cbs.on_test_end(None)
+    assert stream.getvalue().endswith("/step - loss: 0.2500\n")
+
+
+def test_each_line_is_flushed_as_it_is_written(model, fit, tmp_path):
+    path = tmp_path / "log.txt"
+    with open(path, "w") as stream:  # buffered: nothing reaches the file until a flush
+        fit(model, [ProgbarLogger(stream)], train=TRAIN, verbose=2)
+        assert path.read_text().startswith("Epoch 1/2\n3/3 - ")
+        assert path.read_text().count("\n") == 4
+
+
+def test_the_tqdm_warning_says_what_is_missing_and_how_to_get_it(model, fit, monkeypatch):
+    monkeypatch.setattr(progbar_module, "tqdm", None)
+    with pytest.warns(UserWarning) as caught:
+        run(model, fit, 1, io.StringIO())
+    assert str(caught[0].message) == (
+        "tqdm is not installed, so verbose=1 prints one line per epoch as verbose=2 does; "
+        "pip install 'ndgrad[progress]' for a progress bar"
+    )
+
+
+def test_on_a_real_terminal_the_bar_follows_the_terminal_s_width():
+    termios = pytest.importorskip("termios")
+    import fcntl
+    import os
+    import pty
+    import struct
+
+    master, replica = pty.openpty()
+
+    def resize(columns):
+        fcntl.ioctl(replica, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+
+    resize(50)
+    with open(replica, "w") as stream:
+        cbs = CallbackList([ProgbarLogger(stream, mininterval=0)], add_history=False, epochs=1,
+                           steps=3, verbose=1)
+        cbs.on_test_begin()
+        logs = {"loss": 0.1234, "accuracy": 0.5, "precision": 0.25, "recall": 0.75}
+        cbs.on_test_batch_end(0, logs)
+        resize(40)  # the window narrows during the run
+        cbs.on_test_batch_end(1, logs)
+        cbs.on_test_batch_end(2, logs)
+        cbs.on_test_end({"loss": 0.5})
+    os.set_blocking(master, False)
+    out = os.read(master, 100_000).decode()
+    os.close(master)
+    frames = [f for f in out.split("\r") if " [" in f and "ETA" in f]
+    # each redraw is cut to the width the terminal has at the time, less one column (and
+    # padded with spaces over what is left of a longer line before it)
+    assert [len(f.rstrip()) for f in frames] == [35, 49, 39, 39], frames
+    assert frames[1].startswith("1/3 [") and frames[2].startswith("2/3 [")
