@@ -157,6 +157,7 @@ def test_format_logs_uses_four_decimals_or_scientific():
     [
         (0, "0s/step"), (1.0, "1s/step"), (2.6, "3s/step"), (0.999, "999ms/step"),
         (0.0025, "2ms/step"), (1e-3, "1ms/step"), (9.99e-4, "999us/step"), (2e-6, "2us/step"),
+        (9.994999e-4, "999us/step"),  # just under half a microsecond from 1000us
     ],
 )  # fmt: skip
 def test_time_per_step_in_the_largest_unit_that_keeps_it_at_least_one(seconds, text):
