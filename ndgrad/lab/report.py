@@ -11,9 +11,10 @@ band for the spread over seeds. `write_report`: a self-contained HTML page with 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,21 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _literal_text(draw: Callable[..., Path]) -> Callable[..., Path]:
+    """Draw with every text shown as written: a `$` in a parameter's name or value is a
+    dollar sign, not the start of matplotlib's math notation."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Path:
+        _pyplot()
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return draw(*args, **kwargs)
+
+    return wrapper
 
 
 def _axes(result: SweepResult, x: str | None, y: str | None) -> tuple[str, str | None]:
@@ -65,6 +81,7 @@ def _position(value: float, ticks: Sequence[float], log: bool) -> float:
     return i + (v - t[i]) / (t[i + 1] - t[i])
 
 
+@_literal_text
 def heatmap(
     result: SweepResult,
     path: str | Path,
@@ -147,6 +164,7 @@ def heatmap(
     return _save(fig, path, plt)
 
 
+@_literal_text
 def curves(
     result: SweepResult,
     path: str | Path,
@@ -233,6 +251,7 @@ def _img(path: Path, alt: str) -> str:
 
 def write_report(result: SweepResult, path: Path, metric: str = "val_accuracy") -> Path:
     """The self-contained report: findings, heatmap, curves and the ranked table."""
+    result.check_metric(metric)
     path.parent.mkdir(parents=True, exist_ok=True)
     heat = heatmap(result, path.with_name("heatmap.png"), metric=metric)
     curve = curves(result, path.with_name("curves.png"))
@@ -244,7 +263,8 @@ def write_report(result: SweepResult, path: Path, metric: str = "val_accuracy") 
         for row in rows
     )
     settings = ", ".join(
-        f"{k}={html.escape(str(v))}" for k, v in sorted(result.settings.items()) if v is not None
+        f"{html.escape(str(k))}={html.escape(str(v))}"
+        for k, v in sorted(result.settings.items()) if v is not None
     )
     findings = "".join(f"<li>{html.escape(s)}</li>" for s in result.findings(metric))
     counts = ", ".join(f"{n} {s}" for s, n in result.counts().items() if n)

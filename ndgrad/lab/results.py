@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import store as _store
+from .events import Status
 from .grid import format_value
+from .store import DB_NAME, Store
 
 
 def lower_is_better(metric: str) -> bool:
@@ -46,7 +47,7 @@ class ConfigSummary:
 
     @property
     def n_diverged(self) -> int:
-        return self.statuses.count(_store.DIVERGED)
+        return self.statuses.count(Status.DIVERGED)
 
     @property
     def all_diverged(self) -> bool:
@@ -66,10 +67,8 @@ class SweepResult:
     @classmethod
     def load(cls, out: str | Path) -> SweepResult:
         """Read the sweep in `out` (safe while it still runs: SQLite in WAL mode)."""
-        from .sweep import DB_NAME
-
         out = Path(out)
-        with _store.Store(out / DB_NAME, readonly=True) as db:
+        with Store(out / DB_NAME, readonly=True) as db:
             settings = db.settings() or {}
             runs = db.runs()
             metrics = db.metrics()
@@ -91,8 +90,26 @@ class SweepResult:
         return varied or names
 
     def counts(self) -> dict[str, int]:
-        order = (_store.DONE, _store.DIVERGED, _store.FAILED, _store.RUNNING, _store.QUEUED)
+        order = (Status.DONE, Status.DIVERGED, Status.FAILED, Status.RUNNING, Status.QUEUED)
         return {s: sum(r["status"] == s for r in self.runs) for s in order}
+
+    def metric_names(self) -> list[str]:
+        """Every metric some run stored (``loss``, ``val_accuracy``, ...), sorted."""
+        return sorted({n for r in self.runs for n in r["history"]})
+
+    def check_metric(self, metric: str) -> str:
+        """`metric`, if some run stored it; a ValueError naming the known metrics otherwise
+        (or saying that no run has stored any yet)."""
+        names = self.metric_names()
+        if metric in names:
+            return metric
+        if not self.runs:
+            raise ValueError(f"{self.out} holds no runs yet: nothing to report")
+        if not names:
+            raise ValueError(f"no run in {self.out} has finished an epoch yet: nothing to report")
+        raise ValueError(
+            f"no metric {metric!r} in {self.out}; its runs stored {', '.join(names)}"
+        )
 
     def summaries(self, metric: str = "val_accuracy") -> list[ConfigSummary]:
         """One summary per config, in the order the configs were first stored."""
@@ -102,11 +119,11 @@ class SweepResult:
             s = groups.setdefault(key, ConfigSummary(run["config"]))
             s.seeds.append(run["seed"])
             s.statuses.append(run["status"])
-            if run["status"] == _store.DONE and metric in run["final"]:
+            if run["status"] == Status.DONE and metric in run["final"]:
                 s.values.append(run["final"][metric])
-            if run["status"] == _store.DIVERGED and run["diverged_epoch"] is not None:
+            if run["status"] == Status.DIVERGED and run["diverged_epoch"] is not None:
                 s.diverged_epochs.append(run["diverged_epoch"])
-            if run["status"] == _store.FAILED and run["error"]:
+            if run["status"] == Status.FAILED and run["error"]:
                 s.errors.append(run["error"].strip().splitlines()[-1])
         return list(groups.values())
 
@@ -133,7 +150,7 @@ class SweepResult:
             row["spread"] = round(s.spread, 6) if s.values else ""
             row["runs"] = len(s.statuses)
             row["diverged"] = s.n_diverged
-            row["failed"] = s.statuses.count(_store.FAILED)
+            row["failed"] = s.statuses.count(Status.FAILED)
             row["diverged_in_epoch"] = ",".join(map(str, sorted(set(s.diverged_epochs))))
             rows.append(row)
         return rows

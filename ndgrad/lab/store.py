@@ -1,12 +1,13 @@
 """A sweep's results in one SQLite file: its settings, its runs and every epoch's metrics.
 
-Only the driver writes (one connection, each write committed at once); WAL mode lets another
+Only the driver writes (one connection, each write committed at once and durable), and one
+driver at a time (it holds the folder's lock, `lock.DriverLock`); WAL mode lets another
 process read while a sweep runs. Runs are keyed by their cell's content hash, so resuming a
 sweep never duplicates or loses a cell, and a metric is keyed by (cell, epoch, name).
 
 Tables::
 
-    meta(key, value)                        the sweep's settings, as JSON
+    meta(key, value)                        'settings' (JSON) and 'schema' (the layout version)
     runs(cell, config, seed, status, error, diverged_epoch, started, ended, host, threads,
          attempts)
     metrics(cell, epoch, name, value)       epoch counts from 1, as the progress bar does
@@ -22,11 +23,20 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .events import Status
 from .grid import Cell
 
-QUEUED, RUNNING, DONE, DIVERGED, FAILED = "queued", "running", "done", "diverged", "failed"
+#: the files of a sweep's folder
+DB_NAME, CSV_NAME, LOCK_NAME = "lab.sqlite", "results.csv", "lab.lock"
+#: the layout of the tables below; a store of a newer layout is refused, not guessed at
+SCHEMA_VERSION = 1
+
+QUEUED, RUNNING, DONE, DIVERGED, FAILED = (
+    Status.QUEUED, Status.RUNNING, Status.DONE, Status.DIVERGED, Status.FAILED
+)
 FINISHED = (DONE, DIVERGED)
 
+_TABLES = ("meta", "runs", "metrics")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,22 +66,75 @@ class SettingsMismatch(ValueError):
     """The output folder holds a sweep with other settings."""
 
 
+class DamagedStore(ValueError):
+    """The store's file is not a readable lab store (truncated, overwritten, emptied, or of a
+    newer layout). Nothing was written to it."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(
+            f"{path} is damaged ({what}); nothing was changed. Move it aside (or restore a "
+            "copy) and run the sweep again to start over, or give another output folder"
+        )
+        self.path = path
+
+
 class Store:
-    """The SQLite file of one sweep (created if missing). Use as a context manager."""
+    """The SQLite file of one sweep (created if missing). Use as a context manager.
+
+    An existing file is checked before anything is read or written: SQLite's own integrity
+    check, the three tables, and the layout version; a damaged file raises `DamagedStore`.
+    Writes are durable when they return (``synchronous=FULL``): a power cut after a run's end
+    was recorded does not lose it.
+    """
 
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
+        exists = self.path.exists()
+        if readonly and not exists:
+            raise FileNotFoundError(f"no sweep results at {self.path}")
+        if exists and self.path.is_file() and self.path.stat().st_size == 0:
+            raise DamagedStore(self.path, "the file is empty")
         if readonly:
-            if not self.path.exists():
-                raise FileNotFoundError(f"no sweep results at {self.path}")
             self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # durable when a process is killed
-            self.db.executescript(_SCHEMA)
         self.db.row_factory = sqlite3.Row
+        try:
+            if exists:
+                self._check()
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.executescript(_SCHEMA)
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                )
+        except sqlite3.DatabaseError as e:
+            self.db.close()
+            raise DamagedStore(self.path, str(e)) from e
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _check(self) -> None:
+        """Refuse a file that is not a whole lab store (raises DamagedStore)."""
+        problems = [r[0] for r in self.db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise DamagedStore(self.path, "; ".join(problems[:3]))
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
+        missing = [t for t in _TABLES if t not in tables]
+        if missing:
+            raise DamagedStore(
+                self.path, f"not a lab store: no table {', '.join(missing)}"
+            )
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        version = int(row[0]) if row is not None else 1  # stores from before the version
+        if version > SCHEMA_VERSION:
+            raise DamagedStore(
+                self.path, f"layout version {version}, written by a newer ndgrad (this one "
+                f"reads {SCHEMA_VERSION})"
+            )
 
     def __enter__(self) -> Store:
         return self
@@ -123,8 +186,10 @@ class Store:
         status = self.statuses()
         return [c for c in cells if status.get(c.key, QUEUED) in wanted]
 
-    def statuses(self) -> dict[str, str]:
-        return {r["cell"]: r["status"] for r in self.db.execute("SELECT cell, status FROM runs")}
+    def statuses(self) -> dict[str, Status]:
+        return {
+            r["cell"]: Status(r["status"]) for r in self.db.execute("SELECT cell, status FROM runs")
+        }
 
     def start(
         self, key: str, host: str, started: float | None = None, threads: int | None = None
@@ -141,11 +206,25 @@ class Store:
             )
 
     def record(self, key: str, epoch: int, metrics: Mapping[str, float]) -> None:
-        """One epoch's metrics of a run."""
-        self.db.executemany(
-            "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)",
-            [(key, epoch, name, float(v)) for name, v in metrics.items()],
-        )
+        """One epoch's metrics of a run, all or none."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)",
+                [(key, epoch, name, float(v)) for name, v in metrics.items()],
+            )
+
+    def requeue(self, key: str, reason: str | None = None) -> None:
+        """A run that will not end here (its worker died, the sweep was interrupted) goes
+        back to the queue: its partial metrics are dropped, its attempts kept."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
+            self.db.execute(
+                "UPDATE runs SET status = ?, error = ?, ended = NULL, diverged_epoch = NULL "
+                "WHERE cell = ?",
+                (QUEUED, reason, key),
+            )
 
     def finish(
         self,
@@ -169,6 +248,7 @@ class Store:
         for r in rows:
             run = dict(r)
             run["config"] = json.loads(run["config"])
+            run["status"] = Status(run["status"])
             out.append(run)
         return out
 

@@ -8,23 +8,56 @@ an earlier driver left running.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import math
+import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import store as _store
+from .events import Ended, EpochEnded, Event, Requeued, RunOptions, Started, Status
 from .executors import Executor, LocalExecutor, execute
 from .grid import Cell, Config, cells, grid
+from .lock import DriverLock
 from .progress import Progress
 from .results import SweepResult
 from .runner import Data
+from .store import CSV_NAME, DB_NAME, Store
 
-DB_NAME = "lab.sqlite"
-CSV_NAME = "results.csv"
+__all__ = ["CSV_NAME", "DB_NAME", "SweepInterrupted", "fingerprint", "sweep", "verify"]
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """The sweep stopped on Ctrl-C (or SIGTERM): what ended is stored, the runs that were
+    cut short are queued again, and the same call resumes."""
+
+    def __init__(self, finished: int, left: int) -> None:
+        super().__init__(f"sweep interrupted: {finished} done, {left} left")
+        self.finished, self.left = finished, left
+
+
+@contextlib.contextmanager
+def _interrupts(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C (or SIGTERM) sets `stop`; a second Ctrl-C raises KeyboardInterrupt.
+    Only the main thread can take signals: elsewhere KeyboardInterrupt behaves as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the second one is firm
+
+    saved = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 def fingerprint(data: Data | None) -> str | None:
@@ -77,6 +110,10 @@ def sweep(
     to the folder `store` (SQLite ``lab.sqlite`` and ``results.csv``); a second call with the
     same folder resumes. `executor`: `LocalExecutor()` (default) or `RayExecutor(...)`.
     `progress`: a live table on a terminal, plain lines otherwise (None), or nothing (False).
+
+    One driver per folder: a second `sweep` on a folder in use raises `lock.StoreBusy`. The
+    first Ctrl-C (or SIGTERM) stops starting runs, ends the running ones, queues them again
+    and raises `SweepInterrupted`; the same call then resumes.
     """
     configs = grid(space) if isinstance(space, Mapping) else [dict(c) for c in space]
     if not configs:
@@ -89,7 +126,6 @@ def sweep(
     executor = executor or LocalExecutor()
     stream = stream or sys.stdout
     out = Path(store)
-    out.mkdir(parents=True, exist_ok=True)
     claimed = {
         "build": _qualname(build),
         "data": fingerprint(data),
@@ -99,14 +135,12 @@ def sweep(
         "explode": explode,
         **(settings or {}),
     }
-    options = {
-        "sweep_seed": sweep_seed,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "explode": explode,
-        "tensorboard": str(out / "tensorboard") if tensorboard else None,
-    }
-    with _store.Store(out / DB_NAME) as db:
+    options = RunOptions(
+        sweep_seed=sweep_seed, epochs=epochs, batch_size=batch_size, explode=explode,
+        tensorboard=str(out / "tensorboard") if tensorboard else None,
+    )
+    stop = threading.Event()
+    with DriverLock(out), Store(out / DB_NAME) as db:
         db.claim(claimed)
         db.add(all_cells)
         todo = db.todo(all_cells, retry_failed=retry_failed)
@@ -124,28 +158,40 @@ def sweep(
         if progress is not False and todo:
             shown = Progress(todo, db.statuses(), epochs, executor.workers, stream, live=progress)
 
-        def on_event(event: tuple) -> None:
-            kind, key = event[0], event[1]
-            if kind == "start":
-                db.start(key, host=event[2], started=event[3], threads=event[4])
-            elif kind == "epoch":
-                db.record(key, event[2], event[3])
-            elif kind == "end":
-                db.finish(key, event[2], error=event[4], diverged_epoch=event[3], ended=event[5])
+        def on_event(event: Event) -> None:
+            if isinstance(event, Started):
+                db.start(event.key, host=event.host, started=event.time, threads=event.threads)
+            elif isinstance(event, EpochEnded):
+                db.record(event.key, event.epoch, event.metrics)
+            elif isinstance(event, Requeued):
+                db.requeue(event.key, event.reason)
+            elif isinstance(event, Ended):
+                db.finish(event.key, event.status, error=event.error,
+                          diverged_epoch=event.diverged_epoch, ended=event.time)
             if shown is not None:
                 shown.update(event)
 
         try:
-            if todo:
-                executor.run(todo, build, data, options, on_event)
-        except KeyboardInterrupt:
-            say(f"sweep interrupted: what finished is stored in {out}; run the same sweep "
-                "again to resume")
-            raise
+            with _interrupts(stop):
+                try:
+                    if todo:
+                        executor.run(todo, build, data, options, on_event, stop)
+                except KeyboardInterrupt:
+                    stop.set()
         finally:
             if shown is not None:
                 shown.close()
+            if stop.is_set():  # runs cut short go back to the queue, as if never started
+                cut = [k for k, s in db.statuses().items() if s == Status.RUNNING]
+                for key in cut:
+                    db.requeue(key, "interrupted")
             db.export_csv(out / CSV_NAME)
+        if stop.is_set():
+            statuses = [db.statuses().get(c.key, Status.QUEUED) for c in all_cells]
+            ended = sum(s.ended for s in statuses)
+            left = len(statuses) - ended
+            say(f"sweep interrupted: {ended} done, {left} left; run the same command to resume")
+            raise SweepInterrupted(ended, left)
     result = SweepResult.load(out)
     counts = result.counts()
     say(
@@ -167,7 +213,7 @@ def verify(
     differences (empty when every metric of every epoch is identical)."""
     stream = stream or sys.stdout
     out = Path(out)
-    with _store.Store(out / DB_NAME, readonly=True) as db:
+    with Store(out / DB_NAME, readonly=True) as db:
         settings = db.settings() or {}
         runs = {r["cell"]: r for r in db.runs()}
         matches = [k for k in runs if k.startswith(cell_key)]
@@ -175,37 +221,38 @@ def verify(
             known = ", ".join(sorted(runs)[:5])
             raise ValueError(
                 f"verify: {'no' if not matches else 'more than one'} cell in {out} starts with "
-                f"{cell_key!r}. Known cells: {known}{', ...' if len(runs) > 5 else ''}"
+                f"{cell_key!r}. Known cells: {known or 'none'}{', ...' if len(runs) > 5 else ''}"
             )
         run = runs[matches[0]]
         stored = db.metrics(run["cell"]).get(run["cell"], {})
-    if run["status"] not in _store.FINISHED:
+    if not run["status"].finished:
         raise ValueError(f"verify: cell {run['cell']} is {run['status']}, not finished")
     cell = Cell(run["config"], run["seed"])
     if settings.get("data") != fingerprint(data):
         raise ValueError("verify: the data differ from the data the sweep was run on")
     fresh: dict[int, dict[str, float]] = {}
-    options = {
-        k: settings[k] for k in ("sweep_seed", "epochs", "batch_size", "explode") if k in settings
-    }
-    options["threads"] = run["threads"]  # the same BLAS threads: the same rounding
-    ended: list[tuple] = []
+    known_options = ("sweep_seed", "epochs", "batch_size", "explode")
+    options = RunOptions(
+        **{k: settings[k] for k in known_options if k in settings},
+        threads=run["threads"],  # the same BLAS threads: the same rounding
+    )
+    ended: list[Ended] = []
 
-    def collect(event: tuple) -> None:
-        if event[0] == "epoch":
-            fresh[event[2]] = dict(event[3])
-        elif event[0] == "end":
+    def collect(event: Event) -> None:
+        if isinstance(event, EpochEnded):
+            fresh[event.epoch] = dict(event.metrics)
+        elif isinstance(event, Ended):
             ended.append(event)
 
     print(f"verify: re-running {cell.label()} ({cell.key})", file=stream, flush=True)
     execute(cell, build, data, options, collect)
     differences = []
-    status = ended[0][2]
-    if status != run["status"] or ended[0][3] != run["diverged_epoch"]:
+    now = ended[0]
+    if now.status != run["status"] or now.diverged_epoch != run["diverged_epoch"]:
         differences.append(
             f"status: stored {run['status']} (diverged {run['diverged_epoch']}), "
-            f"now {status} (diverged {ended[0][3]})"
-            + (f": {ended[0][4].splitlines()[-1]}" if ended[0][4] else "")
+            f"now {now.status} (diverged {now.diverged_epoch})"
+            + (f": {now.error.splitlines()[-1]}" if now.error else "")
         )
     for epoch in sorted(set(stored) | set(fresh)):
         a, b = stored.get(epoch, {}), fresh.get(epoch, {})
