@@ -98,7 +98,14 @@ def check_config(optimizer: str, config: dict[str, Any]) -> dict[str, Any]:
     from .. import optimizers
 
     config = coerce_config(optimizer, config)
+    defaults = optimizer_parameters(optimizer)
     for key, value in config.items():
+        default = defaults[key]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"{key} must be true or false. Received {value!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and not number:
+            raise ValueError(f"{key} must be a number. Received {value!r}")
         if key not in _RANGES:
             continue
         low, high, low_ok, high_ok = _RANGES[key]
