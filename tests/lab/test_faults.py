@@ -489,3 +489,26 @@ def test_pictures_show_dollar_signs_literally(tmp_path):
         matplotlib.figure.Figure.savefig = real
     assert "$\\foo$" in seen and "tag=$x^2$" in seen
     assert matplotlib.rcParams["text.parse_math"]  # the user's own setting is untouched
+
+
+def test_on_ray_a_killed_worker_costs_only_its_own_run(tmp_path, data):
+    ray = pytest.importorskip("ray", reason="Ray is in the dev extra; installed by make test")
+    from ndgrad.lab import RayExecutor
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    try:
+        build = KillsItsWorker(str(tmp_path), victim=2e-3)
+        result = sweep(build, SIX, data=data, epochs=1, batch_size=64,
+                       executor=RayExecutor(), store=tmp_path / "once", progress=False)
+        assert result.counts()["done"] == 6
+        assert sorted(r["attempts"] for r in result.runs) == [1, 1, 1, 1, 1, 2]
+        always = KillsItsWorker(str(tmp_path), victim=2e-3, always=True)
+        result = sweep(always, SIX, data=data, epochs=1, batch_size=64,
+                       executor=RayExecutor(max_attempts=2), store=tmp_path / "always",
+                       progress=False)
+        failed = [r for r in result.runs if r["status"] == "failed"]
+        assert len(failed) == 2 and result.counts()["done"] == 4
+        assert all(r["error"].startswith("worker died: ") and r["attempts"] == 2
+                   for r in failed)
+    finally:
+        ray.shutdown()
