@@ -16,12 +16,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import uuid
 
-import pytest
+# -- nothing written outside temporary folders ----------------------------------------------
+# Before anything is imported: the suite's processes (xdist workers, CLI subprocesses, lab
+# workers, Ray) get a home of their own, so caches and configs that libraries write under the
+# home folder (matplotlib's font cache, Ray's ~/.ray/auth_token, ndgrad's MNIST cache) land in
+# a temporary folder that the session removes at its end.
+if not os.environ.get("PYTEST_XDIST_WORKER"):
+    _HOME = tempfile.mkdtemp(prefix="ndgrad-test-home-")
+    os.environ["NDGRAD_TEST_HOME"] = _HOME
+    os.environ["HOME"] = _HOME
+    for _var, _sub in (("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"),
+                       ("MPLCONFIGDIR", ".config/matplotlib")):
+        os.environ[_var] = os.path.join(_HOME, _sub)
+
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings
 
 import ndgrad
@@ -96,6 +111,13 @@ def tagged_processes(tag: str | None = None) -> dict[int, str]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return  # the controller checks, once its workers have gone
+    try:
+        _check_no_process_left(session)
+    finally:
+        shutil.rmtree(os.environ["NDGRAD_TEST_HOME"], ignore_errors=True)
+
+
+def _check_no_process_left(session: pytest.Session) -> None:
     deadline = time.monotonic() + 20
     left = tagged_processes()
     while left and time.monotonic() < deadline:
