@@ -39,10 +39,15 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "N
 
 
 def execute(
-    cell: Cell, build: Callable[..., Any], data: Data | None, options: RunOptions, emit: OnEvent
+    cell: Cell,
+    build: Callable[..., Any],
+    data: Data | None,
+    options: RunOptions,
+    emit: OnEvent,
+    node: str | None = None,
 ) -> None:
     """Run one cell where this is called, sending its events through `emit`."""
-    emit(Started(cell.key, socket.gethostname(), time.time(), options.threads))
+    emit(Started(cell.key, socket.gethostname(), time.time(), options.threads, node))
     try:
         outcome = run_cell(
             build, cell, data, lambda epoch, m: emit(EpochEnded(cell.key, epoch, dict(m))),
@@ -52,7 +57,8 @@ def execute(
         error = "".join(traceback.format_exception(e)).strip()
         emit(Ended(cell.key, Status.FAILED, None, error, time.time()))
         return
-    emit(Ended(cell.key, Status(outcome.status), outcome.diverged_epoch, None, time.time()))
+    emit(Ended(cell.key, Status(outcome.status), outcome.diverged_epoch, None, time.time(),
+               dict(outcome.test)))
 
 
 def death_reason(exitcode: int | None) -> str:
@@ -303,7 +309,10 @@ class LocalExecutor(Executor):
 
 def _ray_task(cell: Cell, build: Callable[..., Any], data: Data | None, options: RunOptions,
               events: Any) -> None:
-    execute(cell, build, data, options, events.put)
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()  # two nodes on one host are told apart
+    execute(cell, build, data, options, events.put, node)
 
 
 class RayExecutor(Executor):

@@ -354,7 +354,31 @@ def test_commits_are_durable_and_the_store_records_its_layout(tmp_path):
     with Store(tmp_path / "lab.sqlite") as db:
         assert db.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert db.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "1"
+        assert db.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "2"
+
+
+def test_a_store_of_the_first_layout_is_read_and_upgraded(tmp_path):
+    path = tmp_path / "lab.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE runs (cell TEXT PRIMARY KEY, config TEXT NOT NULL, seed INTEGER NOT NULL,
+            status TEXT NOT NULL, error TEXT, diverged_epoch INTEGER, started REAL, ended REAL,
+            host TEXT, threads INTEGER, attempts INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE metrics (cell TEXT NOT NULL, epoch INTEGER NOT NULL, name TEXT NOT NULL,
+            value REAL, PRIMARY KEY (cell, epoch, name));
+        INSERT INTO meta VALUES ('settings', '{"epochs": 1}');
+        INSERT INTO runs (cell, config, seed, status) VALUES ('c1', '{"learning_rate": 0.1}', 0,
+            'done');
+        INSERT INTO metrics VALUES ('c1', 1, 'loss', 0.5);
+    """)
+    db.commit()
+    db.close()
+    result = SweepResult.load(tmp_path)  # read as it is
+    assert result.runs[0]["status"] == "done" and result.runs[0]["test"] == {}
+    with Store(path) as store:  # opened to write: upgraded in place, nothing lost
+        assert store.metrics() == {"c1": {1: {"loss": 0.5}}}
+        assert store.runs()[0]["node"] is None and store.heldout() == {}
 
 
 # -- 6. empty stores and metrics -------------------------------------------------------------------
