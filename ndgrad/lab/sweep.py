@@ -9,11 +9,13 @@ an earlier driver left running.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import math
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -323,6 +325,23 @@ def _keep_best_models(result: SweepResult, metric: str) -> None:
             path.unlink()
 
 
+def _model_differences(stored: Path, fresh: Path) -> list[str]:
+    """The weights of a kept model against those of its re-run (nothing when none was kept)."""
+    if not stored.exists():
+        return []
+    if not fresh.exists():
+        return [f"model: {stored} is kept, but the re-run saved no model"]
+    import numpy as np
+
+    from ..saving import load_model
+
+    a, b = load_model(str(stored)).get_weights(), load_model(str(fresh)).get_weights()
+    if len(a) != len(b):
+        return [f"model: {len(a)} weight arrays stored, {len(b)} now"]
+    return [f"model: weight array {i} differs from {stored}"
+            for i, (x, y) in enumerate(zip(a, b)) if not np.array_equal(x, y)]
+
+
 def verify(
     out: str | Path,
     cell_key: str,
@@ -330,8 +349,8 @@ def verify(
     data: Data | None,
     stream: TextIO | None = None,
 ) -> list[str]:
-    """Re-run one stored cell here and compare its metrics with the stored ones; returns the
-    differences (empty when every metric of every epoch is identical)."""
+    """Re-run one stored cell here and compare its metrics (and its kept model's weights, if
+    any) with the stored ones; returns the differences (empty when all are identical)."""
     stream = stream or sys.stdout
     out = Path(out)
     with Store(out / DB_NAME, readonly=True) as db:
@@ -348,6 +367,7 @@ def verify(
         stored = db.metrics(run["cell"]).get(run["cell"], {})
     if not run["status"].finished:
         raise ValueError(f"verify: cell {run['cell']} is {run['status']}, not finished")
+    stopped = run["status"] == Status.STOPPED  # early stopping ended it: re-run that far
     cell = Cell(run["config"], run["seed"])
     if settings.get("data") != fingerprint(data):
         raise ValueError("verify: the data differ from the data the sweep was run on")
@@ -357,6 +377,8 @@ def verify(
         **{k: settings[k] for k in known_options if k in settings},
         threads=run["threads"],  # the same BLAS threads: the same rounding
     )
+    if stopped:
+        options = options.with_epochs(max(stored))
     ended: list[Ended] = []
 
     def collect(event: Event) -> None:
@@ -366,10 +388,15 @@ def verify(
             ended.append(event)
 
     print(f"verify: re-running {cell.label()} ({cell.key})", file=stream, flush=True)
-    execute(cell, build, data, options, collect)
-    differences = []
+    stored_model = out / MODELS_DIR / f"{cell.key}.ndgrad"
+    with tempfile.TemporaryDirectory() as scratch:
+        if stored_model.exists():  # the re-run saves its model too, to compare weights
+            options = dataclasses.replace(options, models=scratch)
+        execute(cell, build, data, options, collect)
+        differences = _model_differences(stored_model, Path(scratch) / stored_model.name)
     now = ended[0]
-    if now.status != run["status"] or now.diverged_epoch != run["diverged_epoch"]:
+    expected = Status.DONE if stopped else run["status"]
+    if now.status != expected or now.diverged_epoch != run["diverged_epoch"]:
         differences.append(
             f"status: stored {run['status']} (diverged {run['diverged_epoch']}), "
             f"now {now.status} (diverged {now.diverged_epoch})"
