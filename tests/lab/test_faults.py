@@ -526,6 +526,8 @@ def test_on_ray_a_killed_worker_costs_only_its_own_run(tmp_path, data):
                        executor=RayExecutor(), store=tmp_path / "once", progress=False)
         assert result.counts()["done"] == 6
         assert sorted(r["attempts"] for r in result.runs) == [1, 1, 1, 1, 1, 2]
+        node = ray.get_runtime_context().get_node_id()
+        assert {r["node"] for r in result.runs} == {node}  # the Ray node of each run
         always = KillsItsWorker(str(tmp_path), victim=2e-3, always=True)
         result = sweep(always, SIX, data=data, epochs=1, batch_size=64,
                        executor=RayExecutor(max_attempts=2), store=tmp_path / "always",
