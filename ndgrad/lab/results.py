@@ -98,8 +98,15 @@ class ConfigSummary:
 class SweepResult:
     """The runs of the sweep stored in folder `out`; see `load`."""
 
-    def __init__(self, out: Path, settings: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        out: Path,
+        settings: dict[str, Any],
+        runs: list[dict[str, Any]],
+        machine: dict[str, Any] | None = None,
+    ) -> None:
         self.out, self.settings, self.runs = out, settings, runs
+        self.machine = machine or {}  # the driver's CPU and load averages, as it recorded
 
     @classmethod
     def load(cls, out: str | Path) -> SweepResult:
@@ -110,6 +117,7 @@ class SweepResult:
             runs = db.runs()
             metrics = db.metrics()
             heldout = db.heldout()
+            ran_on = db.machine()
         for run in runs:
             run["test"] = heldout.get(run["cell"], {})
             epochs = metrics.get(run["cell"], {})
@@ -118,7 +126,7 @@ class SweepResult:
                 for name in sorted({n for values in epochs.values() for n in values})
             }
             run["final"] = dict(epochs[max(epochs)]) if epochs else {}
-        return cls(out, settings, runs)
+        return cls(out, settings, runs, ran_on)
 
     # -- grouping ---------------------------------------------------------------------------
     @property
@@ -132,6 +140,12 @@ class SweepResult:
         order = (Status.DONE, Status.DIVERGED, Status.STOPPED, Status.FAILED, Status.RUNNING,
                  Status.QUEUED)
         return {s: sum(r["status"] == s for r in self.runs) for s in order}
+
+    def wall_seconds(self) -> float:
+        """From the first run's start to the last run's end (0 before any run ended)."""
+        started = [r["started"] for r in self.runs if r.get("started")]
+        ended = [r["ended"] for r in self.runs if r.get("ended")]
+        return max(ended) - min(started) if started and ended else 0.0
 
     def metric_names(self) -> list[str]:
         """Every metric some run stored (``loss``, ``val_accuracy``, ...), sorted."""
@@ -263,7 +277,7 @@ class SweepResult:
                 f"{self.settings.get('prune_metric', metric)}): "
                 + "; ".join(f"{s.label(self.params)} at epoch {max(s.stopped_epochs)}"
                             for s in stopped[:6])
-                + ("; ..." if len(stopped) > 6 else "") + "."
+                + (f"; and {len(stopped) - 6} more" if len(stopped) > 6 else "") + "."
             )
         diverged = [s for s in summaries if s.n_diverged]
         if not diverged:

@@ -85,8 +85,9 @@ def run_cell(
 
     `tensorboard`: a folder; the run writes TensorBoard event files in a subfolder named
     after the cell (models that `build` returns only). `threads`: BLAS and kernel threads
-    for this run; a cell's metrics are bit-identical for the same thread count, whatever
-    the machine, worker or order of runs. `models`: a folder; a run that ends done saves its
+    for this run; a cell's metrics are bit-identical for the same thread count on the same
+    kind of CPU, whatever the machine, worker or order of runs (another CPU model may pick
+    other BLAS kernels, which round differently). `models`: a folder; a run that ends done saves its
     final model there as ``<cell key>.ndgrad``. A run that ends done is then evaluated on
     the data's test split, if it has one (``Outcome.test``).
     """

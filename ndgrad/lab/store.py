@@ -16,6 +16,7 @@ Tables::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sqlite3
@@ -97,6 +98,7 @@ class Store:
 
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         exists = self.path.exists()
         if readonly and not exists:
             raise FileNotFoundError(f"no sweep results at {self.path}")
@@ -154,6 +156,11 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        if not self.readonly:
+            # back to one self-contained file (WAL was for readers while the sweep ran); a
+            # reader still attached keeps WAL on, which is just as safe
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("PRAGMA journal_mode=DELETE")
         self.db.close()
 
     # -- settings ---------------------------------------------------------------------------
@@ -179,6 +186,15 @@ class Store:
                 f"{self.path} holds a sweep with other settings ({detail}); resume it with the "
                 "same settings, or choose another output folder"
             )
+
+    def machine(self) -> dict[str, Any] | None:
+        """What the sweep's driver ran on (CPU model, processors), or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'machine'").fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def note_machine(self, machine: Mapping[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('machine', ?)",
+                        (json.dumps(dict(machine), sort_keys=True),))
 
     # -- runs -------------------------------------------------------------------------------
     def add(self, cells: Iterable[Cell]) -> None:

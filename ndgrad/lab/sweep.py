@@ -187,6 +187,8 @@ def sweep(
     stop = threading.Event()
     with DriverLock(out), Store(out / DB_NAME) as db:
         db.claim(claimed)
+        ran_on = {**machine(), "load_at_start": _load()}
+        db.note_machine(ran_on)
         if all_cells:
             db.add(all_cells)
 
@@ -231,6 +233,7 @@ def sweep(
                            stage, stop, stream, progress)
             if stop.is_set():
                 break
+        db.note_machine({**ran_on, "load_at_end": _load()})
         db.export_csv(out / CSV_NAME)
         statuses = db.statuses()
         if stop.is_set():
@@ -248,6 +251,30 @@ def sweep(
         + f". Results: {out / DB_NAME}, {out / CSV_NAME}"
     )
     return result
+
+
+def machine() -> dict[str, Any]:
+    """This machine's CPU model and processor count: what decides how BLAS rounds."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu, "processors": os.cpu_count()}
+
+
+def _load() -> float | None:
+    """The 1-minute load average (None where the system has none)."""
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _jsonable(space: Any) -> Any:
@@ -277,8 +304,8 @@ def _run_stage(db: Store, executor: Executor, todo: list[Cell], build: Callable[
                stream: TextIO, progress: bool | None) -> None:
     shown = None
     if progress is not False:
-        shown = Progress(todo, db.statuses(), options.epochs, executor.workers, stream,
-                         live=progress)
+        shown = Progress(todo, {c.key: Status.QUEUED for c in todo}, options.epochs,
+                         executor.workers, stream, live=progress)
 
     def on_event(event: Event) -> None:
         if isinstance(event, Started):
@@ -365,6 +392,11 @@ def verify(
             )
         run = runs[matches[0]]
         stored = db.metrics(run["cell"]).get(run["cell"], {})
+        ran_on = db.machine()
+    here = machine()
+    if ran_on is not None and ran_on.get("cpu") != here["cpu"]:
+        print(f"verify: note: the sweep ran on a {ran_on.get('cpu')}, this is a {here['cpu']}: "
+              "BLAS may round differently here", file=stream, flush=True)
     if not run["status"].finished:
         raise ValueError(f"verify: cell {run['cell']} is {run['status']}, not finished")
     stopped = run["status"] == Status.STOPPED  # early stopping ended it: re-run that far

@@ -355,6 +355,8 @@ def test_commits_are_durable_and_the_store_records_its_layout(tmp_path):
         assert db.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert db.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "2"
+    # closed by its writer, the store is one self-contained file again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.sqlite"]
 
 
 def test_a_store_of_the_first_layout_is_read_and_upgraded(tmp_path):
