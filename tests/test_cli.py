@@ -298,7 +298,7 @@ USER_ERRORS = {
     "data for dosage": (["train", "dosage", "--data", "x.npz"], "mnist only"),
     "no device": (["train", "dosage", "--device", "tpu"], "tpu"),
     "missing model": (["evaluate", "{tmp}/none.ndgrad", "--data", "iris"],
-                      "none.ndgrad: No such file"),
+                      "none.ndgrad: no such file"),
     "not a model": (["evaluate", "{tmp}/text.ndgrad", "--data", "iris"],
                     "text.ndgrad.*written by model.save"),
     "uncompiled": (["evaluate", "{tmp}/uncompiled.ndgrad", "--data", "iris"],
@@ -308,8 +308,8 @@ USER_ERRORS = {
     "npz without x": (["predict", "{model}", "{tmp}/w.npz"], r"expected an array x.*\['w'\]"),
     "wrong width": (["predict", "{model}", "{tmp}/wide.csv"],
                     r"shape \(5,\).*shape \(4,\).*label column"),
-    "ragged csv": (["predict", "{model}", "{tmp}/ragged.csv"], "row 2 has 3 values"),
-    "text csv": (["predict", "{model}", "{tmp}/words.csv"], "row 2 is not comma-separated"),
+    "ragged csv": (["predict", "{model}", "{tmp}/ragged.csv"], "line 2 has 3 values"),
+    "text csv": (["predict", "{model}", "{tmp}/words.csv"], "line 2 is not comma-separated"),
     "unknown input": (["predict", "{model}", "{tmp}/x.png"], r"unknown format.*\.npy"),
     "output format": (["predict", "{model}", "{tmp}/w.npz", "--output", "p.txt"],
                       "must end in .npy or .csv"),
@@ -349,7 +349,7 @@ def test_bugs_keep_their_traceback(offline, monkeypatch):
     def broken(*args, **kwargs):
         raise AttributeError("a bug")
 
-    monkeypatch.setattr(cli, "_network", broken)
+    monkeypatch.setattr(cli.training, "_network", broken)
     with pytest.raises(AttributeError, match="a bug"):
         cli.main(["train", "iris", "--verbose", "0"])
 
@@ -360,7 +360,7 @@ def test_the_installed_command_exits_2_with_one_line(tmp_path):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [
-        f"ndgrad evaluate: error: {tmp_path / 'none.ndgrad'}: No such file or directory"]
+        f"ndgrad evaluate: error: {tmp_path / 'none.ndgrad'}: no such file"]
 
 
 def test_devices(capsys):
@@ -760,7 +760,7 @@ FILE_ERRORS = {
     "empty csv": (["evaluate", "{model}", "--data", "{tmp}/empty.csv"],
                   "{tmp}/empty.csv: no rows of numbers"),
     "long bad row": (["predict", "{model}", "{tmp}/long.csv"],  # its first 60 characters
-                     "{tmp}/long.csv: data row 2 is not comma-separated numbers: "
+                     "{tmp}/long.csv: line 2 is not comma-separated numbers: "
                      "'1,2,3,x" + ",1" * 26 + ",'\n"),
     "one column": (["evaluate", "{model}", "--data", "{tmp}/one.csv"],
                    "{tmp}/one.csv: expected features and then a label in each row; found 1 "
@@ -829,7 +829,7 @@ def test_an_error_without_a_message_shows_its_type(offline, monkeypatch):
     def empty(*args, **kwargs):
         raise ValueError()
 
-    monkeypatch.setattr(cli, "_load", empty)
+    monkeypatch.setattr(cli.inference, "_load", empty)
     status, _, err = _run(["predict", "m.ndgrad", "x.npy"])
     assert (status, err) == (2, "ndgrad predict: error: ValueError\n")
 
