@@ -7,7 +7,6 @@ import csv
 import os
 import tempfile
 import zipfile
-from typing import Any
 
 import numpy as np
 

@@ -13,6 +13,7 @@ on the mirrors each time.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -246,10 +247,8 @@ def _recent_failure(folder: Path) -> str | None:
 
 
 def _remember_failure(folder: Path, reason: str) -> None:
-    try:
+    with contextlib.suppress(OSError):  # an unwritable cache only means the next run retries
         _atomic_write(folder / _FAILED, reason.encode("utf-8"))
-    except OSError:
-        pass  # a cache that cannot be written only means the next run tries again
 
 
 def load_subset() -> MNIST:
