@@ -32,7 +32,7 @@ def set_num_threads(n: int) -> None:
     except ImportError as e:  # the BLAS pool is reached only through it
         raise ImportError(
             "set_num_threads needs threadpoolctl to set the BLAS threads: "
-            "pip install 'ndgrad[threads]' (the lab and dev extras include it)"
+            "pip install 'ndgrad[threads]' (the lab extra includes it)"
         ) from e
 
     from .backends.kernels import set_kernel_threads

@@ -96,7 +96,9 @@ def _create(kind: str, index: int) -> Backend:
         return NumpyBackend()
     if kind == "strict":
         if importlib.util.find_spec("array_api_strict") is None:
-            raise DeviceError("device 'strict' needs the array-api-strict package (ndgrad[dev])")
+            raise DeviceError(
+                "device 'strict' needs the array-api-strict package: pip install 'ndgrad[strict]'"
+            )
         from .array_api import StrictBackend
 
         return StrictBackend()

@@ -29,7 +29,7 @@ RMSPROP_GRID = {
 #: what the book's networks report each epoch (what --metric may name before a run)
 MNIST_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 #: optional modules the lab needs, and the extra that installs each
-EXTRAS = {"threadpoolctl": "lab", "matplotlib": "lab", "tensorboardX": "lab", "ray": "lab",
+EXTRAS = {"threadpoolctl": "lab", "matplotlib": "lab", "tensorboardX": "lab", "ray": "distributed",
           "optuna": "lab"}
 
 #: exit statuses: every run done or diverged; a run failed; a usage error; Ctrl-C

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
 import warnings
 from typing import Any
@@ -65,6 +66,23 @@ def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any) -> None:
     optimizers.adam(w, w, w, w, w, s, s, s, s, s, f(1), False)
 
 
+COMPILING = (
+    "ndgrad: compiling the CPU kernels once, about 15 s (later runs load them from numba's "
+    "cache in a second)"
+)
+
+
+def _uncached(*modules: Any) -> bool:
+    """Whether some kernel of `modules` has no compiled copy in numba's on-disk cache yet."""
+    for module in modules:
+        for kernel in vars(module).values():
+            cache = getattr(kernel, "_cache", None)
+            index = getattr(getattr(cache, "_cache_file", None), "_index_path", None)
+            if isinstance(index, str) and not os.path.exists(index):
+                return True
+    return False
+
+
 def _load() -> None:
     global ENABLED
     try:
@@ -77,6 +95,8 @@ def _load() -> None:
             numba.config.THREADING_LAYER = "workqueue"
         from . import conv, fused, optimizers, pooling
 
+        if _uncached(conv, fused, optimizers, pooling):  # a first run: say why it waits
+            print(COMPILING, file=sys.stderr, flush=True)
         with LOCK:
             _warm(conv, fused, optimizers, pooling)
     except Exception as e:  # a broken numba install: the NumPy path, said once
