@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import _extras
 from ..errors import UsageError
 from .grid import grid, parse_values, sample
 
@@ -28,9 +29,9 @@ RMSPROP_GRID = {
 }
 #: what the book's networks report each epoch (what --metric may name before a run)
 MNIST_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-#: optional modules the lab needs, and the extra that installs each
-EXTRAS = {"threadpoolctl": "lab", "matplotlib": "lab", "tensorboardX": "lab", "ray": "distributed",
-          "optuna": "lab"}
+#: optional modules the lab needs, and the extra that installs each (the package's table,
+#: where the lab extra brings what the lab uses)
+EXTRAS = {**_extras.EXTRAS, "threadpoolctl": "lab", "matplotlib": "lab", "optuna": "lab"}
 
 #: exit statuses: every run done or diverged; a run failed; a usage error; Ctrl-C
 OK, RUN_FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
