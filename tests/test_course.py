@@ -90,6 +90,7 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("JUPYTER_DATA_DIR", "data"),
         ("JUPYTER_CONFIG_DIR", "config"),
         ("NDGRAD_CACHE_DIR", "ndgrad-cache"),
+        ("TMPDIR", "tmp"),  # tempfile.mkdtemp() in the notebooks
     ]:
         (tmp_path / sub).mkdir()
         monkeypatch.setenv(var, str(tmp_path / sub))
@@ -101,6 +102,8 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(page: Path, kernel_env: Path) -> None:
+    """Every cell runs (answers included, each checking itself with an assert); only the
+    cells tagged raises-exception may raise; the kernel is shut down afterwards."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -109,6 +112,7 @@ def test_notebook_runs_top_to_bottom(page: Path, kernel_env: Path) -> None:
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(kernel_env)}}
     )
     km = client.create_kernel_manager()
+    km.connection_file = str(kernel_env.parent / "kernel.json")
     client.execute()  # raises CellExecutionError on the first cell that fails
     assert not km.has_kernel, "the kernel was left running"
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -116,6 +120,7 @@ def test_notebook_runs_top_to_bottom(page: Path, kernel_env: Path) -> None:
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     expected = [c for c in code if "raises-exception" in c.metadata.get("tags", [])]
     assert len(errors) == len(expected), "only the cells that show an error raise"
+    assert not (kernel_env.parent / "kernel.json").exists(), "the connection file was left"
 
 
 def test_every_page_of_the_docs_is_reachable_from_the_docs_readme() -> None:
