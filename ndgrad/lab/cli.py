@@ -217,7 +217,7 @@ def _run(
         raise UsageError("--trials goes with --search random or --search tpe")
     if args.eta < 2:
         raise UsageError(f"--eta must be >= 2, got {args.eta}")
-    configs = sample(space, trials, seed=args.seed) if search == "random" else grid(space)
+    configs = sample(space, int(trials or 0), seed=args.seed) if search == "random" else grid(space)
     for config in configs:  # combinations too (a sampled value, or parameters together)
         try:
             check_config(optimizer, config)

@@ -309,7 +309,8 @@ class Store:
 
     def metrics(self, key: str | None = None) -> dict[str, dict[int, dict[str, float]]]:
         """``{cell: {epoch: {name: value}}}`` (one cell's with `key`)."""
-        query, args = "SELECT * FROM metrics", ()
+        query = "SELECT * FROM metrics"
+        args: tuple[str, ...] = ()
         if key is not None:
             query, args = query + " WHERE cell = ?", (key,)
         out: dict[str, dict[int, dict[str, float]]] = {}

@@ -72,7 +72,7 @@ def fingerprint(data: Data | None) -> str | None:
     for a in (data.x_train, data.y_train, data.x_val, data.y_val):
         a = np.ascontiguousarray(np.asarray(a))
         h.update(f"{a.shape}{a.dtype}".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.data.cast("B"))
     return h.hexdigest()
 
 
