@@ -5,9 +5,10 @@ up to 40% with nothing else running in the virtual machine), so the runner recor
 after the workloads:
 
 - the 1-minute load average (`/proc/loadavg`, `os.getloadavg`) and the CPU model;
-- a calibration, each number from a fresh process: the sgemm rate of ndgrad's BLAS
-  (2048^3, GFLOP/s) and PyTorch's time for the small op (1,000 tiny forward + backward calls:
-  the workload most sensitive to a busy machine, PyTorch's OpenMP pool suffering most);
+- a calibration, each number from a fresh process (the fastest of 7 repetitions): the sgemm
+  rate of ndgrad's BLAS (2048^3, GFLOP/s) and PyTorch's time for the small op (1,000 tiny
+  forward + backward calls: the workload most sensitive to a busy machine, PyTorch's OpenMP
+  pool suffering most);
 
 and, over the whole run, from `/proc/stat`:
 
