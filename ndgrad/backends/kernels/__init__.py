@@ -1,6 +1,8 @@
 """Compiled CPU kernels (numba) for the NumPy backend, one module per family.
 
-`conv` (col2im in one pass), `pooling` (max pooling's argmax, the gradient's scatter and its
+`conv` (col2im in one pass), `winograd_tiles` (the tile transforms of Winograd's 3x3
+convolutions, whose algorithm is `winograd`: NumPy and BLAS, importable without numba),
+`pooling` (max pooling's argmax, the gradient's scatter and its
 adjoint gather), `fused` (bias + relu on a product's output, the relu mask applied to a
 gradient, softmax cross-entropy), `optimizers` (one pass per weight array for SGD, RMSprop and
 Adam). Only `NumpyBackend` calls them, through its primitives; the NumPy code of every
@@ -48,7 +50,7 @@ def _installed() -> bool:
         return False
 
 
-def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any) -> None:
+def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any, tiles: Any) -> None:
     """Load (or compile) the specializations the backend calls: float32, C-contiguous."""
     f, i8 = np.float32, np.int8
     one, img, arg = np.zeros((1, 1), f), np.zeros((1, 1, 1, 1), f), np.zeros((1, 1, 1, 1), i8)
@@ -63,6 +65,9 @@ def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any) -> None:
     optimizers.sgd(w, w, w, s, s, False)
     optimizers.rmsprop(w, w, w, w, w, s, s, s, s, f(1), False)
     optimizers.adam(w, w, w, w, w, s, s, s, s, s, f(1), False)
+    t, rows, none = np.zeros((1, 1), f), np.zeros((1, 1, 1), f), np.zeros(0, f)
+    tiles.tile_transform(img, t, 1, 1, 1, rows)
+    tiles.untile_transform(rows, t, 1, 1, 1, none, False, False, img)
 
 
 def _load() -> None:
@@ -75,10 +80,10 @@ def _load() -> None:
             # pool's own spinning for the cores: on 2 cores an im2col-sized kernel right after
             # a matrix product took 30x longer with OpenMP than with the workqueue.
             numba.config.THREADING_LAYER = "workqueue"
-        from . import conv, fused, optimizers, pooling
+        from . import conv, fused, optimizers, pooling, winograd_tiles
 
         with LOCK:
-            _warm(conv, fused, optimizers, pooling)
+            _warm(conv, fused, optimizers, pooling, winograd_tiles)
     except Exception as e:  # a broken numba install: the NumPy path, said once
         ENABLED = False
         warnings.warn(_MISSING.format(f"{type(e).__name__}: {e}"), RuntimeWarning, stacklevel=1)
