@@ -250,26 +250,31 @@ class NumpyBackend(Backend):
         )
 
     def winograd_conv(self, x: np.ndarray, w: np.ndarray, b: Any, relu: bool) -> tuple:
-        """(relu(conv(x, w) + b), V): the output and the transformed input for the kernel's
-        gradient."""
+        """(relu(conv(x, w) + b), saved): the output, and the transformed input and kernel
+        for the gradients (`saved`, passed back to `winograd_*_grad`)."""
         x = np.ascontiguousarray(x)
         with _LOCK:
-            return wino.forward(x, w, WINOGRAD_M, b, relu, self._compiled(x, w, b))
+            y, v, u = wino.forward(x, w, WINOGRAD_M, b, relu, self._compiled(x, w, b))
+        return y, (v, u)
 
     def winograd_grad_tiles(self, g: np.ndarray) -> np.ndarray:
         g = np.ascontiguousarray(g)
         with _LOCK:
             return wino.grad_tiles(g, WINOGRAD_M, self._compiled(g))
 
-    def winograd_input_grad(self, g: np.ndarray, w: np.ndarray, dm: Any = None) -> np.ndarray:
+    def winograd_input_grad(
+        self, g: np.ndarray, w: np.ndarray, dm: Any = None, saved: Any = None
+    ) -> np.ndarray:
         g = np.ascontiguousarray(g)
+        u = None if saved is None else saved[1]
         with _LOCK:
-            return wino.input_grad(g, w, WINOGRAD_M, self._compiled(g, w), dm)
+            return wino.input_grad(g, w, WINOGRAD_M, self._compiled(g, w), dm, u)
 
     def winograd_kernel_grad(
-        self, x: np.ndarray, g: np.ndarray, v: Any = None, dm: Any = None
+        self, x: np.ndarray, g: np.ndarray, dm: Any = None, saved: Any = None
     ) -> np.ndarray:
         x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
+        v = None if saved is None else saved[0]
         with _LOCK:
             return wino.kernel_grad(x, g, WINOGRAD_M, self._compiled(x, g), v, dm)
 

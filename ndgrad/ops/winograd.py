@@ -8,8 +8,8 @@ each the others' gradient, so second derivatives work as through im2col (the ref
 - `Conv3x3InputGrad(g, w)`: the input gradient, g (N, OH, OW, F) -> (N, OH+2, OW+2, C).
 - `Conv3x3KernelGrad(x, g)`: the kernel gradient -> (3, 3, C, F).
 
-The forward keeps its transformed input (V) for the kernel gradient, and the backward
-transforms the output gradient once (dM) for both gradients: parameters of the gradient ops,
+The forward keeps its transformed input and kernel (`saved`) for the gradients, and the
+backward transforms the output gradient once (`dm`) for both: parameters of the gradient ops,
 computed from their own inputs, so a gradient op applied again (second order) recomputes them.
 """
 
@@ -27,10 +27,10 @@ class Conv3x3(Op):
     """``conv(x, w) + b`` for a 3x3 kernel, stride 1, valid (channels last)."""
 
     relu = False
-    tiles: Any = None  # V, the transformed input, kept for the kernel's gradient
+    saved: Any = None  # the transformed input and kernel, kept for the gradients
 
     def forward(self, xp: Any, x: Any, w: Any, b: Any = None) -> Any:
-        y, self.tiles = self.backend.winograd_conv(x, w, b, self.relu)
+        y, self.saved = self.backend.winograd_conv(x, w, b, self.relu)
         return y
 
     def backward(self, g: Tensor) -> tuple:
@@ -39,9 +39,9 @@ class Conv3x3(Op):
         if self.relu:
             g = ReluGrad.apply(g, y=self._out_data)
         dm = self.backend.winograd_grad_tiles(g.data) if need[0] and need[1] else None
-        gx = Conv3x3InputGrad.apply(g, w, dm=dm) if need[0] else None
-        gw = Conv3x3KernelGrad.apply(x, g, v=self.tiles, dm=dm) if need[1] else None
-        self.tiles = None  # released with the node's use
+        saved = self.saved
+        gx = Conv3x3InputGrad.apply(g, w, dm=dm, saved=saved) if need[0] else None
+        gw = Conv3x3KernelGrad.apply(x, g, dm=dm, saved=saved) if need[1] else None
         if len(self.inputs) == 2:
             return gx, gw
         return gx, gw, sum(g, (0, 1, 2)) if need[2] else None
@@ -60,9 +60,10 @@ class Conv3x3InputGrad(Op):
     gradient of the cotangent and g."""
 
     dm: Any = None  # g's transformed tiles, when the backward that applied this computed them
+    saved: Any = None  # the forward's transformed input and kernel
 
     def forward(self, xp: Any, g: Any, w: Any) -> Any:
-        return self.backend.winograd_input_grad(g, w, self.dm)
+        return self.backend.winograd_input_grad(g, w, self.dm, self.saved)
 
     def backward(self, h: Tensor) -> tuple:
         g, w = self.inputs
@@ -78,11 +79,11 @@ class Conv3x3KernelGrad(Op):
     d/dx is the input gradient of g under the cotangent kernel, d/dg the convolution of x
     with it."""
 
-    v: Any = None  # x's transformed tiles (from the forward)
     dm: Any = None  # g's transformed tiles
+    saved: Any = None  # the forward's transformed input and kernel
 
     def forward(self, xp: Any, x: Any, g: Any) -> Any:
-        return self.backend.winograd_kernel_grad(x, g, self.v, self.dm)
+        return self.backend.winograd_kernel_grad(x, g, self.dm, self.saved)
 
     def backward(self, h: Tensor) -> tuple:
         x, g = self.inputs

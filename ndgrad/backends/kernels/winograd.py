@@ -19,23 +19,21 @@ the input gradient is ``B (dM U^T) B^T`` added back tile by tile into the (overl
 input positions and the kernel gradient ``G^T (V^T dM) G``, where ``dM = A dY A^T`` and V is
 the transformed input. Each has the same multiply count as the forward.
 
-Float32 error bound. With u = 2^-24 (float32's unit roundoff), C input channels and
-gamma_n = n u / (1 - n u), every output of `conv3x3` satisfies
+Float32 error bound. With u = 2^-24 (float32's unit roundoff) and gamma_n = n u / (1 - n u),
+every output of `conv3x3` satisfies
 
-    |y_computed - y| <= gamma_(C + 3m + 6) * S,
-    S = sum_c sum_(i,j) (|A^T| (|G| |g_c| |G^T|) (.) (|B^T| |d_c| |B|) |A|)_(i,j)
+    |y_computed - y| <= gamma_(C + 4m + 10) * S
 
-(the usual bound of a sum of products computed in any order, applied to the transforms, the
-C-long inner products and the inverse transform; the absolute values are taken entry by entry
-and S is what the same algorithm computes from |d|, |g| and the transforms' absolute values).
-S exceeds the im2col bound's sum_(window) |x| |w| by at most a factor K_m, the largest entry
-of the algorithm's absolute 9 x 9 "tap weight" over the output positions of a tile:
-K_2 = 4 for F(2x2, 3x3) and K_4 = 1024/9 = 114 for F(4x4, 3x3) (computed by `amplification`;
-im2col's is 1). So F(2x2) is within a few units in the last place of im2col's accuracy, and
-F(4x4) about 100x further from it: measured, a largest error of 1e-6 to 5e-6 of the largest
-output in float32, against 1e-7 to 3e-7 for F(2x2) and im2col.
-The gradients obey the same bounds with the roles of the operands exchanged (the input gradient
-sums over F channels, the kernel gradient over every tile of the batch).
+where S is what the same algorithm computes, exactly, from |x|, |g| and the transforms'
+entry-wise absolute values |A^T|, |G|, |B^T| (the usual bound of sums of products computed in
+any order, applied to each transform stage, the C-long inner products and the roundings of
+the kernel transform). The input gradient obeys it with F in place of C, the kernel gradient
+with the number of tiles (N * TH * TW); S is then the same adjoint computation on absolute
+values. im2col's bound is gamma_(9C) times sum_(window) |x| |w|; for inputs and weights of one
+magnitude, Winograd's S is R_m times that sum, R_2 = 64/9 = 7.1 for F(2x2, 3x3) and
+R_4 = 256 for F(4x4, 3x3) (`amplification`), because the transforms' cancellations are exact
+only in exact arithmetic. Measured on random data: a largest error of 1e-7 to 3e-7 of the
+largest output for F(2x2) and im2col alike, 1e-6 to 5e-6 for F(4x4).
 """
 
 from __future__ import annotations
@@ -81,13 +79,14 @@ def matrices(m: int, dtype: np.dtype = np.float64) -> tuple[np.ndarray, np.ndarr
 
 
 def amplification(m: int) -> float:
-    """K_m of the module's error bound: the largest weight with which |x| |w| of one tap enters
-    the absolute sum S of one output of the tile (im2col: 1)."""
+    """R_m of the module's error bound: how much larger S is than im2col's sum of absolute
+    products when every |x| and |w| is the same (im2col: 1)."""
     at, g, bt = (np.abs(t) for t in matrices(m))
     # Output i of a 1-D tile gets input position p and kernel tap k with weight
-    # sum_xi |A^T[i, xi]| |G[xi, k]| |B^T[xi, p]|; in 2-D the weights multiply.
+    # sum_xi |A^T[i, xi]| |G[xi, k]| |B^T[xi, p]| (im2col: 1 when p = i + k, else 0); in 2-D
+    # the weights multiply, and the worst output of the tile is compared with im2col's 9.
     w1 = np.einsum("ix,xk,xp->ikp", at, g, bt)
-    return float(w1.max() ** 2)
+    return float(w1.sum(axis=(1, 2)).max() ** 2 / 9)
 
 
 def _tiles(m: int, oh: int, ow: int) -> tuple[int, int]:
@@ -137,10 +136,10 @@ def input_transform(
 
 
 def kernel_transform(g: np.ndarray, m: int) -> np.ndarray:
-    """g (3, 3, C, F) -> U = G g G^T: (a*a, C, F), computed in float64 then cast."""
+    """g (3, 3, C, F) -> U = G g G^T: (a*a, C, F), one product with G (x) G in float64."""
     a = m + 2
     gm = matrices(m)[1]
-    u = np.einsum("xk,yl,klcf->xycf", gm, gm, g.astype(np.float64), optimize=True)
+    u = np.kron(gm, gm) @ g.reshape(9, -1).astype(np.float64)  # (a*a, C*F)
     return u.reshape(a * a, *g.shape[2:]).astype(g.dtype)
 
 
@@ -170,16 +169,18 @@ def forward(
     relu: bool = False,
     compiled: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`conv3x3` and the transformed input V (a*a, tiles, C), which `kernel_grad` reuses."""
+    """`conv3x3`, the transformed input V (a*a, tiles, C) and kernel U (a*a, C, F), which
+    `kernel_grad` and `input_grad` reuse."""
     n, h, w, _ = x.shape
     f = g.shape[3]
     v, (th, tw) = input_transform(x, m, compiled)
-    mm = np.matmul(v, kernel_transform(g, m))
+    u = kernel_transform(g, m)
+    mm = np.matmul(v, u)
     at = matrices(m, x.dtype)[0]
     if compiled:
         out = np.empty((n, h - 2, w - 2, f), dtype=x.dtype)
         b = _NO_BIAS[x.dtype] if bias is None else bias
-        return _compiled().untile_transform(mm, at, m, th, tw, b, relu, False, out), v
+        return _compiled().untile_transform(mm, at, m, th, tw, b, relu, False, out), v, u
     a = m + 2
     y = _transform2(at, mm.reshape(a, a, n, th, tw, f))  # (m, m, N, TH, TW, F)
     y = y.transpose(2, 3, 0, 4, 1, 5).reshape(n, th * m, tw * m, f)[:, : h - 2, : w - 2]
@@ -187,7 +188,7 @@ def forward(
         y = y + bias
     if relu:
         y = np.maximum(y, 0)
-    return np.ascontiguousarray(y), v
+    return np.ascontiguousarray(y), v, u
 
 
 def conv3x3(
@@ -227,17 +228,20 @@ def input_grad(
     m: int = 4,
     compiled: bool = False,
     dm: np.ndarray | None = None,
+    u: np.ndarray | None = None,
 ) -> np.ndarray:
     """The input gradient of `conv3x3`: gy (N, OH, OW, F), g (3, 3, C, F) -> (N, OH+2, OW+2, C),
     as the adjoint of the forward's tiles: B (dM U^T) B^T added back into the input (`dm`:
-    `grad_tiles(gy)` when already computed)."""
+    `grad_tiles(gy)`, `u`: `kernel_transform(g)`, when already computed)."""
     n, oh, ow, _ = gy.shape
     c = g.shape[2]
     a = m + 2
     th, tw = _tiles(m, oh, ow)
     if dm is None:
         dm = _grad_transform(gy, m, th, tw, compiled)
-    dv = np.matmul(dm, kernel_transform(g, m).transpose(0, 2, 1))  # (a*a, P, C)
+    if u is None:
+        u = kernel_transform(g, m)
+    dv = np.matmul(dm, u.transpose(0, 2, 1))  # (a*a, P, C)
     b = np.ascontiguousarray(matrices(m, gy.dtype)[2].T)  # B (a, a)
     if compiled:
         out = np.empty((n, oh + 2, ow + 2, c), dtype=gy.dtype)
@@ -270,5 +274,5 @@ def kernel_grad(
         dm = _grad_transform(gy, m, th, tw, compiled)
     du = np.matmul(v.transpose(0, 2, 1), dm).reshape(a, a, c, f)  # (a, a, C, F)
     gm = matrices(m)[1]
-    dg = np.einsum("xk,yl,xycf->klcf", gm, gm, du.astype(np.float64))
-    return dg.astype(gy.dtype)
+    dg = np.kron(gm, gm).T @ du.reshape(a * a, -1).astype(np.float64)  # (9, C*F)
+    return dg.reshape(3, 3, c, f).astype(gy.dtype)
