@@ -237,14 +237,16 @@ class NumpyBackend(Backend):
 
     # Winograd F(4x4, 3x3) for 3x3, stride-1 convolutions (kernels/winograd.py): float32 only
     # (float64, e.g. gradient checks, takes im2col), with the kernels on (NDGRAD_KERNELS=numpy:
-    # im2col, the reference), and from 8 channels in and out (a first layer's one or three
-    # channels make products too thin for the tiles to pay).
+    # im2col, the reference), from 8 channels in and out (a first layer's one or three
+    # channels make products too thin for the tiles to pay) and 8 x 8 outputs (on smaller
+    # images most of each 4 x 4 tile is padding: 5 x 5 -> 3 x 3 took twice im2col's time).
     def winograd(self, x: np.ndarray, filters: int) -> bool:
         return (
             kernels.ENABLED
             and x.dtype == _FLOAT32
             and x.shape[3] >= 8
             and filters >= 8
+            and (x.shape[1] - 2) * (x.shape[2] - 2) >= 64
             and x.size >= _MIN
             and kernels.wait()
         )

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import ndgrad
@@ -57,7 +57,7 @@ def _run(arrays: dict, padding: str, relu: bool, winograd: bool) -> tuple:
 @st.composite
 def convs(draw: st.DrawFn) -> tuple:
     n, c, f = draw(st.integers(1, 3)), draw(st.integers(8, 12)), draw(st.integers(8, 11))
-    h, w = draw(st.integers(3, 13)), draw(st.integers(3, 13))
+    h, w = draw(st.integers(10, 14)), draw(st.integers(10, 14))
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     arrays = {
         "x": rng.standard_normal((n, h, w, c)).astype(np.float32),
@@ -70,6 +70,9 @@ def convs(draw: st.DrawFn) -> tuple:
 @given(convs())
 def test_winograd_path_matches_im2col(case: tuple) -> None:
     arrays, padding, relu = case
+    if relu:  # an output within round-off of 0 may take either side of relu on either path
+        pre = _run(arrays, padding, False, winograd=False)[1]
+        assume(np.abs(pre).min() > 1e-4 * np.abs(pre).max())
     op, y, grads, _ = _run(arrays, padding, relu, winograd=True)
     ref_op, ref_y, ref_grads, _ = _run(arrays, padding, relu, winograd=False)
     assert op is (Conv3x3Relu if relu else Conv3x3) and not issubclass(ref_op, Conv3x3)
@@ -82,7 +85,7 @@ def test_winograd_path_matches_im2col(case: tuple) -> None:
 def test_winograd_path_matches_pytorch(padding: str) -> None:
     rng = np.random.default_rng(7)
     arrays = {
-        "x": rng.standard_normal((4, 11, 9, 16)).astype(np.float32),
+        "x": rng.standard_normal((4, 12, 11, 16)).astype(np.float32),
         "k": (rng.standard_normal((3, 3, 16, 12)) / 12).astype(np.float32),
         "b": rng.standard_normal(12).astype(np.float32),
     }
@@ -104,7 +107,7 @@ def test_second_derivatives_match_im2col() -> None:
     """The three Winograd ops are each other's gradients: d/dk of |dL/dx|^2 agrees with the
     im2col path's (create_graph)."""
     rng = np.random.default_rng(3)
-    xa = rng.standard_normal((2, 7, 6, 8)).astype(np.float32)
+    xa = rng.standard_normal((2, 9, 10, 8)).astype(np.float32)
     ka = (rng.standard_normal((3, 3, 8, 9)) / 6).astype(np.float32)
     out = []
     for winograd in (True, False):
@@ -127,7 +130,7 @@ def test_second_derivatives_match_im2col() -> None:
 
 def test_kernels_off_float64_few_channels_and_strides_take_im2col() -> None:
     rng = np.random.default_rng(0)
-    x32 = ndgrad.tensor(rng.standard_normal((2, 8, 8, 8)).astype(np.float32), requires_grad=True)
+    x32 = ndgrad.tensor(rng.standard_normal((2, 10, 10, 8)).astype(np.float32), requires_grad=True)
     k32 = ndgrad.tensor(rng.standard_normal((3, 3, 8, 8)).astype(np.float32), requires_grad=True)
     with kernels_on():
         assert isinstance(conv2d(x32, k32)._node, Conv3x3)
@@ -135,6 +138,7 @@ def test_kernels_off_float64_few_channels_and_strides_take_im2col() -> None:
         assert not isinstance(conv2d(x64, k64)._node, Conv3x3)  # gradient checks: im2col
         assert not isinstance(conv2d(x32, k32, strides=2)._node, Conv3x3)
         assert not isinstance(conv2d(x32[..., :3], k32[:, :, :3])._node, Conv3x3)
+        assert not isinstance(conv2d(x32[:, :9, :9], k32)._node, Conv3x3)  # 7 x 7 outputs
     with kernels_on(False):
         assert not isinstance(conv2d(x32, k32)._node, Conv3x3)
 
@@ -142,7 +146,7 @@ def test_kernels_off_float64_few_channels_and_strides_take_im2col() -> None:
 def test_only_the_needed_gradients_are_computed() -> None:
     """A first layer's input gets no gradient work; a frozen kernel none either."""
     rng = np.random.default_rng(2)
-    x = ndgrad.tensor(rng.standard_normal((2, 6, 6, 8)).astype(np.float32))
+    x = ndgrad.tensor(rng.standard_normal((2, 10, 10, 8)).astype(np.float32))
     k = ndgrad.tensor(rng.standard_normal((3, 3, 8, 8)).astype(np.float32), requires_grad=True)
     with kernels_on():
         (gk,) = backward([conv2d(x, k, relu=True).sum()], inputs=[k])
@@ -150,4 +154,4 @@ def test_only_the_needed_gradients_are_computed() -> None:
         kf = ndgrad.tensor(k.numpy())
         (gx,) = backward([conv2d(xr, kf).sum()], inputs=[xr])
     assert gk.shape == (3, 3, 8, 8) and x.grad is None
-    assert gx.shape == (2, 6, 6, 8) and kf.grad is None
+    assert gx.shape == (2, 10, 10, 8) and kf.grad is None
