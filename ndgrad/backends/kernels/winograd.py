@@ -89,6 +89,26 @@ def amplification(m: int) -> float:
     return float(w1.sum(axis=(1, 2)).max() ** 2 / 9)
 
 
+# Reused buffers for two intermediates, the forward's product M and the input gradient's dV:
+# each lives only inside one call (under the backend's lock), and several megabytes allocated
+# afresh cost about as much in page faults as the products themselves (glibc returns such
+# blocks to the system when they are freed). Keyed by role, shape and dtype; the oldest is
+# dropped beyond _SCRATCH_MAX. (dM and V outlive the call that makes them: never reused.)
+_SCRATCH: dict[tuple, np.ndarray] = {}
+_SCRATCH_MAX = 12
+
+
+def _scratch(role: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    key = (role, shape, np.dtype(dtype))
+    buf = _SCRATCH.pop(key, None)
+    if buf is None:
+        buf = np.empty(shape, dtype=dtype)
+        if len(_SCRATCH) >= _SCRATCH_MAX:
+            del _SCRATCH[next(iter(_SCRATCH))]
+    _SCRATCH[key] = buf  # most recently used last
+    return buf
+
+
 def _tiles(m: int, oh: int, ow: int) -> tuple[int, int]:
     return -(-oh // m), -(-ow // m)
 
@@ -175,13 +195,14 @@ def forward(
     f = g.shape[3]
     v, (th, tw) = input_transform(x, m, compiled)
     u = kernel_transform(g, m)
-    mm = np.matmul(v, u)
     at = matrices(m, x.dtype)[0]
     if compiled:
+        mm = np.matmul(v, u, out=_scratch("m", (v.shape[0], v.shape[1], f), x.dtype))
         out = np.empty((n, h - 2, w - 2, f), dtype=x.dtype)
         b = _NO_BIAS[x.dtype] if bias is None else bias
         return _compiled().untile_transform(mm, at, m, th, tw, b, relu, False, out), v, u
     a = m + 2
+    mm = np.matmul(v, u)
     y = _transform2(at, mm.reshape(a, a, n, th, tw, f))  # (m, m, N, TH, TW, F)
     y = y.transpose(2, 3, 0, 4, 1, 5).reshape(n, th * m, tw * m, f)[:, : h - 2, : w - 2]
     if bias is not None:
@@ -241,8 +262,8 @@ def input_grad(
         dm = _grad_transform(gy, m, th, tw, compiled)
     if u is None:
         u = kernel_transform(g, m)
-    dv = np.matmul(dm, u.transpose(0, 2, 1))  # (a*a, P, C)
     b = np.ascontiguousarray(matrices(m, gy.dtype)[2].T)  # B (a, a)
+    dv = np.matmul(dm, u.transpose(0, 2, 1), out=_scratch("dv", (a * a, dm.shape[1], c), gy.dtype))
     if compiled:
         out = np.empty((n, oh + 2, ow + 2, c), dtype=gy.dtype)
         return _compiled().untile_transform(dv, b, m, th, tw, _NO_BIAS[gy.dtype], False, True, out)
