@@ -65,12 +65,8 @@ def _add_command(
 ) -> argparse.ArgumentParser:
     """A subcommand parser that accepts ``--debug`` too and runs `handler`."""
     p = subparsers.add_parser(name, **kw)
-    p.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show the Python traceback of an error",
-    )
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the Python traceback of an error")
     p.set_defaults(func=handler)
     return p
 
@@ -90,18 +86,12 @@ class Recipe:
 
 RECIPES = {
     # Chollet ch. 2 and 8: RMSprop, 5 epochs, batches of 128 (mlp) or 64 (convnet)
-    "mnist": Recipe(
-        ("mlp", "convnet"),
-        "rmsprop",
-        None,
-        5,
-        lambda model, n: 128 if model == "mlp" else 64,
-        "sparse_categorical_crossentropy",
-    ),
+    "mnist": Recipe(("mlp", "convnet"), "rmsprop", None, 5,
+                    lambda model, n: 128 if model == "mlp" else 64,
+                    "sparse_categorical_crossentropy"),
     # examples/iris.py: standardized features, Adam(0.01), 100 epochs of batches of 16
-    "iris": Recipe(
-        ("mlp",), "adam", 0.01, 100, lambda model, n: 16, "sparse_categorical_crossentropy"
-    ),
+    "iris": Recipe(("mlp",), "adam", 0.01, 100, lambda model, n: 16,
+                   "sparse_categorical_crossentropy"),
     # examples/dosage.py: Adam(0.05), 300 full-batch epochs
     "dosage": Recipe(("mlp",), "adam", 0.05, 300, lambda model, n: n, "binary_crossentropy"),
 }
@@ -109,10 +99,7 @@ RECIPES = {
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     t = _add_command(
-        subparsers,
-        "train",
-        train,
-        help="train a network of the course material",
+        subparsers, "train", train, help="train a network of the course material",
         description="Train one of the course's networks with its recipe (optimizer, epochs, "
         "batch size), print the test accuracy and optionally save the model. Saved models "
         "take raw data: MNIST pixels 0-255 (28x28), iris measurements in cm, dosages in [0, 1].",
@@ -121,55 +108,27 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "dosage: Adam(0.05), 300 full-batch epochs",
     )
     t.add_argument("dataset", choices=sorted(RECIPES), help="the data set")
-    t.add_argument(
-        "--model",
-        choices=["mlp", "convnet"],
-        default="mlp",
-        help="the network (convnet: mnist only; default: mlp)",
-    )
-    t.add_argument(
-        "--epochs",
-        type=_non_negative_int,
-        default=None,
-        help="default: the recipe's (mnist 5, iris 100, dosage 300)",
-    )
-    t.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=None,
-        help="default: the recipe's (mnist 128 mlp / 64 convnet, iris 16, dosage all)",
-    )
-    t.add_argument(
-        "--optimizer", default=None, help="rmsprop, sgd, adam or adamw (default: the recipe's)"
-    )
-    t.add_argument(
-        "--learning-rate",
-        type=_positive_float,
-        default=None,
-        help="default: the recipe's, else the optimizer's",
-    )
+    t.add_argument("--model", choices=["mlp", "convnet"], default="mlp",
+                   help="the network (convnet: mnist only; default: mlp)")
+    t.add_argument("--epochs", type=_non_negative_int, default=None,
+                   help="default: the recipe's (mnist 5, iris 100, dosage 300)")
+    t.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="default: the recipe's (mnist 128 mlp / 64 convnet, iris 16, dosage all)")
+    t.add_argument("--optimizer", default=None,
+                   help="rmsprop, sgd, adam or adamw (default: the recipe's)")
+    t.add_argument("--learning-rate", type=_positive_float, default=None,
+                   help="default: the recipe's, else the optimizer's")
     t.add_argument("--momentum", type=float, default=None, help="for sgd and rmsprop")
-    t.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seeds initial weights, shuffling and dropout (default: 0)",
-    )
-    t.add_argument(
-        "--data",
-        default=None,
-        help="mnist only: mnist.npz or a folder of the IDX files (default: the "
-        "cache, a download, else the bundled subset)",
-    )
+    t.add_argument("--seed", type=int, default=0,
+                   help="seeds initial weights, shuffling and dropout (default: 0)")
+    t.add_argument("--data", default=None,
+                   help="mnist only: mnist.npz or a folder of the IDX files (default: the "
+                   "cache, a download, else the bundled subset)")
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
     t.add_argument("--save", default=None, help="write the trained model (.ndgrad) here")
-    t.add_argument(
-        "--verbose",
-        type=int,
-        default=1,
-        choices=[0, 1, 2],
-        help="0: silent; 1: summary and progress bar; 2: one line per epoch (default: 1)",
-    )
+    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="0: silent; 1: summary and progress bar; 2: one line per epoch "
+                        "(default: 1)")
     return t
 
 
@@ -224,46 +183,24 @@ def _network(dataset: str, kind: str, x_train: Any) -> Any:
 
     if dataset == "iris":  # examples/iris.py, standardizing with the training set's statistics
         norm = layers.Normalization()
-        model = Sequential(
-            [
-                layers.Input((4,)),
-                norm,
-                layers.Dense(16, activation="relu"),
-                layers.Dense(3, activation="softmax"),
-            ],
-            name="iris",
-        )
+        model = Sequential([layers.Input((4,)), norm, layers.Dense(16, activation="relu"),
+                            layers.Dense(3, activation="softmax")], name="iris")
         norm.adapt(x_train)
         return model
     if dataset == "dosage":  # examples/dosage.py
-        return Sequential(
-            [
-                layers.Input((1,)),
-                layers.Dense(8, activation="tanh"),
-                layers.Dense(1, activation="sigmoid"),
-            ],
-            name="dosage",
-        )
+        return Sequential([layers.Input((1,)), layers.Dense(8, activation="tanh"),
+                           layers.Dense(1, activation="sigmoid")], name="dosage")
     if kind == "mlp":  # the book's first network
-        body = [
-            layers.Flatten(),
-            layers.Dense(512, activation="relu"),
-            layers.Dense(10, activation="softmax"),
-        ]
+        body = [layers.Flatten(), layers.Dense(512, activation="relu"),
+                layers.Dense(10, activation="softmax")]
     else:  # the book's convnet
-        body = [
-            layers.Reshape((28, 28, 1)),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(128, 3, activation="relu"),
-            layers.Flatten(),
-            layers.Dense(10, activation="softmax"),
-        ]
-    return Sequential(
-        [layers.Input((28, 28)), layers.Rescaling(1 / 255), *body], name=f"mnist_{kind}"
-    )
+        body = [layers.Reshape((28, 28, 1)),
+                layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
+                layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
+                layers.Conv2D(128, 3, activation="relu"), layers.Flatten(),
+                layers.Dense(10, activation="softmax")]
+    return Sequential([layers.Input((28, 28)), layers.Rescaling(1 / 255), *body],
+                      name=f"mnist_{kind}")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -272,10 +209,8 @@ def train(args: argparse.Namespace) -> int:
 
     recipe = RECIPES[args.dataset]
     if args.model not in recipe.models:
-        raise UsageError(
-            f"--model {args.model} applies to mnist only; {args.dataset} trains "
-            f"{' or '.join(recipe.models)}"
-        )
+        raise UsageError(f"--model {args.model} applies to mnist only; {args.dataset} trains "
+                         f"{' or '.join(recipe.models)}")
     if args.data is not None and args.dataset != "mnist":
         raise UsageError(f"--data applies to mnist only; {args.dataset} is bundled with ndgrad")
     optimizer = _optimizer(args, recipe)
@@ -311,22 +246,15 @@ _DATA_FORMATS = (
 
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     e = _add_command(
-        subparsers,
-        "evaluate",
-        evaluate,
-        help="loss and metrics of a saved model on data",
+        subparsers, "evaluate", evaluate, help="loss and metrics of a saved model on data",
         description="Print the loss and metrics of a model saved with model.save or "
         "`ndgrad train --save` on labelled data, fed as stored (models trained by "
         "`ndgrad train` include their preprocessing).",
     )
     e.add_argument("model", help="a model file written by model.save (.ndgrad)")
     e.add_argument("--data", required=True, help=_DATA_FORMATS)
-    e.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=512,
-        help="samples per forward pass (default: 512)",
-    )
+    e.add_argument("--batch-size", type=_positive_int, default=512,
+                   help="samples per forward pass (default: 512)")
     e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
     return e
 
@@ -348,17 +276,13 @@ def _labelled(source: str) -> tuple[Any, Any, str]:
         for xs, ys in (("x_test", "y_test"), ("x", "y")):
             if xs in arrays and ys in arrays:
                 return arrays[xs], arrays[ys], f"{source}: arrays {xs}, {ys}"
-        raise UsageError(
-            f"{source}: expected arrays x_test and y_test, or x and y; the file "
-            f"holds {sorted(arrays)}"
-        )
+        raise UsageError(f"{source}: expected arrays x_test and y_test, or x and y; the file "
+                         f"holds {sorted(arrays)}")
     if source.endswith(".csv"):
         table = _read_csv(source)
         if table.shape[1] < 2:
-            raise UsageError(
-                f"{source}: expected features and then a label in each row; "
-                f"found {table.shape[1]} column"
-            )
+            raise UsageError(f"{source}: expected features and then a label in each row; "
+                             f"found {table.shape[1]} column")
         x, y = table[:, :-1], table[:, -1]
         labels = y.astype(np.int64)
         if np.array_equal(labels, y):
@@ -366,9 +290,8 @@ def _labelled(source: str) -> tuple[Any, Any, str]:
         k = table.shape[1] - 1
         return x, y, f"{source}: {k} feature{'s' * (k != 1)} and a label per row"
     if not os.path.exists(source):
-        raise FileNotFoundError(
-            f"--data {source}: no such file or folder, and not one of {', '.join(RECIPES)}"
-        )
+        raise FileNotFoundError(f"--data {source}: no such file or folder, and not one of "
+                                f"{', '.join(RECIPES)}")
     raise UsageError(f"--data {source}: unknown format; expected {_DATA_FORMATS}")
 
 
@@ -376,10 +299,8 @@ def evaluate(args: argparse.Namespace) -> int:
     """``ndgrad evaluate``: loss and metrics of a saved model on labelled data."""
     model = _load(args.model, args.device)
     if model.optimizer is None:
-        raise UsageError(
-            f"{args.model}: the model was saved uncompiled, so it has no loss to "
-            "evaluate; compile it before model.save"
-        )
+        raise UsageError(f"{args.model}: the model was saved uncompiled, so it has no loss to "
+                         "evaluate; compile it before model.save")
     x, y, description = _labelled(args.data)
     x = _as_model_input(model, x, args.data)
     print(f"data: {description} ({len(x)} samples)")
@@ -399,26 +320,16 @@ _INPUT_FORMATS = (
 
 def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = _add_command(
-        subparsers,
-        "predict",
-        predict,
-        help="a saved model's predictions for a file of samples",
+        subparsers, "predict", predict, help="a saved model's predictions for a file of samples",
         description="Print one line per sample: for a classifier (trained with a cross-entropy "
         "loss) the class and its probability, otherwise the outputs. " + _INPUT_FORMATS + ".",
     )
     p.add_argument("model", help="a model file written by model.save (.ndgrad)")
     p.add_argument("file", metavar="FILE", help="the samples (.npy, .npz or .csv)")
-    p.add_argument(
-        "--output",
-        default=None,
-        help="also write the raw outputs, one row per sample, to this .npy or .csv",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=512,
-        help="samples per forward pass (default: 512)",
-    )
+    p.add_argument("--output", default=None,
+                   help="also write the raw outputs, one row per sample, to this .npy or .csv")
+    p.add_argument("--batch-size", type=_positive_int, default=512,
+                   help="samples per forward pass (default: 512)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
     return p
 
@@ -438,9 +349,8 @@ def _samples(path: str) -> Any:
         for name in ("x", "x_test"):
             if name in arrays:
                 return arrays[name]
-        raise UsageError(
-            f"{path}: expected an array x (or x_test); the file holds {sorted(arrays)}"
-        )
+        raise UsageError(f"{path}: expected an array x (or x_test); the file holds "
+                         f"{sorted(arrays)}")
     if path.endswith(".csv"):
         return _read_csv(path)
     raise UsageError(f"{path}: unknown format. {_INPUT_FORMATS}")
@@ -468,9 +378,8 @@ def predict(args: argparse.Namespace) -> int:
         for i, row in enumerate(out):
             k = int(row.argmax())
             print(f"{i}\t{k}\t{row[k]:.4f}")
-    elif (
-        isinstance(loss, losses.BinaryCrossentropy) or loss is losses.binary_crossentropy
-    ) and out.shape[1] == 1:
+    elif (isinstance(loss, losses.BinaryCrossentropy) or loss is losses.binary_crossentropy) \
+            and out.shape[1] == 1:
         column = "logit" if from_logits else "probability"
         print(f"sample\tclass\t{column}")
         threshold = 0.0 if from_logits else 0.5
@@ -529,13 +438,11 @@ def _read_csv(path: str) -> Any:
         try:
             rows.append([float(v) for v in line.split(",")])
         except ValueError as e:
-            raise UsageError(
-                f"{path}: data row {n} is not comma-separated numbers: {line[:60]!r}"
-            ) from e
+            raise UsageError(f"{path}: data row {n} is not comma-separated numbers: "
+                             f"{line[:60]!r}") from e
         if len(rows[-1]) != len(rows[0]):
-            raise UsageError(
-                f"{path}: data row {n} has {len(rows[-1])} values, the first row {len(rows[0])}"
-            )
+            raise UsageError(f"{path}: data row {n} has {len(rows[-1])} values, the first row "
+                             f"{len(rows[0])}")
     return np.array(rows, dtype=np.float32)
 
 
@@ -568,10 +475,8 @@ def _as_model_input(model: Any, x: Any, where: str) -> Any:
     hint = ""
     if x.ndim == 2 and x.shape[1] == size + 1:
         hint = " (a label column? predict takes the features only)"
-    raise UsageError(
-        f"{where}: samples of shape {x.shape[1:]} (array {x.shape}) do not fit "
-        f"model '{model.name}', which takes samples of shape {expected}{hint}"
-    )
+    raise UsageError(f"{where}: samples of shape {x.shape[1:]} (array {x.shape}) do not fit "
+                     f"model '{model.name}', which takes samples of shape {expected}{hint}")
 
 
 # -- devices and main -------------------------------------------------------------------------
@@ -589,21 +494,13 @@ def devices(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``ndgrad`` parser: one subparser per command, each with its handler as ``func``."""
     p = argparse.ArgumentParser(prog="ndgrad", description="Neural-network tensors you can read.")
-    p.add_argument(
-        "--debug",
-        action="store_true",
-        help="show the Python traceback of an error instead of one line",
-    )
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error instead of one line")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from .lab.cli import add_lab_parser
 
-    for add in (
-        add_train_parser,
-        add_evaluate_parser,
-        add_predict_parser,
-        add_devices_parser,
-        add_lab_parser,
-    ):
+    for add in (add_train_parser, add_evaluate_parser, add_predict_parser, add_devices_parser,
+                add_lab_parser):
         add(sub)
     return p
 

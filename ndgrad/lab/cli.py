@@ -31,40 +31,24 @@ def add_lab_parser(subparsers: Any) -> argparse.ArgumentParser:
     from ..cli import _add_command
 
     lab = subparsers.add_parser(
-        "lab",
-        help="hyperparameter sweeps (RMSprop learning rate x momentum, ...)",
+        "lab", help="hyperparameter sweeps (RMSprop learning rate x momentum, ...)",
         description=__doc__.split("\n\n", 1)[0],
     )
     sub = lab.add_subparsers(dest="lab_command", required=True)
-    rms = _add_command(
-        sub,
-        "rmsprop",
-        run_rmsprop,
-        help="RMSprop's learning rate x momentum on MNIST (the course's lab)",
-    )
-    rms.add_argument(
-        "--lr",
-        "--learning-rate",
-        dest="lr",
-        default=None,
-        help="learning rates, comma-separated (default 1e-4,3e-4,1e-3,3e-3,1e-2,3e-2)",
-    )
+    rms = _add_command(sub, "rmsprop", run_rmsprop,
+                       help="RMSprop's learning rate x momentum on MNIST (the course's lab)")
+    rms.add_argument("--lr", "--learning-rate", dest="lr", default=None,
+                     help="learning rates, comma-separated (default 1e-4,3e-4,1e-3,3e-3,1e-2,3e-2)")
     rms.add_argument("--momentum", default=None, help="momentums (default 0,0.5,0.9)")
     rms.add_argument("--rho", default=None, help="rho values (default: RMSprop's 0.9 only)")
     _common(rms)
     gen = _add_command(sub, "sweep", run_sweep, help="any optimizer, any of its parameters")
     gen.add_argument("--optimizer", default="rmsprop", help="rmsprop, sgd, adam or adamw")
-    gen.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=V1,V2,...",
-        help="a parameter and its values (repeat for each parameter)",
-    )
+    gen.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2,...",
+                     help="a parameter and its values (repeat for each parameter)")
     _common(gen)
-    ver = _add_command(
-        sub, "verify", run_verify, help="re-run one stored cell and report any difference"
-    )
+    ver = _add_command(sub, "verify", run_verify,
+                       help="re-run one stored cell and report any difference")
     ver.add_argument("out", help="the sweep's output folder")
     ver.add_argument("cell", help="the cell's key (or its first characters), from results.csv")
     rep = _add_command(sub, "report", run_report, help="redraw the heatmap, curves and report")
@@ -79,43 +63,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["mlp", "convnet"], default="mlp")
     p.add_argument("--seeds", type=_positive_int, default=1, help="seeds per config (0, 1, ...)")
     p.add_argument("--epochs", type=_positive_int, default=5)
-    p.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=None,
-        help="default: 128 for mlp, 64 for convnet",
-    )
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="default: 128 for mlp, 64 for convnet")
     p.add_argument("--data", default=None, help="mnist.npz or a folder of the IDX files")
-    p.add_argument(
-        "--subset",
-        type=_positive_int,
-        default=None,
-        help="train on the first N images (validation: N/5)",
-    )
-    p.add_argument(
-        "--workers", type=_positive_int, default=None, help="runs at once (default: one per core)"
-    )
-    p.add_argument(
-        "--ray",
-        nargs="?",
-        const="local",
-        default=None,
-        metavar="ADDRESS",
-        help="run on Ray: a local instance, or the cluster at ADDRESS ('auto', ...)",
-    )
-    p.add_argument(
-        "--random",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="N random configs (log-uniform learning rates) instead of the grid",
-    )
+    p.add_argument("--subset", type=_positive_int, default=None,
+                   help="train on the first N images (validation: N/5)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="runs at once (default: one per core)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run on Ray: a local instance, or the cluster at ADDRESS ('auto', ...)")
+    p.add_argument("--random", type=_positive_int, default=None, metavar="N",
+                   help="N random configs (log-uniform learning rates) instead of the grid")
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
-    p.add_argument(
-        "--tensorboard",
-        action="store_true",
-        help="write TensorBoard event files under OUT/tensorboard",
-    )
+    p.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard event files under OUT/tensorboard")
     p.add_argument("--seed", type=int, default=0, help="the sweep's seed")
     p.add_argument("--out", default=None, help="output folder (default runs/lab-<name>)")
     p.add_argument("--no-report", action="store_true", help="skip the pictures and report")
@@ -171,26 +132,13 @@ def _run(args: argparse.Namespace, optimizer: str, space: dict[str, list[Any]], 
         executor: Any = RayExecutor(None if args.ray == "local" else args.ray, args.workers)
     else:
         executor = LocalExecutor(args.workers)
-    settings = {
-        "optimizer": optimizer,
-        "model": args.model,
-        "data_source": source,
-        "subset": args.subset,
-        "random": args.random,
-    }
+    settings = {"optimizer": optimizer, "model": args.model, "data_source": source,
+                "subset": args.subset, "random": args.random}
     result = sweep(
-        MnistBuild(optimizer, args.model),
-        configs,
-        seeds=args.seeds,
-        data=data,
-        epochs=args.epochs,
-        batch_size=args.batch_size or (128 if args.model == "mlp" else 64),
-        executor=executor,
-        store=out,
-        sweep_seed=args.seed,
-        retry_failed=args.retry_failed,
-        tensorboard=args.tensorboard,
-        settings=settings,
+        MnistBuild(optimizer, args.model), configs, seeds=args.seeds, data=data,
+        epochs=args.epochs, batch_size=args.batch_size or (128 if args.model == "mlp" else 64),
+        executor=executor, store=out, sweep_seed=args.seed, retry_failed=args.retry_failed,
+        tensorboard=args.tensorboard, settings=settings,
     )
     _summarize(result, args.no_report)
     return 0
@@ -228,7 +176,7 @@ def run_verify(args: argparse.Namespace) -> int:
     data_path = None
     source = settings.get("data_source", "")
     if source.startswith("path:"):
-        data_path = source[len("path:") :]
+        data_path = source[len("path:"):]
     data, _, _ = mnist_data(data_path, settings.get("subset"), settings["model"])
     build = MnistBuild(settings["optimizer"], settings["model"])
     differences = verify(args.out, args.cell, build, data)

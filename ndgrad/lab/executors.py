@@ -39,10 +39,7 @@ def execute(
     emit(("start", cell.key, socket.gethostname(), time.time(), options.get("threads")))
     try:
         outcome = run_cell(
-            build,
-            cell,
-            data,
-            lambda epoch, m: emit(("epoch", cell.key, epoch, dict(m))),
+            build, cell, data, lambda epoch, m: emit(("epoch", cell.key, epoch, dict(m))),
             **options,
         )
     except Exception as e:  # a failing run is recorded; the sweep goes on
@@ -213,7 +210,6 @@ def _error(future: Any) -> str | None:
 
 # -- Ray ----------------------------------------------------------------------------------
 
-
 def _ray_task(cell: Cell, build: Callable[..., Any], data: Data | None, options: dict, events):
     execute(cell, build, data, options, events.put)
 
@@ -240,7 +236,9 @@ class RayExecutor(Executor):
             import ray
             from ray.util.queue import Queue
         except ImportError as e:
-            raise ImportError("the lab's Ray executor needs Ray: pip install 'ndgrad[lab]'") from e
+            raise ImportError(
+                "the lab's Ray executor needs Ray: pip install 'ndgrad[lab]'"
+            ) from e
         started_here = not ray.is_initialized()
         if started_here:
             kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR"}

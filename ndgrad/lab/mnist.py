@@ -50,9 +50,8 @@ def mnist_data(
     def pixels(a: Any) -> Any:
         return (a.reshape(shape).astype(np.float32) / np.float32(255)).astype(np.float32)
 
-    prepared = Data(
-        pixels(x_train), y_train.astype(np.int64), pixels(x_val), y_val.astype(np.int64)
-    )
+    prepared = Data(pixels(x_train), y_train.astype(np.int64), pixels(x_val),
+                    y_val.astype(np.int64))
     return prepared, data.source, notes
 
 

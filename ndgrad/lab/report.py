@@ -27,7 +27,9 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as e:
-        raise ImportError("the lab's pictures need matplotlib: pip install 'ndgrad[lab]'") from e
+        raise ImportError(
+            "the lab's pictures need matplotlib: pip install 'ndgrad[lab]'"
+        ) from e
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
@@ -104,31 +106,16 @@ def heatmap(
                 epochs = sorted(set(s.diverged_epochs))
                 text = (
                     "diverged\nepoch " + ",".join(map(str, epochs))
-                    if s.n_diverged
-                    else "failed"
-                    if s.errors
-                    else "no result"
+                    if s.n_diverged else "failed" if s.errors else "no result"
                 )
-            ax.add_patch(
-                Rectangle(
-                    (j - 0.5, i - 0.5),
-                    1,
-                    1,
-                    facecolor=color,
-                    hatch=None if s.values else "//",
-                    edgecolor="white",
-                )
-            )
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=color,
+                                   hatch=None if s.values else "//", edgecolor="white"))
             dark = s.values and norm(s.mean) < 0.6
-            ax.text(
-                j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black"
-            )
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if dark else "black")
             if best is not None and s.config == best.config:
-                ax.add_patch(
-                    Rectangle(
-                        (j - 0.47, i - 0.47), 0.94, 0.94, fill=False, edgecolor="red", linewidth=2.5
-                    )
-                )
+                ax.add_patch(Rectangle((j - 0.47, i - 0.47), 0.94, 0.94, fill=False,
+                                       edgecolor="red", linewidth=2.5))
     log_x = "learning_rate" in x and all(isinstance(v, float) and v > 0 for v in xs)
     if y == "momentum" and log_x and len(ys) > 1:
         ms = [float(m) for m in ys]
@@ -141,16 +128,8 @@ def heatmap(
             py = [_position(m, ms, log=False) for m in grid_m]
             ax.plot(px, py, color="white", linestyle="--", linewidth=1, alpha=0.8)
             if -0.5 <= px[-1] <= len(xs) - 0.5:  # label where the line leaves the top row
-                ax.text(
-                    px[-1],
-                    len(ys) - 0.45,
-                    format_value(step),
-                    fontsize=7,
-                    ha="left",
-                    va="bottom",
-                    rotation=35,
-                    clip_on=False,
-                )
+                ax.text(px[-1], len(ys) - 0.45, format_value(step), fontsize=7, ha="left",
+                        va="bottom", rotation=35, clip_on=False)
         ax.set_xlabel(f"{x}   (dashed: equal effective step {x} / (1 - {y}), labelled on top)")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(-0.5, len(ys) - 0.5)
@@ -161,13 +140,8 @@ def heatmap(
     if y:
         ax.set_ylabel(y)
     epochs = result.settings.get("epochs")
-    ax.set_title(
-        f"final {metric}"
-        + (f" after {epochs} epochs" if epochs else "")
-        + " (mean ± spread over seeds)",
-        fontsize=10,
-        pad=22,
-    )
+    ax.set_title(f"final {metric}" + (f" after {epochs} epochs" if epochs else "")
+                 + " (mean ± spread over seeds)", fontsize=10, pad=22)
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=metric)
     fig.tight_layout()
     return _save(fig, path, plt)
@@ -188,11 +162,8 @@ def curves(
     x, y = _axes(result, x, y)
     xs, ys = _values(result, x), _values(result, y)
     fig, axes = plt.subplots(
-        len(metrics),
-        len(ys),
-        figsize=(3.6 * len(ys) + 1.5, 2.8 * len(metrics)),
-        squeeze=False,
-        sharex=True,
+        len(metrics), len(ys), figsize=(3.6 * len(ys) + 1.5, 2.8 * len(metrics)),
+        squeeze=False, sharex=True,
     )
     cmap = plt.get_cmap("plasma")
     for col, yv in enumerate(ys):
@@ -200,10 +171,8 @@ def curves(
             ax = axes[row][col]
             for k, xv in enumerate(xs):
                 runs = [
-                    r
-                    for r in result.runs
-                    if r["config"].get(x) == xv
-                    and (y is None or r["config"].get(y) == yv)
+                    r for r in result.runs
+                    if r["config"].get(x) == xv and (y is None or r["config"].get(y) == yv)
                     and r["history"].get(metric)
                 ]
                 if not runs:
@@ -211,11 +180,9 @@ def curves(
                 longest = max(len(r["history"][metric]) for r in runs)
                 epochs, mean, low, high = [], [], [], []
                 for e in range(longest):
-                    vals = [
-                        r["history"][metric][e]
-                        for r in runs
-                        if e < len(r["history"][metric]) and math.isfinite(r["history"][metric][e])
-                    ]
+                    vals = [r["history"][metric][e] for r in runs
+                            if e < len(r["history"][metric])
+                            and math.isfinite(r["history"][metric][e])]
                     if vals:
                         epochs.append(e + 1)
                         mean.append(sum(vals) / len(vals))
@@ -272,7 +239,8 @@ def write_report(result: SweepResult, path: Path, metric: str = "val_accuracy") 
     rows = result.table(metric)
     head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0]) if rows else ""
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(format_value(v))}</td>" for v in row.values()) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(format_value(v))}</td>" for v in row.values())
+        + "</tr>"
         for row in rows
     )
     settings = ", ".join(

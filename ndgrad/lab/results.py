@@ -185,12 +185,10 @@ class SweepResult:
             out.append(self._effective_step_sentence(summaries))
         else:
             out.append(
-                "Diverged: "
-                + "; ".join(
+                "Diverged: " + "; ".join(
                     f"{s.label(self.params)} ({s.n_diverged} of {len(s.statuses)} seeds)"
                     for s in diverged
-                )
-                + "."
+                ) + "."
             )
         if "learning_rate" in self.params and "momentum" in self.params:
             out.extend(self._momentum_sentences(summaries, metric))
@@ -198,8 +196,7 @@ class SweepResult:
         failed = [s for s in summaries if s.errors]
         if failed:
             out.append(
-                "Failed: "
-                + "; ".join(f"{s.label(self.params)}: {s.errors[0]}" for s in failed)
+                "Failed: " + "; ".join(f"{s.label(self.params)}: {s.errors[0]}" for s in failed)
                 + "."
             )
         return [s for s in out if s]
@@ -233,13 +230,8 @@ class SweepResult:
             if s.values and m < 1:
                 step = float(f"{s.config['learning_rate'] / (1 - m):.6g}")
                 steps.setdefault(step, []).append(s)
-        pairs = [
-            (a, b)
-            for group in steps.values()
-            for a in group
-            for b in group
-            if a.config["momentum"] < b.config["momentum"]
-        ]
+        pairs = [(a, b) for group in steps.values() for a in group for b in group
+                 if a.config["momentum"] < b.config["momentum"]]
         if not pairs:
             return ""
         gaps = [abs(a.mean - b.mean) for a, b in pairs]
@@ -282,8 +274,7 @@ class SweepResult:
             if parts:
                 out.append(
                     f"At learning_rate={format_value(lr)} (against momentum {m0}): "
-                    + "; ".join(parts)
-                    + "."
+                    + "; ".join(parts) + "."
                 )
         return out
 

@@ -111,10 +111,8 @@ def sweep(
         db.add(all_cells)
         todo = db.todo(all_cells, retry_failed=retry_failed)
         finished = len(all_cells) - len(todo)
-        say = (
-            (lambda text: print(text, file=stream, flush=True))
-            if progress is not False
-            else (lambda text: None)
+        say = (lambda text: print(text, file=stream, flush=True)) if progress is not False else (
+            lambda text: None
         )
         say(
             f"sweep: {len(configs)} config(s) x {len(all_cells) // len(configs)} seed(s) = "
@@ -141,10 +139,8 @@ def sweep(
             if todo:
                 executor.run(todo, build, data, options, on_event)
         except KeyboardInterrupt:
-            say(
-                f"sweep interrupted: what finished is stored in {out}; run the same sweep "
-                "again to resume"
-            )
+            say(f"sweep interrupted: what finished is stored in {out}; run the same sweep "
+                "again to resume")
             raise
         finally:
             if shown is not None:

@@ -71,9 +71,8 @@ class Normalization(Layer):
         n = self.mean.shape[0]
         values = []
         for name, v in (("mean", mean), ("variance", variance)):
-            t = tensor(
-                [v] * n if isinstance(v, (int, float)) else v, dtype=self.dtype, device=self.device
-            )
+            t = tensor([v] * n if isinstance(v, (int, float)) else v, dtype=self.dtype,
+                       device=self.device)
             if t.shape != (n,):
                 raise ShapeError(
                     f"Normalization: {name} must be one number or one per feature ({n}). "

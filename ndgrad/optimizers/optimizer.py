@@ -197,10 +197,8 @@ class Optimizer:
             )
         iterations, slots = state["iterations"], state["slots"]
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(
-                f"{name}.set_state: iterations must be an int >= 0. Received "
-                f"iterations={iterations!r}"
-            )
+            raise ValueError(f"{name}.set_state: iterations must be an int >= 0. Received "
+                             f"iterations={iterations!r}")
         if set(slots) != set(self._slots):
             raise ValueError(
                 f"{name}.set_state: the state has slots {sorted(slots)}, this optimizer "
