@@ -4,8 +4,9 @@
 convolutions, whose algorithm is `winograd`: NumPy and BLAS, importable without numba),
 `pooling` (max pooling's argmax, the gradient's scatter and its adjoint gather), `fused`
 (bias + relu on a product's output, the relu mask applied to a gradient, softmax
-cross-entropy), `optimizers` (one pass per weight array for SGD, RMSprop and Adam). Only `NumpyBackend` calls them, through its primitives; the NumPy code of every
-primitive stays the reference and the fallback.
+cross-entropy), `optimizers` (one pass per weight array for SGD, RMSprop and Adam). Only
+`NumpyBackend` calls them, through its primitives; the NumPy code of every primitive stays the
+reference and the fallback.
 
 `ENABLED` is False when ``NDGRAD_KERNELS=numpy`` is set or numba is not installed (then one
 warning says so). Kernels are compiled once and cached on disk (``cache=True``: next to this
