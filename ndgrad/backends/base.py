@@ -227,6 +227,13 @@ class Backend:
         n, oh, ow, kh, kw, c = w.shape  # no -1: it is ambiguous for an empty batch
         return self.xp.reshape(w, (n * oh * ow, kh * kw * c))
 
+    def winograd(self, x: Any, filters: int) -> bool:
+        """Whether a 3x3, stride-1 convolution of images `x` (N, H, W, C) into `filters` channels
+        takes this backend's Winograd path (`winograd_conv`, `winograd_grad_tiles`,
+        `winograd_input_grad`, `winograd_kernel_grad`: the NumPy backend's); the base has
+        none, so convolutions take im2col (the reference)."""
+        return False
+
     def windows(self, x: Any, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         """Sliding windows of (N, H, W, C) as (N, OH, OW, KH, KW, C): stacked strided taps."""
         xp = self.xp

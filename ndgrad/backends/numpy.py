@@ -16,12 +16,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .._dtypes import DType
 from . import kernels
 from .base import Backend, _is_basic
+from .kernels import winograd as wino
 
 # float32 only, C-contiguous only: the specializations loaded at start-up, so a kernel never
 # compiles in the middle of a computation (float64, e.g. gradient checks, takes the NumPy path).
 _FLOAT32 = np.dtype(np.float32)
 _MIN = kernels.MIN_PARALLEL
 _LOCK = kernels.LOCK
+#: Winograd's output tile: F(4x4, 3x3) (4x fewer multiplies than im2col; its float32 error
+#: bound is in kernels/winograd.py).
+WINOGRAD_M = 4
 
 
 def _fast(*arrays: np.ndarray) -> bool:
@@ -230,6 +234,60 @@ class NumpyBackend(Backend):
         else:
             return False
         return True
+
+    # Winograd F(4x4, 3x3) for 3x3, stride-1 convolutions (kernels/winograd.py): float32 only
+    # (float64, e.g. gradient checks, takes im2col), with the kernels on (NDGRAD_KERNELS=numpy:
+    # im2col, the reference), from 8 channels in and out (a first layer's one or three
+    # channels make products too thin for the tiles to pay) and 8 x 8 outputs (on smaller
+    # images most of each 4 x 4 tile is padding: 5 x 5 -> 3 x 3 took twice im2col's time).
+    def winograd(self, x: np.ndarray, filters: int) -> bool:
+        return (
+            kernels.ENABLED
+            and x.dtype == _FLOAT32
+            and x.shape[3] >= 8
+            and filters >= 8
+            and (x.shape[1] - 2) * (x.shape[2] - 2) >= 64
+            and x.size >= _MIN
+            and kernels.wait()
+        )
+
+    def winograd_conv(self, x: np.ndarray, w: np.ndarray, b: Any, relu: bool) -> tuple:
+        """(relu(conv(x, w) + b), saved): the output, and the transformed input and kernel
+        for the gradients (`saved`, passed back to `winograd_*_grad`)."""
+        x = np.ascontiguousarray(x)
+        with _LOCK:
+            y, v, u = wino.forward(x, w, WINOGRAD_M, b, relu, self._compiled(x, w, b))
+        return y, (v, u)
+
+    def winograd_grad_tiles(self, g: np.ndarray) -> np.ndarray:
+        g = np.ascontiguousarray(g)
+        with _LOCK:
+            return wino.grad_tiles(g, WINOGRAD_M, self._compiled(g))
+
+    def winograd_input_grad(
+        self, g: np.ndarray, w: np.ndarray, dm: Any = None, saved: Any = None
+    ) -> np.ndarray:
+        g = np.ascontiguousarray(g)
+        u = None if saved is None else saved[1]
+        with _LOCK:
+            return wino.input_grad(g, w, WINOGRAD_M, self._compiled(g, w), dm, u)
+
+    def winograd_kernel_grad(
+        self, x: np.ndarray, g: np.ndarray, dm: Any = None, saved: Any = None
+    ) -> np.ndarray:
+        x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
+        v = None if saved is None else saved[0]
+        with _LOCK:
+            return wino.kernel_grad(x, g, WINOGRAD_M, self._compiled(x, g), v, dm)
+
+    @staticmethod
+    def _compiled(*arrays: Any) -> bool:
+        """The tile transforms compiled (float32, loaded kernels) or in NumPy."""
+        return (
+            kernels.ENABLED
+            and kernels.READY.is_set()
+            and all(a is None or a.dtype == _FLOAT32 for a in arrays)
+        )
 
     def windows(self, x: np.ndarray, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         w = sliding_window_view(x, size, axis=(1, 2))  # (N, H', W', C, KH, KW), a view
