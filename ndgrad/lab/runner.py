@@ -122,7 +122,7 @@ def run_cell(
         from ..callbacks import TensorBoard
 
         name = cell.label().replace(" ", "_")
-        callbacks.append(TensorBoard(os.path.join(tensorboard, name)))
+        callbacks.append(TensorBoard(os.path.join(tensorboard, name), hparams=dict(cell.config)))
     model.fit(
         data.x_train,
         data.y_train,
