@@ -16,6 +16,7 @@ from ._tensor import Tensor
 from .creation import arange, tensor
 from .errors import ShapeError
 from .ops.fused import sparse_softmax_cross_entropy
+from .ops.logits import logits_of
 
 EPSILON = 1e-7
 
@@ -36,13 +37,6 @@ def _targets(y_true: Any, y_pred: Tensor) -> Tensor:
     return y_true
 
 
-def _logits_of(y_pred: Tensor, kind: str) -> Tensor | None:
-    """The logits `y_pred` was computed from by softmax over its last axis or by sigmoid
-    (recorded on the tensor itself, so it works under no_grad too), else None."""
-    made_by, logits = getattr(y_pred, "_logits", (None, None))
-    return logits if made_by == kind else None
-
-
 def sparse_categorical_crossentropy(
     y_true: Any, y_pred: Tensor, from_logits: bool = False
 ) -> Tensor:
@@ -55,7 +49,7 @@ def sparse_categorical_crossentropy(
             f"sparse_categorical_crossentropy: labels of shape {y_true.shape} do not match "
             f"predictions of shape {y_pred.shape}; expected labels {y_pred.shape[:-1]}"
         )
-    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+    logits = y_pred if from_logits else logits_of(y_pred, "softmax")
     if logits is not None:
         c = logits.shape[-1]
         return ops.reshape(
@@ -92,7 +86,7 @@ def categorical_crossentropy(
         )
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
-    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+    logits = y_pred if from_logits else logits_of(y_pred, "softmax")
     if logits is not None:
         return -ops.sum(y_true * ops.log_softmax(logits, -1), -1)
     probs = y_pred / ops.sum(y_pred, -1, keepdims=True)
@@ -107,7 +101,7 @@ def binary_crossentropy(
     broadcast_shapes(y_true.shape, y_pred.shape, op="binary_crossentropy")
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    logits = y_pred if from_logits else _logits_of(y_pred, "sigmoid")
+    logits = y_pred if from_logits else logits_of(y_pred, "sigmoid")
     if logits is not None:  # max(x, 0) - x * y + log(1 + exp(-|x|)), stable for any x
         per = ops.relu(logits) - logits * y_true + ops.softplus(-ops.abs(logits))
     else:

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import layers as _layers
 from ._files import atomic_write
+from ._tensor import bump_version
 from .errors import ModelFileError, ShapeError
 
 _REGISTRY: dict[str, type] = {name: getattr(_layers, name) for name in _layers.__all__}
@@ -138,7 +139,7 @@ def _assign(model: Any, arrays: dict[str, np.ndarray], where: str, in_model_file
     _check_arrays(named, arrays, f"{where}: the weights of model '{model.name}'", in_model_file)
     for path, w in named.items():
         w.data = w.backend.from_numpy(arrays[path].astype(w.dtype.name, copy=True))
-        w._version[0] += 1
+        bump_version(w)
 
 
 def save_weights(model: Any, path: str | os.PathLike[str]) -> None:

@@ -57,10 +57,10 @@ class Backend:
         self.native_device = self._native_device()
         native = {d: self._native_dtype_named(d.name) for d in _dtypes.ALL}
         # A dtype the library lacks (array-api-strict has no float16) is simply not offered.
-        self._to_native = {d: n for d, n in native.items() if n is not None}
-        self._from_native = {v: k for k, v in self._to_native.items()}
-        self.bool_native = self._to_native[_dtypes.bool_]
-        self._array_type = type(self.xp.asarray(0, device=self.native_device))
+        self.to_native = {d: n for d, n in native.items() if n is not None}
+        self.from_native = {v: k for k, v in self.to_native.items()}
+        self.bool_native = self.to_native[_dtypes.bool_]
+        self.array_type = type(self.xp.asarray(0, device=self.native_device))
         self.seed(None)
 
     def __repr__(self) -> str:
@@ -84,9 +84,9 @@ class Backend:
     # -- dtypes and conversion -------------------------------------------------------------
     def native_dtype(self, dtype: DType) -> Any:
         """This library's dtype for `dtype`; a DTypeError when the device does not offer it."""
-        native = self._to_native.get(dtype)
+        native = self.to_native.get(dtype)
         if native is None:
-            offered = ", ".join(d.name for d in self._to_native)
+            offered = ", ".join(d.name for d in self.to_native)
             raise DTypeError(
                 f"dtype {dtype.name} is not available on device {self.name!r}. "
                 f"Available dtypes: {offered}"
@@ -94,10 +94,10 @@ class Backend:
         return native
 
     def dtype_of(self, array: Any) -> DType:
-        return self._from_native[array.dtype]
+        return self.from_native[array.dtype]
 
     def is_array(self, obj: Any) -> bool:
-        return isinstance(obj, self._array_type)
+        return isinstance(obj, self.array_type)
 
     def asarray(self, data: Any, dtype: DType | None = None, copy: bool | None = None) -> Any:
         """`data` (nested lists, scalars, NumPy arrays, this backend's arrays) as an array here."""

@@ -65,7 +65,7 @@ class CupyBackend(Backend):
 
     def astype(self, array: Any, dtype: DType) -> Any:
         with self.activate():
-            return array.astype(self._to_native[dtype])
+            return array.astype(self.to_native[dtype])
 
     def getitem(self, array: Any, index: tuple) -> Any:
         return array[index]
@@ -143,7 +143,7 @@ class CupyBackend(Backend):
             self.rng = cupy.random.default_rng(seed)
 
     def random(self, kind: str, shape: tuple[int, ...], dtype: DType, **kw: Any) -> Any:
-        rng, native = self.rng, self._to_native[dtype]
+        rng, native = self.rng, self.to_native[dtype]
         real = cupy.float64 if dtype.name == "float64" else cupy.float32
         if kind == "uniform":
             out = rng.random(shape, dtype=real)

@@ -56,7 +56,7 @@ class NumpyBackend(Backend):
         return isinstance(obj, np.ndarray)
 
     def asarray(self, data: Any, dtype: DType | None = None, copy: bool | None = None) -> Any:
-        native = None if dtype is None else self._to_native[dtype]
+        native = None if dtype is None else self.to_native[dtype]
         return np.array(data, dtype=native, copy=copy)
 
     def from_numpy(self, array: np.ndarray) -> np.ndarray:
@@ -66,7 +66,7 @@ class NumpyBackend(Backend):
         return array
 
     def astype(self, array: np.ndarray, dtype: DType) -> np.ndarray:
-        return array.astype(self._to_native[dtype])
+        return array.astype(self.to_native[dtype])
 
     def coerce(self, result: Any) -> np.ndarray:
         return np.asarray(result)
@@ -244,7 +244,7 @@ class NumpyBackend(Backend):
 
     def random(self, kind: str, shape: tuple[int, ...], dtype: DType, **kw: Any) -> np.ndarray:
         rng = self.rng
-        native = self._to_native[dtype]
+        native = self.to_native[dtype]
         if kind == "uniform" and dtype.kind == "f" and dtype.itemsize >= 4:
             out = rng.random(shape, dtype=native)
             if (kw["low"], kw["high"]) != (0.0, 1.0):

@@ -1,5 +1,10 @@
-"""All tensor operations. Each op class lives with its public function in one module."""
+"""All tensor operations. Each op class lives with its public function in one module.
 
+Importing this package also gives `Tensor` its computing methods (`methods.attach`): Tensor
+itself imports no op.
+"""
+
+from .._tensor import Tensor as _Tensor
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .convert import astype, clone, inplace, to
 from .elementwise import (
@@ -46,6 +51,7 @@ from .elementwise import (
 from .fused import linear, sparse_softmax_cross_entropy
 from .index import getitem, setitem
 from .linalg import dot, einsum, matmul, outer, tensordot
+from .methods import attach as _attach
 from .nn import log_softmax, softmax
 from .reduce import argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
 from .shape import (
@@ -154,3 +160,5 @@ __all__ = [
     "var",
     "where",
 ]
+
+_attach(_Tensor)  # t + u, t.sum(), t.backward() ...: see methods.py

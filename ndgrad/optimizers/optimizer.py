@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .._tensor import Tensor
+from .._tensor import Tensor, bump_version
 from ..backends.registry import get_backend
 from ..errors import DeviceError, ShapeError
 from .schedules import LearningRateSchedule, deserialize, serialize
@@ -314,7 +314,7 @@ class Optimizer:
         for g, v in pairs:
             with v.backend.activate():
                 self.update_step(g, v, lr)
-            v._version[0] += 1
+            bump_version(v)
         self.iterations += 1
 
     def _check(self, grads: list[Any], variables: list[Tensor]) -> list[tuple[Any, Tensor]]:
