@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops
+from ._registry import Registry
 from ._shapes import broadcast_shapes
 from ._tensor import Tensor
 from .creation import arange, tensor
@@ -158,6 +159,12 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
+def _key(identifier: object) -> str:
+    """A loss's registered name: class names in snake case, other names in lower case."""
+    name = str(identifier)
+    return _snake(name) if name[:1].isupper() else name.lower()
+
+
 class SparseCategoricalCrossentropy(Loss):
     fn = staticmethod(sparse_categorical_crossentropy)
 
@@ -198,16 +205,20 @@ class Huber(Loss):
         super().__init__(name, delta=delta)
 
 
-LOSSES: dict[str, type[Loss]] = {
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy,
-    "mean_squared_error": MeanSquaredError,
-    "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "mae": MeanAbsoluteError,
-    "huber": Huber,
-}
+LOSSES: Registry[type[Loss]] = Registry(
+    "loss",
+    {
+        "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+        "categorical_crossentropy": CategoricalCrossentropy,
+        "binary_crossentropy": BinaryCrossentropy,
+        "mean_squared_error": MeanSquaredError,
+        "mse": MeanSquaredError,
+        "mean_absolute_error": MeanAbsoluteError,
+        "mae": MeanAbsoluteError,
+        "huber": Huber,
+    },
+    normalize=_key,
+)
 
 
 def get(identifier: str | Loss | Callable[..., Tensor]) -> Loss | Callable[..., Tensor]:
@@ -216,10 +227,4 @@ def get(identifier: str | Loss | Callable[..., Tensor]) -> Loss | Callable[..., 
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
-    key = _snake(str(identifier)) if str(identifier)[:1].isupper() else str(identifier).lower()
-    try:
-        return LOSSES[key]()
-    except KeyError:
-        raise ValueError(
-            f"unknown loss {identifier!r}. Valid names: {', '.join(sorted(LOSSES))}"
-        ) from None
+    return LOSSES.lookup(identifier)()

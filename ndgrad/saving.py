@@ -22,10 +22,17 @@ import numpy as np
 
 from . import layers as _layers
 from ._files import atomic_write
+from ._registry import Registry
 from ._tensor import bump_version
 from .errors import ModelFileError, ShapeError
 
-_REGISTRY: dict[str, type] = {name: getattr(_layers, name) for name in _layers.__all__}
+_REGISTRY: Registry[type] = Registry(
+    "layer class",
+    {name: getattr(_layers, name) for name in _layers.__all__},
+    normalize=None,
+    message="unknown {kind} {name}; register custom classes with ndgrad.saving.register. "
+    "Known: {names}",
+)
 
 _MODEL_FILE = (
     "expected an ndgrad model written by model.save: a zip archive holding config.json and "
@@ -47,14 +54,11 @@ def layer_config(layer: Any) -> dict[str, Any]:
 def layer_from_config(config: dict[str, Any]) -> Any:
     from .models import Sequential
 
-    registry = {**_REGISTRY, "Sequential": Sequential}
-    name = config["class_name"]
-    if name not in registry:
-        raise ValueError(
-            f"unknown layer class {name!r}; register custom classes with "
-            f"ndgrad.saving.register. Known: {', '.join(sorted(registry))}"
-        )
-    return registry[name].from_config(config["config"])
+    classes = Registry(
+        "layer class", {**_REGISTRY, "Sequential": Sequential}, normalize=None,
+        message=_REGISTRY.message,
+    )
+    return classes.lookup(config["class_name"]).from_config(config["config"])
 
 
 def _weights_dict(model: Any) -> dict[str, np.ndarray]:

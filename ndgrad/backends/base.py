@@ -50,6 +50,25 @@ class Backend:
     xp: Any = None
     #: `activate` does something: hot paths (Op.apply, the engine) skip the `with` when False
     needs_activation: bool = False
+    #: optimizer class -> fused update ``fn(optimizer, w, g, state, learning_rate) -> bool``
+    #: (False: it declines these arrays, the optimizer's own `update` runs). One table per
+    #: backend class, filled by its optimizers module with `fuses`.
+    fused_updates: dict[type, Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.fused_updates = {}
+
+    @classmethod
+    def fuses(cls, optimizer_class: type) -> Any:
+        """Register the decorated function as this backend's fused update for
+        `optimizer_class` (and its subclasses that keep its `update`)."""
+
+        def register(fn: Any) -> Any:
+            cls.fused_updates[optimizer_class] = fn
+            return fn
+
+        return register
 
     def __init__(self, index: int = 0) -> None:
         self.index = index
@@ -355,11 +374,6 @@ class Backend:
         s = xp.sum(e, axis=-1, keepdims=True)
         picked = xp.take_along_axis(z, xp.reshape(labels, (-1, 1)), axis=-1)
         return xp.reshape(xp.log(s) - picked, (-1,)), e / s
-
-    def optimizer_step(self, rule: str, w: Any, g: Any, *state: Any, **coeffs: float) -> bool:
-        """One fused update of `w` and its state arrays by `rule` ('sgd', 'rmsprop', 'adam');
-        False when this backend has none (the optimizer then runs its array-API code)."""
-        return False
 
     def einsum(self, subscripts: str, *arrays: Any) -> Any:
         host = [self.to_numpy(a) for a in arrays]

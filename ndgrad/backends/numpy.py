@@ -193,44 +193,6 @@ class NumpyBackend(Backend):
         kernels.fused.softmax_xent(logits, labels, probs, loss)
         return loss, probs
 
-    def optimizer_step(
-        self, rule: str, w: np.ndarray, g: np.ndarray, *state: Any, **c: float
-    ) -> bool:
-        if not _fast(w, g, *state) or not all(a.flags.c_contiguous for a in (w, g, *state)):
-            return False
-        with _LOCK:
-            return self._step(rule, w.dtype.type, [a.reshape(-1) for a in (w, g, *state)], c)
-
-    @staticmethod
-    def _step(rule: str, t: Any, flat: list, c: dict) -> bool:
-        if rule == "sgd":
-            m = flat[2] if len(flat) > 2 else flat[1]
-            kernels.optimizers.sgd(flat[0], flat[1], m, t(c["lr"]), t(c["momentum"]), c["nesterov"])
-        elif rule == "rmsprop":
-            kernels.optimizers.rmsprop(
-                *flat,
-                t(c["lr"]),
-                t(c["rho"]),
-                t(1.0 - c["rho"]),
-                t(c["momentum"]),
-                t(c["epsilon"]),
-                c["centered"],
-            )
-        elif rule == "adam":
-            kernels.optimizers.adam(
-                *flat,
-                t(c["alpha"]),
-                t(c["beta_1"]),
-                t(1.0 - c["beta_1"]),
-                t(c["beta_2"]),
-                t(1.0 - c["beta_2"]),
-                t(c["epsilon"]),
-                c["amsgrad"],
-            )
-        else:
-            return False
-        return True
-
     def windows(self, x: np.ndarray, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         w = sliding_window_view(x, size, axis=(1, 2))  # (N, H', W', C, KH, KW), a view
         w = w[:, :: strides[0], :: strides[1]]
