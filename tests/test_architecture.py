@@ -222,3 +222,31 @@ def test_no_module_outside_backends_reads_a_backends_private_attributes() -> Non
             and "backend" in ast.unparse(node.value).lower()
         }
         assert not used, (name, sorted(used))
+
+
+#: ops modules in the order ops/__init__ states: each imports only those before it
+OPS_ORDER = [
+    "logits",
+    "elementwise",
+    "shape",
+    "reduce",
+    "linalg",
+    "index",
+    "convert",
+    "nn",
+    "fused",
+    "pooling",
+    "conv",
+    "methods",
+]
+
+
+def test_ops_modules_import_only_the_ones_before_them() -> None:
+    edges = graph()
+    ops_modules = {m.rpartition(".")[2] for m in edges if m.startswith("ndgrad.ops.")}
+    assert ops_modules == set(OPS_ORDER)
+    for i, name in enumerate(OPS_ORDER):
+        imported = {
+            m.rpartition(".")[2] for m in edges[f"ndgrad.ops.{name}"] if m.startswith("ndgrad.ops.")
+        }
+        assert imported <= set(OPS_ORDER[:i]), (name, sorted(imported - set(OPS_ORDER[:i])))

@@ -1,7 +1,25 @@
-"""All tensor operations. Each op class lives with its public function in one module.
+"""All tensor operations.
 
-Importing this package also gives `Tensor` its computing methods (`methods.attach`): Tensor
-itself imports no op.
+Where an op goes (the rule; a new op follows it):
+
+- Each `Op` class lives in the module of the public function that applies it.
+- A module imports only the modules named before it in the next item (and `logits`, which
+  imports no op), so ops import one way (tests/test_architecture.py checks the order).
+- The module is chosen by what the op does to shapes: `elementwise` (each output element from
+  the input elements at its position: arithmetic, comparisons, math, and the element-wise
+  activations relu, sigmoid, gelu ...), `shape` (moves or copies elements: reshape, transpose,
+  concatenate, pad ...), `reduce` (fewer elements: sum, mean, max, logsumexp ...), `linalg`
+  (products: matmul, einsum ...), `index` (``t[i]`` and ``t[i] = v``), `convert` (dtype,
+  device, copies, in-place arithmetic), `nn` (normalizations along an axis: softmax,
+  log-softmax), `fused` (one node where a composition would be several, for speed or
+  stability: linear, softmax cross-entropy), `pooling` (window maxima and their gradient
+  route) and `conv` (im2col, convolution).
+- `logits` records which logits a softmax or sigmoid output came from (for the losses);
+  `methods` attaches Tensor's computing methods: Tensor itself imports no op.
+
+One placement still breaks the rule: `max_pool2d` and `avg_pool2d` are defined in `conv.py`
+(they share its window helpers) while `MaxPool2D` is in `pooling.py`; moving them waits for the
+Conv2D work in `conv.py` to land (see docs/architecture.md).
 """
 
 from .._tensor import Tensor as _Tensor
