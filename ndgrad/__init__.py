@@ -38,7 +38,7 @@ from .autograd import (
     value_and_grad,
 )
 from .backends import device, devices
-from .backends import numpy_optimizers as _numpy_optimizers  # noqa: F401  (fused updates)
+from .backends.numpy import optimizers as _numpy_optimizers  # noqa: F401  (fused updates)
 from .creation import (
     arange,
     eye,

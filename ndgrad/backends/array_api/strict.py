@@ -11,10 +11,10 @@ from typing import Any
 
 import array_api_strict
 
-from .base import Backend
+from . import ArrayApiBackend
 
 
-class StrictBackend(Backend):
+class StrictBackend(ArrayApiBackend):
     kind = "strict"
     xp = array_api_strict
 

@@ -2,10 +2,10 @@
 
 Each function is registered for an optimizer class with ``@NumpyBackend.fuses(Class)`` and
 computes that class's `update` (same formulas, same order of operations, in the weights'
-dtype) with a numba kernel of `kernels/optimizers.py`. It returns False, and the optimizer
-runs its own array-API `update`, unless the kernels are on and every array is float32,
-C-contiguous and large enough. This module names the optimizer classes it fuses, so it sits
-above `ndgrad.optimizers`; `ndgrad/__init__` imports it (nothing below does).
+dtype) with a numba loop of `kernels/optimizers.py`. It returns False, and the optimizer runs
+its own array-API `update`, unless the kernels are on and every array is float32, C-contiguous
+and large enough. This module names the optimizer classes it fuses, so it sits above
+`ndgrad.optimizers`: `ndgrad/__init__` imports it, nothing below it does.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizers.adam import Adam
-from ..optimizers.rmsprop import RMSprop
-from ..optimizers.sgd import SGD
-from . import kernels
-from .numpy import _LOCK, NumpyBackend, _fast
+from ...optimizers.adam import Adam
+from ...optimizers.rmsprop import RMSprop
+from ...optimizers.sgd import SGD
+from . import _LOCK, NumpyBackend, _fast, kernels
 
 
 def _ready(*arrays: np.ndarray) -> bool:
