@@ -23,8 +23,9 @@ folder, ``backends/<backend>/<family>.py``):
 - `optimizers`: fused updates registered by optimizer class with `Backend.fuses` (without
   them each optimizer runs its own array-API `update`).
 
-A new backend: a package ``backends/<name>/`` whose class subclasses `ArrayApiBackend` and
-writes the core, a row in `kinds.py`, then family modules as speed requires.
+A new backend: a package ``backends/<name>/`` whose class subclasses `Backend` (the core plus
+all the fallbacks) and writes the core, a row in `kinds.py`, then family modules as speed
+requires.
 """
 
 from __future__ import annotations
@@ -37,12 +38,17 @@ import numpy as np
 from .. import _dtypes
 from .._dtypes import DType
 from ..errors import DTypeError
+from .array_api.creation import Creation
+from .array_api.indexing import Indexing
+from .array_api.math import Math
+from .array_api.nn import NN
+from .array_api.random import Random
 from .kinds import KINDS
 
 _NO_CONTEXT = contextlib.nullcontext()
 
 
-class Backend:
+class Core:
     """One device kind: `kind` ('cpu', 'strict', 'cuda'), `index`, `name` and namespace `xp`."""
 
     kind: str = ""
@@ -151,3 +157,8 @@ class Backend:
 
     def synchronize(self) -> None:
         """Wait for queued device work (no-op on CPU)."""
+
+
+class Backend(Creation, Indexing, Math, NN, Random, Core):
+    """The core contract plus every family's Array-API fallback: correct on any Array-API
+    library, not fast. Every backend subclasses it and overrides what its library does faster."""

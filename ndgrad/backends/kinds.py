@@ -27,13 +27,11 @@ class DeviceKind:
         return f"{self.name}:{index}" if self.numbered else self.name
 
 
+#: in the order `ndgrad.devices()` lists them; errors and help name them alphabetically
 KINDS: dict[str, DeviceKind] = {
     k.name: k
     for k in (
         DeviceKind("cpu", "numpy", "NumpyBackend", False, None, "NumPy"),
-        DeviceKind(
-            "cuda", "cupy", "CupyBackend", True, "cupy", "ndgrad[cuda] and an NVIDIA GPU"
-        ),
         DeviceKind(
             "strict",
             "array_api.strict",
@@ -41,6 +39,9 @@ KINDS: dict[str, DeviceKind] = {
             False,
             "array_api_strict",
             "the array-api-strict package (ndgrad[dev])",
+        ),
+        DeviceKind(
+            "cuda", "cupy", "CupyBackend", True, "cupy", "ndgrad[cuda] and an NVIDIA GPU"
         ),
     )
 }
@@ -53,7 +54,7 @@ def _join(items: list[str]) -> str:
 def device_examples() -> str:
     """The device strings, quoted, for errors: 'cpu', 'cuda', 'cuda:1' or 'strict'."""
     out: list[str] = []
-    for k in KINDS.values():
+    for k in sorted(KINDS.values(), key=lambda k: k.name):
         out += [repr(k.name)] + ([repr(f"{k.name}:1")] if k.numbered else [])
     return _join(out)
 
@@ -61,6 +62,6 @@ def device_examples() -> str:
 def device_help() -> str:
     """The device strings for a command's help: cpu, cuda, cuda:N or strict."""
     out: list[str] = []
-    for k in KINDS.values():
+    for k in sorted(KINDS.values(), key=lambda k: k.name):
         out += [k.name] + ([f"{k.name}:N"] if k.numbered else [])
     return _join(out)

@@ -20,7 +20,6 @@ import cupy
 import numpy as np
 
 from ..._dtypes import DType
-from ..array_api import ArrayApiBackend
 from ..base import Backend
 from .creation import CupyCreation
 from .indexing import CupyIndexing
@@ -29,7 +28,7 @@ from .nn import CupyNN
 from .random import CupyRandom
 
 
-class CupyBackend(CupyCreation, CupyIndexing, CupyMath, CupyNN, CupyRandom, ArrayApiBackend):
+class CupyBackend(CupyCreation, CupyIndexing, CupyMath, CupyNN, CupyRandom, Backend):
     kind = "cuda"
     xp = array_api_compat.cupy
     needs_activation = True

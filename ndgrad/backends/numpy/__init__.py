@@ -45,7 +45,7 @@ def _int8(arg: np.ndarray) -> bool:
 
 
 # The families use the helpers above: imported once they exist.
-from ..array_api import ArrayApiBackend  # noqa: E402
+from ..base import Backend  # noqa: E402
 from .creation import NumpyCreation  # noqa: E402
 from .indexing import NumpyIndexing  # noqa: E402
 from .math import NumpyMath  # noqa: E402
@@ -53,7 +53,7 @@ from .nn import NumpyNN  # noqa: E402
 from .random import NumpyRandom  # noqa: E402
 
 
-class NumpyBackend(NumpyCreation, NumpyIndexing, NumpyMath, NumpyNN, NumpyRandom, ArrayApiBackend):
+class NumpyBackend(NumpyCreation, NumpyIndexing, NumpyMath, NumpyNN, NumpyRandom, Backend):
     kind = "cpu"
     xp = np
 
