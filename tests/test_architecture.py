@@ -250,3 +250,21 @@ def test_ops_modules_import_only_the_ones_before_them() -> None:
             m.rpartition(".")[2] for m in edges[f"ndgrad.ops.{name}"] if m.startswith("ndgrad.ops.")
         }
         assert imported <= set(OPS_ORDER[:i]), (name, sorted(imported - set(OPS_ORDER[:i])))
+
+
+def test_the_picture_in_the_docs_is_the_current_graph(tmp_path: Path) -> None:
+    """docs/figures/architecture.svg is what docs/figures/architecture.py draws from today's
+    imports: a change to the import graph without `make figures` fails here."""
+    import importlib.util
+
+    import matplotlib
+
+    figures = ROOT.parent / "docs" / "figures"
+    spec = importlib.util.spec_from_file_location("make_figures", figures / "make_figures.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)  # type: ignore[union-attr]
+    matplotlib.use("Agg")
+    with matplotlib.rc_context(script.RC):
+        script.FIGURES["architecture.svg"](tmp_path / "architecture.svg")
+    drawn = (tmp_path / "architecture.svg").read_bytes()
+    assert drawn == (figures / "architecture.svg").read_bytes(), "run `make figures`"
