@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ SOURCES = (
     ROOT / "ndgrad" / "lab" / "report.py",
     ROOT / "ndgrad" / "lab" / "results.py",
     LAB_RUN / "lab.sqlite",
+    HERE / "architecture.py",
+    ROOT / "tests" / "test_architecture.py",
     *sorted((ROOT / "ndgrad" / "viz").glob("*.py")),
 )
 
@@ -530,6 +533,18 @@ def lab_curves(path: Path) -> None:
     from ndgrad.lab import SweepResult
 
     SweepResult.load(LAB_RUN).curves(path)
+
+
+# -- the package itself ---------------------------------------------------------------------
+
+
+@figure("architecture.svg")
+def architecture(path: Path) -> None:
+    """The layers of the package from its import graph (docs/architecture.md)."""
+    spec = importlib.util.spec_from_file_location("architecture", HERE / "architecture.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module.draw(path)
 
 
 def main() -> None:

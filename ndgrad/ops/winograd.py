@@ -1,5 +1,5 @@
 """3x3, stride-1 convolutions by the backend's Winograd path (the NumPy backend's
-F(4x4, 3x3), `backends/kernels/winograd.py`), for the backends that have one: three ops,
+F(4x4, 3x3), `backends/numpy/kernels/winograd.py`), for the backends that have one: three ops,
 each the others' gradient, so second derivatives work as through im2col (the reference,
 `ops/conv.py`, which every other convolution takes).
 

@@ -1,4 +1,4 @@
-"""Winograd's 3x3 convolutions (`ndgrad/backends/kernels/winograd.py`) against im2col, the
+"""Winograd's 3x3 convolutions (`ndgrad/backends/numpy/kernels/winograd.py`) against im2col, the
 reference, over generated shapes: the output, the input gradient and the kernel gradient, by
 F(2x2, 3x3) and F(4x4, 3x3), with the tile transforms in NumPy and compiled. Each float32
 result must lie within the error bound its module docstring states, computed here from the
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ndgrad.backends.base import Backend
-from ndgrad.backends.kernels import winograd
+from ndgrad.backends.numpy.kernels import winograd
 from ndgrad.backends.registry import get_backend
 
 CPU = get_backend("cpu")

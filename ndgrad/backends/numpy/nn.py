@@ -1,9 +1,6 @@
-"""The default CPU backend: NumPy arrays, BLAS matmuls, zero-copy sliding windows, and compiled
-kernels (`kernels/`, numba) for the memory-bound work around them: col2im, max pooling's
-gradient route, bias + relu, relu masks, softmax cross-entropy and optimizer steps. Each
-primitive falls back to its NumPy code (the reference) when the kernels are off
-(``NDGRAD_KERNELS=numpy``, or no numba), for dtypes other than float32/float64, and for
-arrays too small to be worth a kernel call.
+"""The NumPy backend's nn family: network primitives: im2col and its adjoint col2im, sliding
+windows, max pooling and its gradient route, bias + relu in place, the relu mask, softmax cross-
+entropy. Fast paths over the Array-API fallbacks (`super()`).
 """
 
 from __future__ import annotations
@@ -13,104 +10,15 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._dtypes import DType
-from . import kernels
-from .base import Backend, _is_basic
+from . import _FLOAT32, _LOCK, _MIN, _fast, _int8, kernels
 from .kernels import winograd as wino
 
-# float32 only, C-contiguous only: the specializations loaded at start-up, so a kernel never
-# compiles in the middle of a computation (float64, e.g. gradient checks, takes the NumPy path).
-_FLOAT32 = np.dtype(np.float32)
-_MIN = kernels.MIN_PARALLEL
-_LOCK = kernels.LOCK
 #: Winograd's output tile: F(4x4, 3x3) (4x fewer multiplies than im2col; its float32 error
 #: bound is in kernels/winograd.py).
 WINOGRAD_M = 4
 
 
-def _fast(*arrays: np.ndarray) -> bool:
-    """Whether the kernels take these arrays: kernels on, float32, C-contiguous, the first
-    array big enough (then they are loaded first)."""
-    if not (
-        kernels.ENABLED
-        and arrays[0].size >= _MIN
-        and all(a.dtype == _FLOAT32 and a.flags.c_contiguous for a in arrays)
-    ):
-        return False
-    # The first large array starts loading the kernels and waits for them: from then on
-    # every call takes the same path, so a seeded run gives the same numbers every time.
-    return kernels.wait()
-
-
-def _int8(arg: np.ndarray) -> bool:
-    return arg.dtype == np.int8 and arg.flags.c_contiguous
-
-
-class NumpyBackend(Backend):
-    kind = "cpu"
-    xp = np
-
-    def _native_device(self) -> Any:
-        return "cpu"
-
-    def _native_dtype_named(self, name: str) -> np.dtype:
-        return np.dtype(name)
-
-    def is_array(self, obj: Any) -> bool:
-        return isinstance(obj, np.ndarray)
-
-    def asarray(self, data: Any, dtype: DType | None = None, copy: bool | None = None) -> Any:
-        native = None if dtype is None else self._to_native[dtype]
-        return np.array(data, dtype=native, copy=copy)
-
-    def from_numpy(self, array: np.ndarray) -> np.ndarray:
-        return array
-
-    def to_numpy(self, array: np.ndarray) -> np.ndarray:
-        return array
-
-    def astype(self, array: np.ndarray, dtype: DType) -> np.ndarray:
-        return array.astype(self._to_native[dtype])
-
-    def coerce(self, result: Any) -> np.ndarray:
-        return np.asarray(result)
-
-    def getitem(self, array: np.ndarray, index: tuple) -> np.ndarray:
-        return array[index]
-
-    def scatter_add(self, shape: tuple[int, ...], index: tuple, values: np.ndarray) -> np.ndarray:
-        out = np.zeros(shape, dtype=values.dtype)
-        if _is_basic(index):  # slices and ints never repeat a position: plain assignment
-            out[index] = values
-        else:
-            np.add.at(out, index, values)
-        return out
-
-    def setitem(self, array: np.ndarray, index: tuple, values: np.ndarray) -> None:
-        array[index] = values
-
-    def sum(self, x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
-        return x.sum(axis=axes, keepdims=keepdims)  # the method skips np.sum's dispatch
-
-    def expand(self, g: np.ndarray, kept: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
-        out = np.empty(shape, dtype=g.dtype)  # a writable array, cheaper than broadcast_to
-        out[...] = g.reshape(kept)
-        return out
-
-    def masked(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return values * mask  # branch-free: np.where on a random mask is ~10x slower
-
-    def relu_(self, array: np.ndarray) -> None:
-        np.maximum(array, 0, out=array)
-
-    def add_into(self, out: np.ndarray, index: tuple, values: np.ndarray) -> None:
-        view = out[index]
-        # A contiguous copy first: adding a strided source with short inner runs is slower.
-        np.add(view, np.ascontiguousarray(values), out=view)
-
-    def pad(self, array: np.ndarray, pad_width: tuple, value: float = 0) -> np.ndarray:
-        return np.pad(array, pad_width, constant_values=value)
-
+class NumpyNN:
     def im2col(self, x: np.ndarray, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         if x.shape[3] >= 8:
             return super().im2col(x, size, strides)
@@ -197,44 +105,6 @@ class NumpyBackend(Backend):
         kernels.fused.softmax_xent(logits, labels, probs, loss)
         return loss, probs
 
-    def optimizer_step(
-        self, rule: str, w: np.ndarray, g: np.ndarray, *state: Any, **c: float
-    ) -> bool:
-        if not _fast(w, g, *state) or not all(a.flags.c_contiguous for a in (w, g, *state)):
-            return False
-        with _LOCK:
-            return self._step(rule, w.dtype.type, [a.reshape(-1) for a in (w, g, *state)], c)
-
-    @staticmethod
-    def _step(rule: str, t: Any, flat: list, c: dict) -> bool:
-        if rule == "sgd":
-            m = flat[2] if len(flat) > 2 else flat[1]
-            kernels.optimizers.sgd(flat[0], flat[1], m, t(c["lr"]), t(c["momentum"]), c["nesterov"])
-        elif rule == "rmsprop":
-            kernels.optimizers.rmsprop(
-                *flat,
-                t(c["lr"]),
-                t(c["rho"]),
-                t(1.0 - c["rho"]),
-                t(c["momentum"]),
-                t(c["epsilon"]),
-                c["centered"],
-            )
-        elif rule == "adam":
-            kernels.optimizers.adam(
-                *flat,
-                t(c["alpha"]),
-                t(c["beta_1"]),
-                t(1.0 - c["beta_1"]),
-                t(c["beta_2"]),
-                t(1.0 - c["beta_2"]),
-                t(c["epsilon"]),
-                c["amsgrad"],
-            )
-        else:
-            return False
-        return True
-
     # Winograd F(4x4, 3x3) for 3x3, stride-1 convolutions (kernels/winograd.py): float32 only
     # (float64, e.g. gradient checks, takes im2col), with the kernels on (NDGRAD_KERNELS=numpy:
     # im2col, the reference), from 8 channels in and out (a first layer's one or three
@@ -293,26 +163,3 @@ class NumpyBackend(Backend):
         w = sliding_window_view(x, size, axis=(1, 2))  # (N, H', W', C, KH, KW), a view
         w = w[:, :: strides[0], :: strides[1]]
         return w.transpose(0, 1, 2, 4, 5, 3)
-
-    def einsum(self, subscripts: str, *arrays: np.ndarray) -> np.ndarray:
-        return np.asarray(np.einsum(subscripts, *arrays, optimize=True))
-
-    def erf(self, x: np.ndarray) -> np.ndarray:
-        return super().erf(x).astype(x.dtype, copy=False)
-
-    def random(self, kind: str, shape: tuple[int, ...], dtype: DType, **kw: Any) -> np.ndarray:
-        rng = self.rng
-        native = self._to_native[dtype]
-        if kind == "uniform" and dtype.kind == "f" and dtype.itemsize >= 4:
-            out = rng.random(shape, dtype=native)
-            if (kw["low"], kw["high"]) != (0.0, 1.0):
-                out *= kw["high"] - kw["low"]
-                out += kw["low"]
-            return out
-        if kind == "normal" and dtype.kind == "f" and dtype.itemsize >= 4:
-            out = rng.standard_normal(shape, dtype=native)
-            if (kw["mean"], kw["std"]) != (0.0, 1.0):
-                out *= kw["std"]
-                out += kw["mean"]
-            return out
-        return super().random(kind, shape, dtype, **kw)
