@@ -21,8 +21,6 @@ ALLOWED: list[frozenset[str]] = [
     frozenset(
         {"ndgrad.models", "ndgrad.models.model", "ndgrad.models.sequential", "ndgrad.saving"}
     ),
-    frozenset({"ndgrad.lab.results", "ndgrad.lab.sweep"}),
-    frozenset({"ndgrad.cli", "ndgrad.lab.cli"}),
 ]
 
 
@@ -236,6 +234,7 @@ OPS_ORDER = [
     "nn",
     "fused",
     "pooling",
+    "winograd",
     "conv",
     "methods",
 ]

@@ -24,21 +24,13 @@ from typing import Any
 
 from .events import Status
 from .grid import format_value
+from .metric import lower_is_better, test_metric
 from .store import DB_NAME, Store
 
 NOISE_RULE = (
     "a difference counts when it exceeds the larger of the two configurations' spreads "
     "(population standard deviations over at least two seeds)"
 )
-
-
-def lower_is_better(metric: str) -> bool:
-    return "loss" in metric or "error" in metric
-
-
-def test_metric(metric: str) -> str:
-    """The test split's name for a validation metric: ``val_accuracy`` -> ``accuracy``."""
-    return metric[4:] if metric.startswith("val_") else metric
 
 
 def beyond_noise(a: ConfigSummary, b: ConfigSummary) -> bool | None:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import socket
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..callbacks import Callback
+from .events import Ended, EpochEnded, OnEvent, RunOptions, Started, Status
 from .grid import Cell
 
 Report = Callable[[int, Mapping[str, float]], None]
@@ -147,6 +150,29 @@ def run_cell(
         os.makedirs(models, exist_ok=True)
         model.save(os.path.join(models, f"{cell.key}.ndgrad"))
     return Outcome("done", None, seconds, test)
+
+
+def execute(
+    cell: Cell,
+    build: Callable[..., Any],
+    data: Data | None,
+    options: RunOptions,
+    emit: OnEvent,
+    node: str | None = None,
+) -> None:
+    """Run one cell where this is called, sending its events through `emit`."""
+    emit(Started(cell.key, socket.gethostname(), time.time(), options.threads, node))
+    try:
+        outcome = run_cell(
+            build, cell, data, lambda epoch, m: emit(EpochEnded(cell.key, epoch, dict(m))),
+            **options.as_kwargs(),
+        )
+    except Exception as e:  # a failing run is recorded; the sweep goes on
+        error = "".join(traceback.format_exception(e)).strip()
+        emit(Ended(cell.key, Status.FAILED, None, error, time.time()))
+        return
+    emit(Ended(cell.key, Status(outcome.status), outcome.diverged_epoch, None, time.time(),
+               dict(outcome.test)))
 
 
 class _Watch:

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .events import Ended, EpochEnded, Event, Requeued, RunOptions, Started, Status
-from .executors import Executor, LocalExecutor, execute
+from .executors import Executor, LocalExecutor
 from .grid import Cell, Config, cells, grid
 from .lock import DriverLock
 from .progress import Progress
 from .results import SweepResult
-from .runner import Data
+from .runner import Data, execute
 from .store import CSV_NAME, DB_NAME, MODELS_DIR, Store
 
 __all__ = ["CSV_NAME", "DB_NAME", "SweepInterrupted", "fingerprint", "sweep", "verify"]
@@ -133,7 +133,7 @@ def sweep(
     and raises `SweepInterrupted`; the same call then resumes.
     """
     from . import search as plans
-    from .results import lower_is_better
+    from .metric import lower_is_better
 
     if search not in plans.SEARCHES:
         raise ValueError(f"sweep: search must be one of {', '.join(plans.SEARCHES)}. "
