@@ -127,10 +127,7 @@ def _for_the_cli(message: Warning | str) -> str:
 
     if not isinstance(message, mnist.DatasetFallbackWarning):
         return str(message)
-    return (f"full MNIST unavailable ({message.reason}); using the bundled subset (4000 "
-            "training / 1000 test images). For full MNIST pass --data mnist.npz (or a folder "
-            f"of the IDX files), put the four IDX files into {message.folder}, or run once "
-            "with network access")
+    return message.for_the_cli()
 
 
 def _network(dataset: str, kind: str, x_train: Any) -> Any:

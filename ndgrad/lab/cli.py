@@ -234,7 +234,7 @@ def _run(
             pass
     except StoreBusy as e:
         raise UsageError(str(e)) from e
-    data, source, notes = mnist_data(args.data, args.subset, args.model)
+    data, source, notes = mnist_data(args.data, args.subset, args.model, for_cli=True)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"data: {source} ({len(data.x_train)} training, {len(data.x_val)} validation, "

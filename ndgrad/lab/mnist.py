@@ -20,11 +20,12 @@ MODELS = ("mlp", "convnet")
 
 
 def mnist_data(
-    path: str | None = None, subset: int | None = None, model: str = "mlp"
+    path: str | None = None, subset: int | None = None, model: str = "mlp", for_cli: bool = False
 ) -> tuple[Data, str, list[str]]:
     """(Data, where it came from, notes) for the lab: float32 pixels in [0, 1], shaped for
     `model`; `subset` keeps the first `subset` training images and a fifth as many from the
-    end for validation (see `split_sizes`)."""
+    end for validation (see `split_sizes`). `for_cli`: notes worded for the command line
+    (``--data`` rather than ``path=``)."""
     import numpy as np
 
     from ..datasets import mnist
@@ -36,7 +37,9 @@ def mnist_data(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = mnist.load(path)
-    notes = [str(w.message) for w in caught]
+    notes = [w.message.for_the_cli()
+             if for_cli and isinstance(w.message, mnist.DatasetFallbackWarning)
+             else str(w.message) for w in caught]
     x, y = data.x_train, data.y_train
     n_train, n_val = split_sizes(len(x), subset, notes)
     x_val, y_val = x[len(x) - n_val :], y[len(y) - n_val :]
