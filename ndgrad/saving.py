@@ -68,7 +68,8 @@ def layer_from_config(config: dict[str, Any]) -> Any:
             f"unknown layer class {name!r}; register custom classes with "
             f"ndgrad.saving.register. Known: {', '.join(sorted(registry))}"
         )
-    return registry[name].from_config(config["config"])
+    cls: Any = registry[name]
+    return cls.from_config(config["config"])
 
 
 def _weights_dict(model: Any) -> dict[str, np.ndarray]:
@@ -84,7 +85,7 @@ def _encode(arrays: dict[str, np.ndarray], fmt: str) -> bytes:
     if fmt == "safetensors":
         return _safetensors.save(arrays)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle in **kwds
     return buf.getvalue()
 
 
