@@ -39,6 +39,7 @@ from .autograd import (
     value_and_grad,
 )
 from .backends import device, devices
+from .backends.numpy import optimizers as _numpy_optimizers  # noqa: F401  (fused updates)
 from .creation import (
     arange,
     eye,

@@ -35,7 +35,7 @@ def set_num_threads(n: int) -> None:
             "pip install 'ndgrad[threads]' (the lab extra includes it)"
         ) from e
 
-    from .backends.kernels import set_kernel_threads
+    from .backends.numpy.kernels import set_kernel_threads
 
     set_kernel_threads(n)  # first: loading numba may load another BLAS (SciPy's)
     threadpool_limits(limits=n, user_api="blas")

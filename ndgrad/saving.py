@@ -32,6 +32,8 @@ from . import _safetensors
 from . import layers as _layers
 from ._files import atomic_write
 from ._limits import WeightBudgetError, weight_budget
+from ._registry import Registry
+from ._tensor import bump_version
 from .errors import ModelFileError, ShapeError
 
 #: default cap on the bytes of a model or weights file, each member once inflated
@@ -39,7 +41,13 @@ MAX_MODEL_BYTES = 1 << 30
 MAX_CONFIG_BYTES = 16 << 20  # config.json: architectures are a few kB
 MAX_NESTING = 64  # JSON levels in config.json (a Sequential inside a Sequential ... adds 4)
 
-_REGISTRY: dict[str, type] = {name: getattr(_layers, name) for name in _layers.__all__}
+_REGISTRY: Registry[type] = Registry(
+    "layer class",
+    {name: getattr(_layers, name) for name in _layers.__all__},
+    normalize=None,
+    message="unknown {kind} {name}; register custom classes with ndgrad.saving.register. "
+    "Known: {names}",
+)
 
 _MODEL_FILE = (
     "expected an ndgrad model written by model.save: a zip archive holding config.json and "
@@ -61,14 +69,11 @@ def layer_config(layer: Any) -> dict[str, Any]:
 def layer_from_config(config: dict[str, Any]) -> Any:
     from .models import Sequential
 
-    registry = {**_REGISTRY, "Sequential": Sequential}
-    name = config["class_name"]
-    if name not in registry:
-        raise ValueError(
-            f"unknown layer class {name!r}; register custom classes with "
-            f"ndgrad.saving.register. Known: {', '.join(sorted(registry))}"
-        )
-    cls: Any = registry[name]
+    classes = Registry(
+        "layer class", {**_REGISTRY, "Sequential": Sequential}, normalize=None,
+        message=_REGISTRY.message,
+    )
+    cls: Any = classes.lookup(config["class_name"])
     return cls.from_config(config["config"])
 
 
@@ -143,7 +148,7 @@ def _assign(model: Any, arrays: dict[str, np.ndarray], where: str, in_model_file
     _check_arrays(named, arrays, f"{where}: the weights of model '{model.name}'", in_model_file)
     for path, w in named.items():
         w.data = w.backend.from_numpy(arrays[path].astype(w.dtype.name, copy=True))
-        w._version[0] += 1
+        bump_version(w)
 
 
 def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
@@ -246,7 +251,7 @@ def _loss_config(loss: Any) -> dict[str, Any]:
     if isinstance(loss, losses.Loss) and type(loss) in losses.LOSSES.values():
         return {"class_name": type(loss).__name__, "config": loss.get_config()}
     name = getattr(loss, "__name__", None)
-    if name in losses.LOSSES and getattr(losses, name, None) is loss:
+    if isinstance(name, str) and name in losses.LOSSES and getattr(losses, name, None) is loss:
         return {"class_name": losses.LOSSES[name].__name__, "config": {}}
     raise ValueError(
         f"save: the loss {loss!r} has no name load_model knows; compile with a "

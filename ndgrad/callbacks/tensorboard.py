@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import numbers
 import os
 import time
 
 from .callback import Callback
 
 _writer_ids = itertools.count()
+
+
+def _hparam(value):
+    """A hyperparameter as TensorBoard shows it: booleans, numbers and strings as they are
+    (numpy numbers as Python floats), anything else (None, a tuple, ...) as its text."""
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return str(value)
 
 
 class TensorBoard(Callback):
@@ -20,6 +31,14 @@ class TensorBoard(Callback):
     ``batch_<metric>`` every N batches. `histogram_freq` N writes each weight's histogram every N
     epochs. `write_graph` writes the model's summary as text (ndgrad has no TensorFlow graph).
     Event files are written with tensorboardX (``pip install 'ndgrad[lab]'``).
+
+    `hparams`, a dict of the run's hyperparameters (numbers, strings or booleans; other
+    values are shown as text), adds the
+    HParams summary Keras's ``hp.KerasCallback`` writes: the session's hyperparameters when
+    training begins, then the experiment (each hyperparameter, and each ``epoch_<metric>``
+    of the ``train`` and ``validation`` groups as a metric) and the session's end, in
+    ``log_dir`` itself. TensorBoard's HParams dashboard then lists every run whose folder is
+    under its ``--logdir``, one row per run, with its final metrics.
 
     `write_images`, `profile_batch` and `embeddings_freq` concern TensorFlow's profiler and
     projector, which ndgrad does not have: only their off values are accepted.
@@ -36,6 +55,7 @@ class TensorBoard(Callback):
         profile_batch=0,
         embeddings_freq=0,
         embeddings_metadata=None,
+        hparams=None,
     ):
         super().__init__()
         for name, value, off in (
@@ -60,6 +80,16 @@ class TensorBoard(Callback):
             raise ValueError(
                 f"TensorBoard: histogram_freq must be an integer >= 0. Received {histogram_freq!r}"
             )
+        if hparams is not None:
+            if not isinstance(hparams, dict):
+                raise ValueError(
+                    f"TensorBoard: hparams must be a dict of name: value. Received {hparams!r}"
+                )
+            for key in hparams:
+                if not isinstance(key, str):
+                    raise ValueError(
+                        f"TensorBoard: hparams' names must be strings. Received {key!r}"
+                    )
         try:
             import tensorboardX  # noqa: F401
         except ImportError as e:
@@ -71,8 +101,10 @@ class TensorBoard(Callback):
         self.write_graph = write_graph
         self.write_steps_per_second = write_steps_per_second
         self.update_freq = 1 if update_freq == "batch" else update_freq
+        self.hparams = None if hparams is None else {k: _hparam(v) for k, v in hparams.items()}
         self._writers = {}
         self._step = 0
+        self._metrics = []
 
     def _writer(self, split):
         if split not in self._writers:
@@ -88,6 +120,12 @@ class TensorBoard(Callback):
 
     def on_train_begin(self, logs=None):
         self._step = 0
+        self._metrics = []
+        if self.hparams is not None:
+            from tensorboardX.summary import hparams
+
+            _, start, _ = hparams(self.hparams, {})
+            self._writer("").file_writer.add_summary(start)
         if self.write_graph and self.model is not None and hasattr(self.model, "summary"):
             lines = []
             self.model.summary(print_fn=lines.append)
@@ -115,6 +153,10 @@ class TensorBoard(Callback):
             seconds = time.perf_counter() - self._epoch_start
             logs["steps_per_second"] = (self._step - self._epoch_step) / max(seconds, 1e-9)
         train, val = self._writer("train"), None
+        for key in logs:
+            group, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            if (group, f"epoch_{tag}") not in self._metrics:
+                self._metrics.append((group, f"epoch_{tag}"))
         for key, value in logs.items():
             if key.startswith("val_"):
                 val = val or self._writer("validation")
@@ -128,6 +170,31 @@ class TensorBoard(Callback):
             writer.flush()
 
     def on_train_end(self, logs=None):
+        if self.hparams is not None:
+            self._write_experiment()
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
+
+    def _write_experiment(self):
+        """The experiment (hyperparameters and metrics, by group) and the session's end."""
+        from tensorboardX.proto.api_pb2 import Experiment, MetricInfo, MetricName
+        from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
+        from tensorboardX.proto.summary_pb2 import Summary, SummaryMetadata
+        from tensorboardX.summary import hparams
+
+        experiment, _, end = hparams(self.hparams, {})
+        data = HParamsPluginData()
+        data.ParseFromString(experiment.value[0].metadata.plugin_data.content)
+        infos = [MetricInfo(name=MetricName(group=group, tag=tag), display_name=
+                            f"{tag} ({group})") for group, tag in self._metrics]
+        content = HParamsPluginData(
+            experiment=Experiment(hparam_infos=data.experiment.hparam_infos, metric_infos=infos),
+            version=data.version,
+        )
+        metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(
+            plugin_name="hparams", content=content.SerializeToString()))
+        writer = self._writer("").file_writer
+        writer.add_summary(Summary(value=[Summary.Value(tag=experiment.value[0].tag,
+                                                        metadata=metadata)]))
+        writer.add_summary(end)

@@ -1,13 +1,18 @@
-"""Where a sweep's runs execute: local worker processes, or Ray tasks on a cluster.
+"""Where a sweep's runs execute: in this process, in supervised local worker processes, or as
+Ray tasks on a cluster.
 
-Both stream the same events to the driver, which alone writes the store::
+Every executor streams the same events (`events.Started`, `EpochEnded`, `Requeued`, `Ended`)
+to the driver, which alone writes the store, and each owns its checks of how a run ended:
 
-    ("start", cell_key, host, time, threads)
-    ("epoch", cell_key, epoch, metrics)          after each epoch (epoch counts from 1)
-    ("end", cell_key, status, diverged_epoch, error, time)   status: done, diverged, failed
+- a run that raises ends "failed" with its traceback, and the others go on;
+- a run whose worker dies (a signal, the OOM killer, a lost Ray node) goes back to the queue
+  with its attempt counted (`Requeued`), a new worker takes over, and the other runs are
+  untouched; after `max_attempts` attempts it ends "failed" with the reason ("worker died:
+  signal 9"). A cell that never started is never marked failed;
+- when the driver's `stop` event is set (Ctrl-C), no new run starts and the running ones end
+  without a word; the driver puts them back in the queue.
 
-A run that raises ends "failed" with its traceback and the others go on. Ray is imported only
-by `RayExecutor`.
+Ray is imported only by `RayExecutor`.
 """
 
 from __future__ import annotations
@@ -16,44 +21,64 @@ import contextlib
 import multiprocessing as mp
 import os
 import pickle
-import queue as queue_module
+import signal
 import socket
+import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.connection import wait
 from typing import Any
 
+from .events import Ended, EpochEnded, Event, OnEvent, Requeued, RunOptions, Started, Status
 from .grid import Cell
 from .runner import Data, run_cell
 
-Event = tuple[Any, ...]
-OnEvent = Callable[[Event], None]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def execute(
-    cell: Cell, build: Callable[..., Any], data: Data | None, options: dict, emit: OnEvent
+    cell: Cell,
+    build: Callable[..., Any],
+    data: Data | None,
+    options: RunOptions,
+    emit: OnEvent,
+    node: str | None = None,
 ) -> None:
     """Run one cell where this is called, sending its events through `emit`."""
-    emit(("start", cell.key, socket.gethostname(), time.time(), options.get("threads")))
+    emit(Started(cell.key, socket.gethostname(), time.time(), options.threads, node))
     try:
         outcome = run_cell(
-            build, cell, data, lambda epoch, m: emit(("epoch", cell.key, epoch, dict(m))),
-            **options,
+            build, cell, data, lambda epoch, m: emit(EpochEnded(cell.key, epoch, dict(m))),
+            **options.as_kwargs(),
         )
     except Exception as e:  # a failing run is recorded; the sweep goes on
         error = "".join(traceback.format_exception(e)).strip()
-        emit(("end", cell.key, "failed", None, error, time.time()))
+        emit(Ended(cell.key, Status.FAILED, None, error, time.time()))
         return
-    emit(("end", cell.key, outcome.status, outcome.diverged_epoch, None, time.time()))
+    emit(Ended(cell.key, Status(outcome.status), outcome.diverged_epoch, None, time.time(),
+               dict(outcome.test)))
+
+
+def death_reason(exitcode: int | None) -> str:
+    """``-9`` -> ``"worker died: signal 9 (SIGKILL)"``."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = f" ({signal.Signals(-exitcode).name})"
+        except ValueError:
+            name = ""
+        return f"worker died: signal {-exitcode}{name}"
+    return f"worker died: exit code {exitcode}"
 
 
 class Executor:
-    """Runs cells and calls `on_event` in the driver for every event, until all have ended."""
+    """Runs cells and calls `on_event` in the driver for every event, until all have ended
+    or `stop` is set."""
 
     workers: int = 1
     threads: int = 1
+    max_attempts: int = 2
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -63,36 +88,40 @@ class Executor:
         cells: Sequence[Cell],
         build: Callable[..., Any],
         data: Data | None,
-        options: dict,
+        options: RunOptions,
         on_event: OnEvent,
+        stop: threading.Event | None = None,
     ) -> None:
         raise NotImplementedError
 
 
+def _check_attempts(max_attempts: int) -> int:
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ValueError(f"max_attempts must be an int >= 1. Received {max_attempts!r}")
+    return max_attempts
+
+
 class InlineExecutor(Executor):
     """Every run in this process, one after another: for notebooks and debugging, where a
-    `build` defined on the spot cannot be sent to other processes."""
+    `build` defined on the spot cannot be sent to other processes. A stop takes effect at the
+    next epoch's end."""
 
     def describe(self) -> str:
         return "this process, one run at a time"
 
-    def run(self, cells, build, data, options, on_event):
+    def run(self, cells, build, data, options, on_event, stop=None):
+        def emit(event: Event) -> None:
+            on_event(event)
+            if stop is not None and stop.is_set() and not isinstance(event, Ended):
+                raise KeyboardInterrupt  # ends this run here; the driver requeues it
+
         for cell in cells:
-            execute(cell, build, data, options, on_event)
+            if stop is not None and stop.is_set():
+                return
+            execute(cell, build, data, options, emit)
 
 
 # -- local processes ----------------------------------------------------------------------
-
-_worker: dict[str, Any] = {}
-
-
-def _init_local(events: Any, build: Callable[..., Any], data: Data | None, options: dict) -> None:
-    _worker.update(events=events, build=build, data=data, options=options)
-
-
-def _local_task(cell: Cell) -> None:
-    execute(cell, _worker["build"], _worker["data"], _worker["options"], _worker["events"].put)
-
 
 @contextlib.contextmanager
 def _thread_env(threads: int) -> Iterator[None]:
@@ -109,21 +138,88 @@ def _thread_env(threads: int) -> Iterator[None]:
                 os.environ[k] = v
 
 
-class LocalExecutor(Executor):
-    """`workers` processes on this machine (default: one per core), each with
-    `threads` = cores // workers BLAS threads, so that workers x threads = cores."""
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Children started inside ignore Ctrl-C from their first instruction (a disposition of
+    SIG_IGN survives exec, and Python then installs no KeyboardInterrupt handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
-    def __init__(self, workers: int | None = None, threads: int | None = None) -> None:
+
+class _Worker:
+    """The driver's handle on one worker process and the cell it runs."""
+
+    def __init__(self, context: Any, payload: bytes) -> None:
+        from . import workers
+
+        self.conn, child = context.Pipe(duplex=True)
+        self.process = context.Process(
+            target=workers.main, args=(child, payload, os.getpid()), daemon=True,
+            name="ndgrad-lab-worker",
+        )
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.cell: Cell | None = None  # assigned, not yet ended
+        self.started = False  # the assigned cell sent Started
+
+    def give(self, cell: Cell) -> None:
+        self.cell, self.started = cell, False
+        self.conn.send(cell)
+
+    def messages(self) -> list[Any]:
+        """Everything the worker has sent so far (all of it once it is dead)."""
+        out = []
+        try:
+            while self.conn.poll():
+                out.append(self.conn.recv())
+        except (EOFError, OSError):
+            pass
+        return out
+
+    def end(self, timeout: float = 2.0) -> None:
+        """Stop the process: politely, then for sure."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(1.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+class WorkersFailedToStart(RuntimeError):
+    """Worker processes die before they can run anything (their start-up is broken)."""
+
+
+class LocalExecutor(Executor):
+    """`workers` supervised processes on this machine (default: one per core), each with
+    `threads` = cores // workers BLAS threads, so that workers x threads = cores. A run whose
+    worker dies is tried again in a new worker, up to `max_attempts` times in all."""
+
+    def __init__(
+        self, workers: int | None = None, threads: int | None = None, max_attempts: int = 2
+    ) -> None:
         cores = os.cpu_count() or 1
         self.workers = workers or cores
         if self.workers < 1:
             raise ValueError(f"LocalExecutor: workers must be >= 1. Received {workers}")
         self.threads = threads or max(1, cores // self.workers)
+        self.max_attempts = _check_attempts(max_attempts)
 
     def describe(self) -> str:
         return f"{self.workers} local worker process(es), {self.threads} BLAS thread(s) each"
 
-    def run(self, cells, build, data, options, on_event):
+    def run(self, cells, build, data, options, on_event, stop=None):
         if not cells:
             return
         try:
@@ -135,101 +231,112 @@ class LocalExecutor(Executor):
                 "RayExecutor()"
             ) from e
         context = mp.get_context("spawn")  # no forked BLAS or Ray threads in the workers
-        events = context.Queue()
-        options = {**options, "threads": self.threads}
-        pool = ProcessPoolExecutor(
-            max_workers=min(self.workers, len(cells)),
-            mp_context=context,
-            initializer=_init_local,
-            initargs=(events, build, data, options),
-        )
+        payload = pickle.dumps((build, data, options.with_threads(self.threads)))
+        queue: deque[Cell] = deque(cells)
+        deaths: dict[str, int] = {}
+        pool: list[_Worker] = []
+        early_deaths = 0
         try:
-            with _thread_env(self.threads):  # workers start inside submit
-                futures = {pool.submit(_local_task, c): c for c in cells}
-            _drain(events.get, futures, on_event, len(cells))
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            for p in list(getattr(pool, "_processes", {}).values()):
-                p.terminate()
-            raise
-        pool.shutdown(wait=True)
+            while queue or any(w.cell is not None for w in pool):
+                if stop is not None and stop.is_set():
+                    return
+                busy = sum(w.cell is not None for w in pool)
+                while len(pool) < min(self.workers, busy + len(queue)):
+                    with _thread_env(self.threads), _sigint_ignored():
+                        pool.append(_Worker(context, payload))
+                for w in pool:
+                    if w.cell is None and queue:
+                        w.give(queue.popleft())
+                handles = [w.conn for w in pool] + [w.process.sentinel for w in pool]
+                wait(handles, timeout=0.2)
+                for w in list(pool):
+                    alive = w.process.is_alive()
+                    for message in w.messages():
+                        self._receive(w, message, on_event)
+                    if alive or w.process.is_alive():
+                        continue
+                    w.process.join()
+                    pool.remove(w)
+                    w.conn.close()
+                    if not w.ready:
+                        early_deaths += 1
+                        if early_deaths >= 3:
+                            why = death_reason(w.process.exitcode)
+                            raise WorkersFailedToStart(
+                                f"lab workers died while starting ({why}, 3 times); run with "
+                                "InlineExecutor() to see why"
+                            )
+                    cell, w.cell = w.cell, None
+                    if cell is None:
+                        continue
+                    if not w.started:  # never began: back to the front, no attempt counted
+                        queue.appendleft(cell)
+                        continue
+                    deaths[cell.key] = deaths.get(cell.key, 0) + 1
+                    reason = death_reason(w.process.exitcode)
+                    if deaths[cell.key] < self.max_attempts:
+                        on_event(Requeued(cell.key, f"{reason}; attempt {deaths[cell.key] + 1} "
+                                                    f"of {self.max_attempts} next"))
+                        queue.appendleft(cell)
+                    else:
+                        on_event(Ended(cell.key, Status.FAILED, None,
+                                       f"{reason} (attempt {deaths[cell.key]} of "
+                                       f"{self.max_attempts})", time.time()))
+        finally:
+            for w in pool:
+                if w.cell is not None:
+                    w.process.kill()  # a run cut short: no need to wait for it
+                w.end()
 
-
-def _drain(
-    get: Callable[..., Event], futures: dict[Any, Cell], on_event: OnEvent, total: int
-) -> None:
-    """Pass events on until every cell has ended; a task that died without saying so (its
-    process was killed, its node lost) ends "failed" with what its future knows."""
-    ended: set[str] = set()
-    quiet_since: dict[str, float] = {}
-    while len(ended) < total:
-        try:
-            event = get(timeout=0.2)
-        except queue_module.Empty:
-            event = None
-        if event is not None:
-            on_event(event)
-            if event[0] == "end":
-                ended.add(event[1])
-            continue
-        for future, cell in futures.items():
-            if cell.key in ended or not _done(future):
-                continue
-            error = _error(future)
-            if error is None:
-                continue  # finished normally: its last events are on their way
-            # give events already sent a moment to arrive before declaring the run lost
-            first = quiet_since.setdefault(cell.key, time.monotonic())
-            if time.monotonic() - first > 1.0:
-                on_event(("end", cell.key, "failed", None, error, time.time()))
-                ended.add(cell.key)
-
-
-def _done(future: Any) -> bool:
-    if isinstance(future, Future):
-        return future.done()
-    import ray
-
-    ready, _ = ray.wait([future], timeout=0)
-    return bool(ready)
-
-
-def _error(future: Any) -> str | None:
-    if isinstance(future, Future):
-        e = future.exception()
-    else:
-        import ray
-
-        try:
-            ray.get(future)
-            e = None
-        except Exception as err:  # ray.exceptions.RayError and its kin
-            e = err
-    return None if e is None else f"the worker running this cell was lost: {e!r}"
+    @staticmethod
+    def _receive(w: _Worker, message: Any, on_event: OnEvent) -> None:
+        if isinstance(message, tuple):
+            if message[0] == "ready":
+                w.ready = True
+            elif message[0] == "init-failed":
+                raise WorkersFailedToStart(f"a lab worker could not start:\n{message[1]}")
+            return
+        if w.cell is None or message.key != w.cell.key:
+            return  # from a cell already given up on
+        if isinstance(message, Started):
+            w.started = True
+        on_event(message)
+        if isinstance(message, Ended):
+            w.cell = None
 
 
 # -- Ray ----------------------------------------------------------------------------------
 
-def _ray_task(cell: Cell, build: Callable[..., Any], data: Data | None, options: dict, events):
-    execute(cell, build, data, options, events.put)
+def _ray_task(cell: Cell, build: Callable[..., Any], data: Data | None, options: RunOptions,
+              events: Any) -> None:
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()  # two nodes on one host are told apart
+    execute(cell, build, data, options, events.put, node)
 
 
 class RayExecutor(Executor):
     """Each run a Ray task: on a local Ray instance (`address=None`) or an existing cluster
     (``"auto"`` or ``"ray://host:10001"``). The data is put once in Ray's object store, so
-    workers on other machines need no copy of it; metrics stream back through a Ray queue."""
+    workers on other machines need no copy of it; metrics stream back through a Ray queue. A
+    task whose worker or node is lost is retried by Ray, up to `max_attempts` in all."""
 
     def __init__(
-        self, address: str | None = None, workers: int | None = None, threads: int = 1
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        threads: int = 1,
+        max_attempts: int = 2,
     ) -> None:
         self.address, self.threads = address, threads
         self.workers = workers or 0  # 0: as many tasks at once as the cluster has CPUs
+        self.max_attempts = _check_attempts(max_attempts)
 
     def describe(self) -> str:
         where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
         return f"Ray tasks on {where}, {self.threads} CPU(s) each"
 
-    def run(self, cells, build, data, options, on_event):
+    def run(self, cells, build, data, options, on_event, stop=None):
         if not cells:
             return
         try:
@@ -237,7 +344,7 @@ class RayExecutor(Executor):
             from ray.util.queue import Queue
         except ImportError as e:
             raise ImportError(
-                "the lab's Ray executor needs Ray: pip install 'ndgrad[lab]'"
+                "the lab's Ray executor needs Ray: pip install 'ndgrad[distributed]'"
             ) from e
         started_here = not ray.is_initialized()
         if started_here:
@@ -251,11 +358,50 @@ class RayExecutor(Executor):
             if not self.workers:
                 self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // self.threads)
             events = Queue(actor_options={"num_cpus": 0})
-            options = {**options, "threads": self.threads}
+            options = options.with_threads(self.threads)
             data_ref = ray.put(data)  # once, shared by every task
-            task = ray.remote(_ray_task).options(num_cpus=self.threads, max_retries=1)
-            futures = {task.remote(c, build, data_ref, options, events): c for c in cells}
-            _drain(events.get, futures, on_event, len(cells))
+            task = ray.remote(_ray_task).options(
+                num_cpus=self.threads, max_retries=self.max_attempts - 1
+            )
+            refs = {task.remote(c, build, data_ref, options, events): c for c in cells}
+            self._drain(ray, events, refs, on_event, stop)
         finally:
             if started_here:
                 ray.shutdown()
+
+    def _drain(self, ray: Any, events: Any, refs: dict[Any, Cell], on_event: OnEvent,
+               stop: threading.Event | None) -> None:
+        """Pass events on until every task has ended; a task Ray gave up on (its retries
+        spent) ends "failed" with Ray's reason, once the events it sent have arrived."""
+        ended: set[str] = set()
+        pending = set(refs)
+        lost: dict[str, tuple[float, str]] = {}
+        while len(ended) < len(refs):
+            if stop is not None and stop.is_set():
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                return
+            try:
+                batch = [events.get(timeout=0.2)]
+                batch += events.get_nowait_batch(events.qsize())
+            except Exception:  # ray.util.queue.Empty
+                batch = []
+            for event in batch:
+                on_event(event)
+                if isinstance(event, Ended):
+                    ended.add(event.key)
+            if pending:
+                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+                for ref in ready:
+                    pending.discard(ref)
+                    try:
+                        ray.get(ref)
+                    except Exception as e:  # ray.exceptions.RayError and its kin
+                        lost[refs[ref].key] = (time.monotonic(), f"worker died: {e!r}")
+            for key, (since, reason) in list(lost.items()):
+                if key in ended:
+                    del lost[key]
+                elif time.monotonic() - since > 1.0:  # its last events had time to arrive
+                    on_event(Ended(key, Status.FAILED, None, reason, time.time()))
+                    ended.add(key)
+                    del lost[key]

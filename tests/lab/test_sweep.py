@@ -14,6 +14,7 @@ import pytest
 import ndgrad
 from ndgrad import Sequential, layers
 from ndgrad.lab import LocalExecutor, RayExecutor, Store, SweepResult, sweep
+from ndgrad.lab.events import Ended, EpochEnded, Requeued, Started, Status
 from ndgrad.lab.progress import Progress, duration
 
 from .conftest import BUILD, GRID, finals
@@ -240,13 +241,18 @@ def test_plain_progress_lines_and_time_estimate():
 
     todo = cells([{"learning_rate": 0.1}, {"learning_rate": 0.2}], 1)
     out = io.StringIO()
-    p = Progress(todo, {}, epochs=4, workers=2, stream=out)
+    now = [100.0]
+    p = Progress(todo, {}, epochs=4, workers=2, stream=out, clock=lambda: now[0])
     assert p.eta() is None and p.epochs_left() == 8
-    p.update(("start", todo[0].key, "node-1", 0.0, 1))
-    p.update(("epoch", todo[0].key, 1, {"loss": 0.5, "val_accuracy": 0.75, "seconds": 10.0}))
-    assert p.epochs_left() == 7 and p.eta() == pytest.approx(35.0)
-    p.update(("end", todo[0].key, "diverged", 2, None, 0.0))
-    p.update(("end", todo[1].key, "failed", None, "Traceback\nValueError: bad", 0.0))
+    p.update(Started(todo[0].key, "node-1", 0.0, 1))
+    p.update(EpochEnded(todo[0].key, 1, {"loss": 0.5, "val_accuracy": 0.75, "seconds": 10.0}))
+    assert p.epochs_left() == 7 and p.eta() == 35.0
+    now[0] += 4.0  # four seconds into its second epoch: 4 s of work done, on one worker
+    assert p.eta() == 33.0
+    now[0] += 60.0  # a slow epoch counts no more than the median one
+    assert p.eta() == 30.0
+    p.update(Ended(todo[0].key, Status.DIVERGED, 2, None, 0.0))
+    p.update(Ended(todo[1].key, Status.FAILED, None, "Traceback\nValueError: bad", 0.0))
     p.close()
     lines = out.getvalue().splitlines()
     assert lines[0] == "[0/2] learning_rate=0.1 seed=0: running on node-1"
@@ -264,8 +270,8 @@ def test_live_progress_table_renders():
     todo = cells([{"learning_rate": 0.1}], 1)
     out = io.StringIO()
     p = Progress(todo, {}, epochs=2, workers=1, stream=out, live=True)
-    p.update(("start", todo[0].key, "h", 0.0, 1))
-    p.update(("epoch", todo[0].key, 1, {"val_accuracy": 0.875, "seconds": 3.0}))
+    p.update(Started(todo[0].key, "h", 0.0, 1))
+    p.update(EpochEnded(todo[0].key, 1, {"val_accuracy": 0.875, "seconds": 3.0}))
     p.close()
     text = out.getvalue()
     assert "learning_rate=0.1 seed=0" in text and "0.8750" in text and "1/2" in text
@@ -281,12 +287,73 @@ def test_live_table_shows_recent_running_and_the_queued_count():
     p = Progress(todo, {}, epochs=1, workers=2, stream=io.StringIO(), live=False)
     p.shown_finished = 2
     for c in todo[:5]:
-        p.update(("start", c.key, "h", 0.0, 1))
-        p.update(("end", c.key, "done", None, None, 0.0))
-    p.update(("start", todo[5].key, "h", 0.0, 1))
+        p.update(Started(c.key, "h", 0.0, 1))
+        p.update(Ended(c.key, Status.DONE, None, None, 0.0))
+    p.update(Started(todo[5].key, "h", 0.0, 1))
     console = Console(file=io.StringIO(), width=200)
     console.print(p._table())
     text = console.file.getvalue()
     shown = [c for c in todo if f"learning_rate={c.config['learning_rate']} " in text]
     assert shown == todo[3:6]  # the last two that ended, then the one running
     assert "... and 14 queued" in text and "[5/20]" in text
+
+
+def test_a_requeued_run_shows_as_queued_again_in_plain_lines():
+    from ndgrad.lab import cells
+
+    todo = cells([{"learning_rate": 0.1}], 1)
+    out = io.StringIO()
+    p = Progress(todo, {}, epochs=2, workers=1, stream=out)
+    p.update(Started(todo[0].key, "h", 0.0, 1))
+    p.update(EpochEnded(todo[0].key, 1, {"seconds": 1.0}))
+    p.update(Requeued(todo[0].key, "worker died: signal 9 (SIGKILL); attempt 2 of 2 next"))
+    assert p.status[todo[0].key] == "queued" and p.epochs_left() == 2
+    assert out.getvalue().splitlines()[-1] == (
+        "[0/1] ~2s left learning_rate=0.1 seed=0: queued again (worker died: signal 9 "
+        "(SIGKILL); attempt 2 of 2 next)")
+
+
+def test_the_live_table_ticks_between_events():
+    """Its clock and estimate move with no event: the display asks for the table at every
+    refresh (four a second) instead of being handed one per event."""
+    pytest.importorskip("rich")
+    from rich.console import Console
+
+    from ndgrad.lab import cells
+
+    todo = cells([{"learning_rate": 0.1}, {"learning_rate": 0.2}], 1)
+    now = [0.0]
+    p = Progress(todo, {}, epochs=3, workers=1, stream=io.StringIO(), live=False,
+                 clock=lambda: now[0])
+    p.update(Started(todo[0].key, "h", 0.0, 1))
+    p.update(EpochEnded(todo[0].key, 1, {"seconds": 10.0}))
+
+    def caption() -> str:
+        console = Console(file=io.StringIO(), width=200)
+        console.print(p._table())
+        return " ".join(console.file.getvalue().split())
+
+    assert "elapsed 0s, about 50s left" in caption()
+    now[0] = 3.0
+    assert "elapsed 3s, about 47s left" in caption()
+    # a real live display redraws by itself, with no event: a terminal sees the clock move
+    import re
+    import time
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    start = time.monotonic()
+    live = Progress(todo, {}, epochs=3, workers=1, stream=stream, live=True,
+                    clock=lambda: 0.0 if time.monotonic() - start < 0.3 else 120.0)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if len(set(re.findall(r"elapsed (\w+)", stream.getvalue()))) >= 2:
+                break
+            time.sleep(0.05)
+        assert set(re.findall(r"elapsed (\w+)", stream.getvalue())) == {"0s", "2m00s"}
+    finally:
+        live.close()
