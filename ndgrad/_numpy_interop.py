@@ -26,6 +26,7 @@ np.float32(1.5)
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 #: NumPy's names for ndgrad ops spelt otherwise
@@ -37,12 +38,13 @@ API_VERSIONS = (None, "2023.12", "2024.12")
 
 def _op(name: str) -> Any:
     """The ndgrad function NumPy's `name` runs as, or None."""
-    import ndgrad
-    from ndgrad import ops
+    from . import creation, ops
 
     name = _ALIASES.get(name, name)
-    if name in ops.__all__ or name in _EXTRA:
-        return getattr(ndgrad, name, None)
+    if name in ops.__all__:
+        return getattr(ops, name)
+    if name in _EXTRA:
+        return getattr(creation, name)
     return None
 
 
@@ -84,7 +86,8 @@ def _refuse(what: str) -> TypeError:
 
 
 class NumpyInterop:
-    """The NumPy and Array API protocols of `Tensor` (a base class of it)."""
+    """The NumPy and Array API protocols of `Tensor`, copied onto it by `attach` when ndgrad is
+    imported (the core imports one way: the Tensor does not import this module)."""
 
     __slots__ = ()
 
@@ -94,9 +97,7 @@ class NumpyInterop:
             raise ValueError(f"__array_namespace__: ndgrad follows the Array API "
                              f"{', '.join(v for v in API_VERSIONS if v)}. "
                              f"Received api_version={api_version!r}")
-        import ndgrad
-
-        return ndgrad
+        return sys.modules["ndgrad"]
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """``np.exp(t)``, ``a + t`` with `a` an ndarray: the ndgrad op, keeping the graph."""
@@ -136,3 +137,9 @@ class NumpyInterop:
         elif any(t.requires_grad for t in _tensors((args, kwargs))):
             raise _refuse(name)
         return func(*_values(args), **_values(kwargs))
+
+
+def attach(cls: type) -> None:
+    """Copy the protocols of `NumpyInterop` onto `cls` (the Tensor), once, at import."""
+    for name in ("__array_namespace__", "__array_ufunc__", "__array_function__"):
+        setattr(cls, name, vars(NumpyInterop)[name])

@@ -18,14 +18,13 @@ from typing import Any
 
 from . import _dtypes
 from ._dtypes import DType
-from ._numpy_interop import NumpyInterop
 from .backends.registry import array_backend, backend_for
 from .errors import DTypeError, GraphError
 
 Axis = int | Sequence[int] | None
 
 
-class Tensor(NumpyInterop):  # the NumPy and Array API protocols
+class Tensor:
     """An N-dimensional array that can record its computation for backpropagation.
 
     >>> import ndgrad
