@@ -22,6 +22,7 @@ from . import (
     optimizers,
 )
 from ._dtypes import DType, bool_, float16, float32, float64, int32, int64, uint8
+from ._numpy_interop import attach as _attach_numpy_protocols
 from ._shapes import broadcast_shapes
 from ._tensor import Tensor
 from ._threads import get_num_threads, set_num_threads
@@ -58,6 +59,8 @@ from .models import Model, Sequential
 from .ops import *  # noqa: F403  (every op function: ndgrad.relu, ndgrad.matmul, ...)
 from .random import manual_seed, normal, permutation, rand, randint, randn, uniform
 from .saving import load_model
+
+_attach_numpy_protocols(Tensor)  # np.exp(t), np.sum(t), t.__array_namespace__()
 
 __all__ = [  # and every op function, appended from ops.__all__ below
     "DType",

@@ -26,12 +26,12 @@ def weight_budget(values: int) -> Iterator[None]:
         _budget.reset(token)
 
 
-def check_weight(shape: Sequence[int], where: str) -> None:
+def check_weight(shape: Sequence[int | None], where: str) -> None:
     """Called by `Layer.add_weight` before it allocates a weight of `shape`."""
     left = _budget.get()
     if left is None:
         return
-    size = math.prod(int(d) for d in shape)
+    size = math.prod(int(d or 0) for d in shape)
     if size > left[0]:
         raise WeightBudgetError(f"{where} asks for a weight of shape {tuple(shape)} "
                                 f"({size} values); the file's weights hold only {left[0]} more")

@@ -159,10 +159,11 @@ class Tensor:
 
     def __dlpack__(self, **kwargs: Any) -> Any:
         """Share the values with another library (``torch.from_dlpack(t)``), without a copy."""
-        if self._requires_grad:
-            raise GraphError(
-                "__dlpack__: a tensor that requires grad cannot be shared; share t.detach()"
-            )
+        if self._requires_grad:  # a copy: no other library writes behind the graph's back
+            if kwargs.get("copy") is False:
+                raise BufferError("__dlpack__: a tensor that requires grad is exported as a "
+                                  "copy (copy=False refused); share t.detach() instead")
+            return self.backend.xp.asarray(self.data, copy=True).__dlpack__(**kwargs)
         return self.data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> tuple[int, int]:

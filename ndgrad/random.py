@@ -67,6 +67,16 @@ def _shape_and_params(op: str, args: tuple, names: tuple[str, str]) -> tuple[tup
         ) from None
 
 
+def _with_shape(op: str, args: tuple, shape: Any) -> tuple:
+    """The positional arguments with Keras' ``shape=`` keyword put first."""
+    if shape is None:
+        return args
+    if args and not isinstance(args[0], int | float) or len(args) > 2:
+        raise TypeError(f"{op}: the shape given twice, positionally and as shape=. "
+                        f"Received {args!r} and shape={shape!r}")
+    return (as_shape(shape, op), *args)
+
+
 def _param(op: str, positional: tuple, i: int, names: dict[str, Any], default: float) -> float:
     """The i-th distribution parameter, given positionally or under one of its names."""
     given = {k: v for k, v in names.items() if v is not None}
@@ -78,7 +88,8 @@ def _param(op: str, positional: tuple, i: int, names: dict[str, Any], default: f
 
 
 def uniform(
-    *shape: Any,
+    *args: Any,
+    shape: Any = None,
     low: float | None = None,
     high: float | None = None,
     minval: float | None = None,
@@ -94,7 +105,8 @@ def uniform(
     >>> ndgrad.uniform((2, 2), 0.0, 1.0).shape, ndgrad.uniform(3, low=-1.0, high=1.0).shape
     ((2, 2), (3,))
     """
-    size, params = _shape_and_params("uniform", shape, ("low", "high"))
+    given = _with_shape("uniform", args, shape)
+    size, params = _shape_and_params("uniform", given, ("low", "high"))
     lo = _param("uniform", params, 0, {"low": low, "minval": minval}, 0.0)
     hi = _param("uniform", params, 1, {"high": high, "maxval": maxval}, 1.0)
     if not hi >= lo:
@@ -103,7 +115,8 @@ def uniform(
 
 
 def normal(
-    *shape: Any,
+    *args: Any,
+    shape: Any = None,
     mean: float | None = None,
     std: float | None = None,
     stddev: float | None = None,
@@ -117,8 +130,10 @@ def normal(
     >>> import ndgrad
     >>> ndgrad.normal((3, 1), 0.0, 1.0).shape, ndgrad.normal(2, 3, std=0.1).shape
     ((3, 1), (2, 3))
+    >>> ndgrad.random.normal(shape=(4,), mean=1.0, stddev=0.5).shape  # Keras' spelling
+    (4,)
     """
-    size, params = _shape_and_params("normal", shape, ("mean", "std"))
+    size, params = _shape_and_params("normal", _with_shape("normal", args, shape), ("mean", "std"))
     mu = _param("normal", params, 0, {"mean": mean}, 0.0)
     sigma = _param("normal", params, 1, {"std": std, "stddev": stddev}, 1.0)
     if not sigma >= 0:

@@ -73,7 +73,8 @@ def layer_from_config(config: dict[str, Any]) -> Any:
         "layer class", {**_REGISTRY, "Sequential": Sequential}, normalize=None,
         message=_REGISTRY.message,
     )
-    return classes.lookup(config["class_name"]).from_config(config["config"])
+    cls: Any = classes.lookup(config["class_name"])
+    return cls.from_config(config["config"])
 
 
 def _weights_dict(model: Any) -> dict[str, np.ndarray]:
@@ -89,7 +90,7 @@ def _encode(arrays: dict[str, np.ndarray], fmt: str) -> bytes:
     if fmt == "safetensors":
         return _safetensors.save(arrays)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle in **kwds
     return buf.getvalue()
 
 
@@ -250,7 +251,7 @@ def _loss_config(loss: Any) -> dict[str, Any]:
     if isinstance(loss, losses.Loss) and type(loss) in losses.LOSSES.values():
         return {"class_name": type(loss).__name__, "config": loss.get_config()}
     name = getattr(loss, "__name__", None)
-    if name in losses.LOSSES and getattr(losses, name, None) is loss:
+    if isinstance(name, str) and name in losses.LOSSES and getattr(losses, name, None) is loss:
         return {"class_name": losses.LOSSES[name].__name__, "config": {}}
     raise ValueError(
         f"save: the loss {loss!r} has no name load_model knows; compile with a "

@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import numpy as np
 
@@ -55,7 +55,7 @@ _PARTS = ("x_train", "y_train", "x_test", "y_test")  # in the order of SHA256's 
 _TIMEOUT = 30.0  # seconds without data before a download attempt gives up
 RETRY_AFTER = 3600.0  # seconds a failed download is remembered before the mirrors are tried again
 _FAILED = ".download-failed"  # in the cache folder: the time and reason of the last failure
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
     0x0B: np.dtype(">i2"),
@@ -163,16 +163,17 @@ def _check(parts: dict[str, np.ndarray], where: str) -> tuple[np.ndarray, ...]:
 
 def _read_idx_dir(folder: Path) -> tuple[np.ndarray, ...]:
     """Read the four MNIST IDX files, each gzipped or raw, from folder."""
-    found = []
+    found: list[Path] = []
     for gz_name in SHA256:
         candidates = (folder / gz_name, folder / gz_name.removesuffix(".gz"))
-        found.append(next((p for p in candidates if p.is_file()), None))
-        if found[-1] is None:
+        hit = next((p for p in candidates if p.is_file()), None)
+        if hit is None:
             raise FileNotFoundError(f"{folder}: none of {[p.name for p in candidates]} found")
+        found.append(hit)
     return _check({key: read_idx(p) for key, p in zip(_PARTS, found, strict=True)}, str(folder))
 
 
-def _read_npz(file: Path | BinaryIO, where: str) -> tuple[np.ndarray, ...]:
+def _read_npz(file: Path | BinaryIO | IO[bytes], where: str) -> tuple[np.ndarray, ...]:
     """Read a Keras-style mnist.npz holding x_train, y_train, x_test, y_test."""
     with np.load(file, allow_pickle=False) as npz:
         missing = [key for key in _PARTS if key not in npz.files]
@@ -258,11 +259,16 @@ def _remember_failure(folder: Path, reason: str) -> None:
         _atomic_write(folder / _FAILED, reason.encode("utf-8"))
 
 
+def _record(arrays: tuple[np.ndarray, ...], source: str) -> MNIST:
+    x_train, y_train, x_test, y_test = arrays
+    return MNIST(x_train, y_train, x_test, y_test, source=source)
+
+
 def load_subset() -> MNIST:
     """The bundled real MNIST subset: 4000 train / 1000 test images, 400 / 100 per digit."""
     with (resources.files(__package__) / "data" / "mnist_5k.npz").open("rb") as f:
         arrays = _read_npz(f, "bundled mnist_5k.npz")
-    return MNIST(*arrays, source="bundled subset")
+    return _record(arrays, "bundled subset")
 
 
 def load(
@@ -280,11 +286,11 @@ def load(
     ``DatasetFallbackWarning``.
     """
     if path is not None:
-        return MNIST(*_from_path(Path(path)), source=f"path:{path}")
+        return _record(_from_path(Path(path)), f"path:{path}")
     folder = cache_folder(cache_dir)
     missing = [name for name in SHA256 if not (folder / name).is_file()]
     if not missing:
-        return MNIST(*_read_idx_dir(folder), source=f"cache:{folder}")
+        return _record(_read_idx_dir(folder), f"cache:{folder}")
     if not download:
         reason = f"download=False and {folder} lacks {missing}"
     elif _offline():
@@ -301,7 +307,7 @@ def load(
         else:
             (folder / _FAILED).unlink(missing_ok=True)
             source = "download:" + ",".join(sorted(set(mirrors)))
-            return MNIST(*_read_idx_dir(folder), source=source)
+            return _record(_read_idx_dir(folder), source)
     warnings.warn(
         DatasetFallbackWarning(
             f"Full MNIST unavailable ({reason}). Using the bundled MNIST subset "

@@ -62,9 +62,10 @@ class ExponentialDecay(LearningRateSchedule):
 
     With ``staircase=True`` the exponent is floored, so the rate drops every `decay_steps` steps.
 
-    >>> s = ExponentialDecay(1.0, decay_steps=4, decay_rate=0.5, staircase=True)
-    >>> [s(k) for k in (0, 3, 4, 8)]
-    [1.0, 1.0, 0.5, 0.25]
+    Examples:
+        >>> s = ExponentialDecay(1.0, decay_steps=4, decay_rate=0.5, staircase=True)
+        >>> [s(k) for k in (0, 3, 4, 8)]
+        [1.0, 1.0, 0.5, 0.25]
     """
 
     def __init__(
@@ -106,9 +107,10 @@ class CosineDecay(LearningRateSchedule):
     `initial_learning_rate` to `warmup_target` over `warmup_steps` steps, then decays from
     `warmup_target` (Keras 3's "linear warmup, then cosine decay").
 
-    >>> s = CosineDecay(1.0, decay_steps=10, alpha=0.1)
-    >>> [round(s(k), 4) for k in (0, 5, 10, 20)]
-    [1.0, 0.55, 0.1, 0.1]
+    Examples:
+        >>> s = CosineDecay(1.0, decay_steps=10, alpha=0.1)
+        >>> [round(s(k), 4) for k in (0, 5, 10, 20)]
+        [1.0, 0.55, 0.1, 0.1]
     """
 
     def __init__(
