@@ -57,11 +57,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     MissingExtraError,
 )
 
-# The names ndgrad.lab.cli imported before the helpers were public; kept until it moves.
-_add_command = add_command
-_positive_int = positive_int
-
-
 def add_devices_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``ndgrad devices``."""
     return add_command(subparsers, "devices", devices, help="list the devices ndgrad can use")
