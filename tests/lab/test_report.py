@@ -72,9 +72,21 @@ def _texts(fig):
 LRS = {2: (1e-3, 1e-2), 3: (1e-4, 1e-3, 1e-2), 6: (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)}
 
 
-@pytest.mark.parametrize("columns", [2, 3, 6])
+def _eight_columns(result: SweepResult) -> SweepResult:
+    """The stored six columns and two more: the last column's runs again at 0.1 and 0.3."""
+    wide = copy.copy(result)
+    wide.runs = list(result.runs)
+    for lr in (0.1, 0.3):
+        for run in result.runs:
+            if run["config"]["learning_rate"] == 3e-2:
+                wide.runs.append({**run, "config": {**run["config"], "learning_rate": lr}})
+    return wide
+
+
+@pytest.mark.parametrize("columns", [2, 3, 6, 8])
 def test_heatmap_texts_never_overlap_nor_leave_the_figure(stored, tmp_path, columns):
-    fig = _drawn(report.heatmap, _columns(stored, LRS[columns]), tmp_path / "h.png")
+    result = _eight_columns(stored) if columns == 8 else _columns(stored, LRS[columns])
+    fig = _drawn(report.heatmap, result, tmp_path / "h.png")
     texts = _texts(fig)
     page = fig.bbox
     for t, box in texts:  # nothing cut: "ng_rate" was all a 3-column heatmap showed
