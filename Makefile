@@ -14,17 +14,21 @@ GRAPHVIZ := command -v dot >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
 	apt-get install -y -qq graphviz >/dev/null 2>&1; } || echo "graphviz could not be \
 	installed: graph pictures (and the tests that render them) need its dot program"
 
-.PHONY: demo test figures bench bench-gpu lint mutation clean
+.PHONY: demo test docs figures bench bench-gpu lint mutation clean
 
+# pip >= 25.1 installs PEP 735 dependency groups (`--group dev`, the development tools).
 $(PY):
 	$(PYTHON) -m venv $(VENV)
+	$(PIP) 'pip>=25.1'
 
 $(VENV)/.core: pyproject.toml | $(PY)
 	$(PIP) -e '.[progress]'
 	@touch $@
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PIP) -e '.[dev]'
+	@$(PY) -m pip --version | awk '{split($$2, v, "."); exit !(v[1] > 25 || v[1] == 25 && v[2] >= 1)}' \
+		|| $(PIP) 'pip>=25.1'
+	$(PIP) -e '.[progress]' --group dev
 	@touch $@ $(VENV)/.core
 
 demo: $(VENV)/.core
@@ -33,7 +37,12 @@ demo: $(VENV)/.core
 test: $(VENV)/.dev
 	@$(GRAPHVIZ)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
+
+# The API reference, from the docstrings (mkdocs.yml), into site/; warnings are errors.
+docs: $(VENV)/.dev
+	$(PY) -m mkdocs build --strict --quiet --site-dir site
 
 figures: $(VENV)/.dev
 	@$(GRAPHVIZ)
@@ -63,4 +72,4 @@ mutation: $(VENV)/.dev
 	$(PY) tools/mutation.py $(MODULES)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache site dist

@@ -8,8 +8,14 @@ the workload and reports its final loss and its peak RSS. The runner refuses a c
 losses disagree beyond a tolerance (the libraries did not do the same work), and reports the
 median time over rounds with its min-max, the ratio ndgrad / PyTorch and peak RSS.
 
+The run is guarded (`bench/guard.py`): before and after the workloads the runner records the
+load average and a calibration (ndgrad's sgemm rate and PyTorch's small-op time, each in a
+fresh process), and over the run the CPU steal time and other processes' CPU time. Only a run
+that passes every threshold is a run of record and is written to `--out`; any other run prints
+its table marked "not a run of record", leaves `--out` unchanged and exits with status 3.
+
 Usage: python bench/run.py [--data DIR] [--rounds 5] [--threads N] [--quick]
-                           [--only mlp_fit,convnet] [--out bench/RESULTS.md]
+                           [--only mlp_fit,convnet] [--out bench/RESULTS.md] [--settle 180]
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import guard  # noqa: E402
 from workloads import JAX_WORKLOADS, WORKLOADS  # noqa: E402
 
 # What each workload times, and the bar on ndgrad / PyTorch (None: no bar, for information).
@@ -42,7 +49,8 @@ DESCRIPTION = {
     "predict": "`predict` of the MNIST MLP on 10,000 images in batches of 1,000 (torch.no_grad)",
     "sgemm": "2048 x 2048 float32 matrix product: the machine's BLAS ceiling",
 }
-BARS = {"mlp_fit": 0.8, "convnet": 1.0, "small_op": 0.7, "predict": 0.8}
+# The targets of issue 18 (guarded run, median).
+BARS = {"mlp_fit": 0.85, "convnet": 1.0, "small_op": 0.9, "predict": 0.9, "conv2d": 1.5}
 REPS = {
     "small_op": 5,
     "dense_s": 5,
@@ -58,7 +66,8 @@ TOLERANCE = {"mlp_fit": 0.03, "mlp_loop": 0.03, "convnet": 0.03}
 DEFAULT_TOL = 1e-3
 
 
-def child(lib: str, workload: str, args: argparse.Namespace) -> dict:
+def child(lib: str, workload: str, args: argparse.Namespace, reps: int | None = None) -> dict:
+    """Run one workload of one library in a fresh process; its JSON report."""
     cmd = [
         sys.executable,
         str(HERE / "workloads.py"),
@@ -67,7 +76,7 @@ def child(lib: str, workload: str, args: argparse.Namespace) -> dict:
         "--threads",
         str(args.threads),
         "--reps",
-        str(REPS.get(workload, 1)),
+        str(REPS.get(workload, 1) if reps is None else reps),
     ]
     if args.data:
         cmd += ["--data", args.data]
@@ -111,15 +120,31 @@ def agree(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol * abs(b) + 1e-6
 
 
-def main() -> None:
+def calibrate(args: argparse.Namespace) -> guard.Calibration:
+    """ndgrad's sgemm rate and PyTorch's small-op time, each from a fresh process (the fastest
+    of 7 timed repetitions after a warm-up: the machine's speed, least disturbed by noise)."""
+    sgemm = min(child("ndgrad", "sgemm", args, reps=7)["times"])
+    small = min(child("torch", "small_op", args, reps=7)["times"])
+    return guard.Calibration(sgemm_gflops=guard.SGEMM_FLOP / sgemm / 1e9, torch_small_op=small)
+
+
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=None, help="folder of MNIST's gzipped IDX files")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--quick", action="store_true", help="10,000 training images (a smoke run)")
     p.add_argument("--only", default="", help="comma-separated workloads (default: all)")
-    p.add_argument("--out", default=None, help="write the Markdown report here")
-    args = p.parse_args()
+    p.add_argument("--out", default=None, help="write the Markdown report here (run of record)")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=180.0,
+        help="wait up to this many seconds for the load average to fall below the guard's "
+        "threshold before starting (default 180)",
+    )
+    args = p.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     if args.rounds < 1:
         raise SystemExit("--rounds must be >= 1")
     if args.data and not Path(args.data, "train-images-idx3-ubyte.gz").exists():
@@ -128,6 +153,22 @@ def main() -> None:
     names = [w for w in args.only.split(",") if w] or list(WORKLOADS)
     has_jax = importlib.util.find_spec("jax") is not None
     started = time.perf_counter()
+    cores = os.cpu_count() or 1
+    print(
+        f"waiting up to {args.settle:.0f} s for a load average <= "
+        f"{guard.MAX_LOAD_PER_CORE * cores:.2f} (now {guard.load_average():.2f})",
+        flush=True,
+    )
+    cond = guard.Conditions(
+        cores=cores,
+        cpu=guard.cpu_model(),
+        load_start=guard.settle(guard.MAX_LOAD_PER_CORE * cores, args.settle),
+    )
+    if args.quick or set(names) != set(WORKLOADS):
+        cond.partial = "a partial run (" + ("--quick" if args.quick else "--only") + ")"
+    cpu_start = guard.CpuTimes.read()
+    cond.before = calibrate(args)
+    print(f"calibration before: {cond.before}", flush=True)
     rows, refused = [], []
     for name in names:
         libs = ["ndgrad", "torch"] + (["jax"] if has_jax and name in JAX_WORKLOADS else [])
@@ -144,26 +185,41 @@ def main() -> None:
             f"rss {nd['rss']:.0f}/{th['rss']:.0f} MB  loss {nd['loss']:.4f}/{th['loss']:.4f}",
             flush=True,
         )
+    cond.after = calibrate(args)
+    cpu_end = guard.CpuTimes.read()
+    cond.load_end = guard.load_average()
+    if cpu_start and cpu_end:
+        cond.steal, cond.foreign = guard.shares(cpu_start, cpu_end)
+    cond.reasons = guard.verdict(cond)
     elapsed = time.perf_counter() - started
-    if args.out:
-        Path(args.out).write_text(report(rows, args, has_jax, elapsed))
+    text = report(rows, args, has_jax, elapsed, cond)
     if refused:
         raise SystemExit(f"losses disagree (unequal work), no ratio reported for: {refused}")
+    if not cond.of_record:
+        print("\n" + text)
+        kept = f"; {args.out} left unchanged" if args.out else ""
+        print(f"NOT a run of record{kept}: " + "; ".join(cond.reasons), file=sys.stderr)
+        raise SystemExit(3)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"run of record written to {args.out}", flush=True)
 
 
-def report(rows: list, args: argparse.Namespace, has_jax: bool, elapsed: float) -> str:
+def report(
+    rows: list, args: argparse.Namespace, has_jax: bool, elapsed: float, cond: guard.Conditions
+) -> str:
     first = rows[0][1]
     nd_info, th_info = first["ndgrad"]["info"], first["torch"]["info"]
-    cpu = "unknown"
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    data = f"real MNIST from {args.data}" if args.data else "synthetic, teacher-labelled"
-    command = "python bench/run.py " + " ".join(sys.argv[1:])
+    cpu = cond.cpu
+    data = "real MNIST (--data)" if args.data else "synthetic, teacher-labelled"
+    argv = list(args.argv)
+    for i, a in enumerate(argv[:-1]):  # the data folder is this machine's, not the report's
+        if a == "--data":
+            argv[i + 1] = "DIR"
+    command = "python bench/run.py " + " ".join(a for a in argv if not a.startswith("--data="))
     lines = [
-        "# Benchmarks: ndgrad against PyTorch",
+        "# Benchmarks: ndgrad against PyTorch"
+        + ("" if cond.of_record else " (not a run of record)"),
         "",
         "Written by `make bench` (`bench/run.py`; see `bench/README.md` for the method). Each",
         "library runs in its own fresh process, interleaved, on the same learnable data with the",
@@ -179,6 +235,7 @@ def report(rows: list, args: argparse.Namespace, has_jax: bool, elapsed: float) 
         f"- Thread pools in the timed processes: ndgrad {nd_info['threads']}; "
         f"PyTorch {th_info['threads']}",
         f"- Data: {data}{' (quick: 10,000 images)' if args.quick else ''}; rounds: {args.rounds}",
+        *guard.markdown(cond),
         "",
         "| workload | ndgrad (s) | PyTorch (s) | ratio | bar | RSS ndgrad / PyTorch (MB) | "
         "RSS ratio | final loss ndgrad / PyTorch |" + (" JAX (s) |" if has_jax else ""),

@@ -122,7 +122,7 @@ def ndgrad_workload(name: str, data: tuple, threads: int) -> tuple[Callable, Cal
 
     ndgrad.set_num_threads(threads)
     info = {"version": ndgrad.__version__, "numpy": np.__version__}
-    from ndgrad.backends import kernels
+    from ndgrad.backends.numpy import kernels
 
     info["kernels"] = kernels.wait()  # loaded before timing, like any warm-up
     from threadpoolctl import threadpool_info

@@ -6,6 +6,8 @@ vector is reused for every pixel. Run: python examples/rgb_scaling.py
 
 from __future__ import annotations
 
+import textwrap
+
 import ndgrad
 
 
@@ -20,7 +22,8 @@ def main() -> ndgrad.Tensor:
     try:
         image * ndgrad.ones(4)
     except ndgrad.ShapeError as e:
-        print("a (4,) vector does not fit:", str(e).splitlines()[0])
+        print("a (4,) vector does not fit:")
+        print(textwrap.indent(str(e), "    "))
     return gray
 
 

@@ -25,6 +25,7 @@ from ._dtypes import DType, bool_, float16, float32, float64, int32, int64, uint
 from ._shapes import broadcast_shapes
 from ._tensor import Tensor
 from ._threads import get_num_threads, set_num_threads
+from ._version import __version__ as __version__  # written there only
 from .autograd import (
     GradcheckError,
     GradientTape,
@@ -38,6 +39,7 @@ from .autograd import (
     value_and_grad,
 )
 from .backends import device, devices
+from .backends.numpy import optimizers as _numpy_optimizers  # noqa: F401  (fused updates)
 from .creation import (
     arange,
     eye,
@@ -56,8 +58,6 @@ from .models import Model, Sequential
 from .ops import *  # noqa: F403  (every op function: ndgrad.relu, ndgrad.matmul, ...)
 from .random import manual_seed, normal, permutation, rand, randint, randn, uniform
 from .saving import load_model
-
-__version__ = "0.1.0"
 
 __all__ = [  # and every op function, appended from ops.__all__ below
     "DType",

@@ -32,10 +32,10 @@ def set_num_threads(n: int) -> None:
     except ImportError as e:  # the BLAS pool is reached only through it
         raise ImportError(
             "set_num_threads needs threadpoolctl to set the BLAS threads: "
-            "pip install 'ndgrad[threads]' (the lab and dev extras include it)"
+            "pip install 'ndgrad[threads]' (the lab extra includes it)"
         ) from e
 
-    from .backends.kernels import set_kernel_threads
+    from .backends.numpy.kernels import set_kernel_threads
 
     set_kernel_threads(n)  # first: loading numba may load another BLAS (SciPy's)
     threadpool_limits(limits=n, user_api="blas")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import ops
+from ._registry import Registry
 from ._tensor import Tensor
 
 Activation = Callable[[Tensor], Tensor]
@@ -43,18 +44,21 @@ relu, sigmoid, tanh, softplus, elu, gelu = (
     ops.gelu,
 )
 
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": relu,
-    "sigmoid": sigmoid,
-    "tanh": tanh,
-    "softmax": softmax,
-    "log_softmax": log_softmax,
-    "softplus": softplus,
-    "leaky_relu": leaky_relu,
-    "elu": elu,
-    "gelu": gelu,
-    "linear": linear,
-}
+ACTIVATIONS: Registry[Activation] = Registry(
+    "activation",
+    {
+        "relu": relu,
+        "sigmoid": sigmoid,
+        "tanh": tanh,
+        "softmax": softmax,
+        "log_softmax": log_softmax,
+        "softplus": softplus,
+        "leaky_relu": leaky_relu,
+        "elu": elu,
+        "gelu": gelu,
+        "linear": linear,
+    },
+)
 
 
 def get(identifier: str | Activation | None) -> Activation:
@@ -63,17 +67,9 @@ def get(identifier: str | Activation | None) -> Activation:
         return linear
     if callable(identifier):
         return identifier
-    try:
-        return ACTIVATIONS[str(identifier).lower()]
-    except KeyError:
-        raise ValueError(
-            f"unknown activation {identifier!r}. Valid names: {', '.join(sorted(ACTIVATIONS))}"
-        ) from None
+    return ACTIVATIONS.lookup(identifier)
 
 
 def name_of(fn: Activation) -> str:
     """The registered name of an activation function (for configs)."""
-    for name, f in ACTIVATIONS.items():
-        if f is fn:
-            return name
-    return getattr(fn, "__name__", repr(fn))
+    return ACTIVATIONS.name_of(fn) or getattr(fn, "__name__", repr(fn))

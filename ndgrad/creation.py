@@ -13,7 +13,7 @@ from typing import Any
 from . import _dtypes
 from ._dtypes import DType
 from ._shapes import as_shape
-from ._tensor import Tensor
+from ._tensor import Tensor, wrap
 from .backends.registry import dlpack_backend, get_backend
 from .errors import DeviceError, DTypeError
 
@@ -26,9 +26,7 @@ def _shape(args: tuple, op: str) -> tuple[int, ...]:
 
 
 def _wrap(array: Any, backend: Any, requires_grad: bool) -> Tensor:
-    t = Tensor.__new__(Tensor)
-    t.data, t.backend, t.grad, t._node, t._version = array, backend, None, None, [0]
-    t._requires_grad = False
+    t = wrap(array, backend)
     if requires_grad:
         t.requires_grad_()
     return t
@@ -78,8 +76,8 @@ def from_dlpack(x: Any) -> Tensor:
             f"from_dlpack: the array is on {x.device!r}, not on device {backend.name!r} "
             f"({backend.native_device!r}); ndgrad.tensor(x) copies it there"
         )
-    if array.dtype not in backend._from_native:
-        valid = ", ".join(d.name for d in backend._to_native)
+    if array.dtype not in backend.from_native:
+        valid = ", ".join(d.name for d in backend.to_native)
         raise DTypeError(f"from_dlpack: unsupported dtype {array.dtype}. Valid dtypes: {valid}")
     return _wrap(array, backend, False)
 

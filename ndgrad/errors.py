@@ -25,3 +25,8 @@ class ModelFileError(ValueError):
 class UsageError(ValueError):
     """A user mistake on the command line; the ``ndgrad`` command prints it as one line on
     stderr and exits with status 2, as argparse does."""
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it
+    (``pip install 'ndgrad[viz]'``). The ``ndgrad`` command prints it as one line, exit 2."""

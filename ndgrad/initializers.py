@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from . import creation, ops
 from . import random as _random
+from ._registry import Registry
 from ._tensor import Tensor
 
 Initializer = Callable[..., Tensor]
@@ -107,30 +108,28 @@ def lecun_uniform(
     return _uniform_limit(shape, dtype, device, math.sqrt(3.0 / max(1, fan_in)))
 
 
-INITIALIZERS: dict[str, Initializer] = {
-    f.__name__: f
-    for f in (
-        zeros,
-        ones,
-        random_normal,
-        random_uniform,
-        glorot_uniform,
-        glorot_normal,
-        he_uniform,
-        he_normal,
-        lecun_normal,
-        lecun_uniform,
-    )
-}
+INITIALIZERS: Registry[Initializer] = Registry(
+    "initializer",
+    {
+        f.__name__: f
+        for f in (
+            zeros,
+            ones,
+            random_normal,
+            random_uniform,
+            glorot_uniform,
+            glorot_normal,
+            he_uniform,
+            he_normal,
+            lecun_normal,
+            lecun_uniform,
+        )
+    },
+)
 
 
 def get(identifier: str | Initializer) -> Initializer:
     """The initializer for a name ('glorot_uniform') or a callable."""
     if callable(identifier):
         return identifier
-    try:
-        return INITIALIZERS[str(identifier).lower()]
-    except KeyError:
-        raise ValueError(
-            f"unknown initializer {identifier!r}. Valid names: {', '.join(sorted(INITIALIZERS))}"
-        ) from None
+    return INITIALIZERS.lookup(identifier)

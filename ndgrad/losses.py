@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops
+from ._registry import Registry
 from ._shapes import broadcast_shapes
 from ._tensor import Tensor
 from .creation import arange, tensor
 from .errors import ShapeError
 from .ops.fused import sparse_softmax_cross_entropy
+from .ops.logits import logits_of
 
 EPSILON = 1e-7
 
@@ -36,13 +38,6 @@ def _targets(y_true: Any, y_pred: Tensor) -> Tensor:
     return y_true
 
 
-def _logits_of(y_pred: Tensor, kind: str) -> Tensor | None:
-    """The logits `y_pred` was computed from by softmax over its last axis or by sigmoid
-    (recorded on the tensor itself, so it works under no_grad too), else None."""
-    made_by, logits = getattr(y_pred, "_logits", (None, None))
-    return logits if made_by == kind else None
-
-
 def sparse_categorical_crossentropy(
     y_true: Any, y_pred: Tensor, from_logits: bool = False
 ) -> Tensor:
@@ -55,7 +50,7 @@ def sparse_categorical_crossentropy(
             f"sparse_categorical_crossentropy: labels of shape {y_true.shape} do not match "
             f"predictions of shape {y_pred.shape}; expected labels {y_pred.shape[:-1]}"
         )
-    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+    logits = y_pred if from_logits else logits_of(y_pred, "softmax")
     if logits is not None:
         c = logits.shape[-1]
         return ops.reshape(
@@ -92,7 +87,7 @@ def categorical_crossentropy(
         )
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
-    logits = y_pred if from_logits else _logits_of(y_pred, "softmax")
+    logits = y_pred if from_logits else logits_of(y_pred, "softmax")
     if logits is not None:
         return -ops.sum(y_true * ops.log_softmax(logits, -1), -1)
     probs = y_pred / ops.sum(y_pred, -1, keepdims=True)
@@ -107,7 +102,7 @@ def binary_crossentropy(
     broadcast_shapes(y_true.shape, y_pred.shape, op="binary_crossentropy")
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    logits = y_pred if from_logits else _logits_of(y_pred, "sigmoid")
+    logits = y_pred if from_logits else logits_of(y_pred, "sigmoid")
     if logits is not None:  # max(x, 0) - x * y + log(1 + exp(-|x|)), stable for any x
         per = ops.relu(logits) - logits * y_true + ops.softplus(-ops.abs(logits))
     else:
@@ -164,6 +159,12 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
+def _key(identifier: object) -> str:
+    """A loss's registered name: class names in snake case, other names in lower case."""
+    name = str(identifier)
+    return _snake(name) if name[:1].isupper() else name.lower()
+
+
 class SparseCategoricalCrossentropy(Loss):
     fn = staticmethod(sparse_categorical_crossentropy)
 
@@ -204,16 +205,20 @@ class Huber(Loss):
         super().__init__(name, delta=delta)
 
 
-LOSSES: dict[str, type[Loss]] = {
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy,
-    "mean_squared_error": MeanSquaredError,
-    "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "mae": MeanAbsoluteError,
-    "huber": Huber,
-}
+LOSSES: Registry[type[Loss]] = Registry(
+    "loss",
+    {
+        "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+        "categorical_crossentropy": CategoricalCrossentropy,
+        "binary_crossentropy": BinaryCrossentropy,
+        "mean_squared_error": MeanSquaredError,
+        "mse": MeanSquaredError,
+        "mean_absolute_error": MeanAbsoluteError,
+        "mae": MeanAbsoluteError,
+        "huber": Huber,
+    },
+    normalize=_key,
+)
 
 
 def get(identifier: str | Loss | Callable[..., Tensor]) -> Loss | Callable[..., Tensor]:
@@ -222,10 +227,4 @@ def get(identifier: str | Loss | Callable[..., Tensor]) -> Loss | Callable[..., 
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
-    key = _snake(str(identifier)) if str(identifier)[:1].isupper() else str(identifier).lower()
-    try:
-        return LOSSES[key]()
-    except KeyError:
-        raise ValueError(
-            f"unknown loss {identifier!r}. Valid names: {', '.join(sorted(LOSSES))}"
-        ) from None
+    return LOSSES.lookup(identifier)()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ops
+from ._registry import Registry
 from ._tensor import Tensor
 from .autograd.grad_mode import no_grad
 from .creation import tensor
@@ -87,17 +88,20 @@ class Metric:
         return f"<Metric {self.name}={self.result():.4f}>"
 
 
-METRICS: dict[str, Callable[..., Tensor] | None] = {
-    "accuracy": None,
-    "acc": None,
-    "sparse_categorical_accuracy": sparse_categorical_accuracy,
-    "categorical_accuracy": categorical_accuracy,
-    "binary_accuracy": binary_accuracy,
-    "mae": mean_absolute_error,
-    "mean_absolute_error": mean_absolute_error,
-    "mse": mean_squared_error,
-    "mean_squared_error": mean_squared_error,
-}
+METRICS: Registry[Callable[..., Tensor] | None] = Registry(
+    "metric",
+    {
+        "accuracy": None,
+        "acc": None,
+        "sparse_categorical_accuracy": sparse_categorical_accuracy,
+        "categorical_accuracy": categorical_accuracy,
+        "binary_accuracy": binary_accuracy,
+        "mae": mean_absolute_error,
+        "mean_absolute_error": mean_absolute_error,
+        "mse": mean_squared_error,
+        "mean_squared_error": mean_squared_error,
+    },
+)
 
 
 def get(identifier: str | Metric | Callable[..., Tensor]) -> Metric:
@@ -106,9 +110,5 @@ def get(identifier: str | Metric | Callable[..., Tensor]) -> Metric:
         return identifier
     if callable(identifier):
         return Metric(identifier, getattr(identifier, "__name__", "metric"))
-    key = str(identifier).lower()
-    if key not in METRICS:
-        raise ValueError(
-            f"unknown metric {identifier!r}. Valid names: {', '.join(sorted(METRICS))}"
-        )
-    return Metric(METRICS[key], "accuracy" if key == "acc" else key)
+    fn, key = METRICS.lookup(identifier), str(identifier).lower()
+    return Metric(fn, "accuracy" if key == "acc" else key)

@@ -1,18 +1,26 @@
 """Saving and loading: weights as safetensors (or .npz without pickle), architecture as JSON.
 
 A model file (`model.save`) is a zip archive: ``config.json`` (architecture, compile settings,
-the optimizer's variables), the weights (``model.safetensors``, or ``model.npz`` without the
-safetensors package) and, once the optimizer has made a step, its state
-(``optimizer.safetensors``: each slot per weight and the step count), so training resumes
-where it stopped. Every write goes to a temporary file in the target folder and is then renamed
-over the target, so a crash mid-save leaves the previous file intact. Nothing is ever pickled:
-a file that is not what it should be raises a `ModelFileError` naming it.
+the optimizer's variables), the weights (``model.safetensors``) and, once the optimizer has
+made a step, its state (``optimizer.safetensors``: each slot per weight and the step count), so
+training resumes where it stopped. ndgrad reads and writes safetensors itself
+(`ndgrad._safetensors`, NumPy only), so a file written by one install loads in every other;
+files of earlier versions holding ``model.npz`` load too. Every write goes to a temporary file
+in the target folder and is then renamed over the target, so a crash mid-save leaves the
+previous file intact. Nothing is ever pickled: a file that is not what it should be raises a
+`ModelFileError` naming it.
+
+Reading is bounded: the declared and inflated size of every member against `max_bytes`
+(default `MAX_MODEL_BYTES`, 1 GiB, or ``$NDGRAD_MAX_MODEL_BYTES``), config.json's size and
+nesting, and the weights the architecture may create (no more than the file holds), so a
+hostile file is refused in one line instead of exhausting memory.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -20,15 +28,30 @@ from typing import Any
 
 import numpy as np
 
+from . import _safetensors
 from . import layers as _layers
 from ._files import atomic_write
+from ._limits import WeightBudgetError, weight_budget
+from ._registry import Registry
+from ._tensor import bump_version
 from .errors import ModelFileError, ShapeError
 
-_REGISTRY: dict[str, type] = {name: getattr(_layers, name) for name in _layers.__all__}
+#: default cap on the bytes of a model or weights file, each member once inflated
+MAX_MODEL_BYTES = 1 << 30
+MAX_CONFIG_BYTES = 16 << 20  # config.json: architectures are a few kB
+MAX_NESTING = 64  # JSON levels in config.json (a Sequential inside a Sequential ... adds 4)
+
+_REGISTRY: Registry[type] = Registry(
+    "layer class",
+    {name: getattr(_layers, name) for name in _layers.__all__},
+    normalize=None,
+    message="unknown {kind} {name}; register custom classes with ndgrad.saving.register. "
+    "Known: {names}",
+)
 
 _MODEL_FILE = (
     "expected an ndgrad model written by model.save: a zip archive holding config.json and "
-    "model.safetensors or model.npz"
+    "model.safetensors"
 )
 _WEIGHTS_FILE = "expected weights written by save_weights (safetensors, or .npz without pickle)"
 
@@ -46,14 +69,11 @@ def layer_config(layer: Any) -> dict[str, Any]:
 def layer_from_config(config: dict[str, Any]) -> Any:
     from .models import Sequential
 
-    registry = {**_REGISTRY, "Sequential": Sequential}
-    name = config["class_name"]
-    if name not in registry:
-        raise ValueError(
-            f"unknown layer class {name!r}; register custom classes with "
-            f"ndgrad.saving.register. Known: {', '.join(sorted(registry))}"
-        )
-    return registry[name].from_config(config["config"])
+    classes = Registry(
+        "layer class", {**_REGISTRY, "Sequential": Sequential}, normalize=None,
+        message=_REGISTRY.message,
+    )
+    return classes.lookup(config["class_name"]).from_config(config["config"])
 
 
 def _weights_dict(model: Any) -> dict[str, np.ndarray]:
@@ -67,9 +87,7 @@ def _weights_dict(model: Any) -> dict[str, np.ndarray]:
 
 def _encode(arrays: dict[str, np.ndarray], fmt: str) -> bytes:
     if fmt == "safetensors":
-        from safetensors.numpy import save
-
-        return save(arrays)
+        return _safetensors.save(arrays)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
@@ -79,18 +97,9 @@ def _decode(data: bytes, fmt: str, where: str, expected: str) -> dict[str, np.nd
     """The arrays in `data`; a ModelFileError naming `where` when they cannot be read."""
     try:
         if fmt == "safetensors":
-            try:
-                from safetensors.numpy import load
-            except ImportError as e:
-                raise ImportError(
-                    f"{where}: reading safetensors needs the safetensors package "
-                    "(pip install 'ndgrad[io]')"
-                ) from e
-            return load(data)
+            return _safetensors.load(data)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except ImportError:
-        raise
     except Exception as e:  # safetensors' SafetensorError, NumPy's ValueError/BadZipFile ...
         raise ModelFileError(f"{where}: cannot read the arrays ({_reason(e)}); {expected}") from e
 
@@ -138,7 +147,7 @@ def _assign(model: Any, arrays: dict[str, np.ndarray], where: str, in_model_file
     _check_arrays(named, arrays, f"{where}: the weights of model '{model.name}'", in_model_file)
     for path, w in named.items():
         w.data = w.backend.from_numpy(arrays[path].astype(w.dtype.name, copy=True))
-        w._version[0] += 1
+        bump_version(w)
 
 
 def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
@@ -157,6 +166,11 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
             f"start a Sequential with layers.Input(shape))"
         )
     fmt = _format(path)
+    cap = _max_bytes(None)
+    size = os.path.getsize(path)
+    if size > cap:
+        raise ModelFileError(f"load_weights: {path}: {size} bytes, more than the limit of {cap} "
+                             "(pass a larger limit with NDGRAD_MAX_MODEL_BYTES)")
     with open(path, "rb") as f:
         data = f.read()
     _assign(model, _decode(data, fmt, f"load_weights: {path}", _WEIGHTS_FILE), path, False)
@@ -165,10 +179,6 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     """Write architecture, compile settings, weights and optimizer state to one zip file."""
     fmt = "safetensors"
-    try:
-        import safetensors  # noqa: F401
-    except ImportError:
-        fmt = "npz"
     config = {
         "class_name": type(model).__name__,
         "config": model.get_config(),
@@ -275,7 +285,66 @@ def _loss_from_config(config: dict[str, Any]) -> Any:
     return classes[config["class_name"]](**config["config"])
 
 
-def _read_members(path: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+def _max_bytes(max_bytes: int | None) -> int:
+    if max_bytes is not None:
+        return max_bytes
+    text = os.environ.get("NDGRAD_MAX_MODEL_BYTES", "").strip()
+    try:
+        return int(text) if text else MAX_MODEL_BYTES
+    except ValueError:
+        raise ValueError(f"NDGRAD_MAX_MODEL_BYTES must be a number of bytes. Received {text!r}")\
+            from None
+
+
+def _read_member(z: zipfile.ZipFile, name: str, path: str, cap: int) -> bytes:
+    """One member, its declared size checked first and its inflated size while reading."""
+    info = z.getinfo(name)
+    if info.file_size > cap or info.compress_size > cap:
+        raise ModelFileError(
+            f"load_model: {path}: {name} declares {max(info.file_size, info.compress_size)} "
+            f"bytes, more than the limit of {cap} (a larger limit: load_model(path, "
+            "max_bytes=...) or NDGRAD_MAX_MODEL_BYTES)"
+        )
+    with z.open(info) as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise ModelFileError(f"load_model: {path}: {name} inflates beyond the limit of {cap} "
+                             "bytes")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` (parsed JSON) nests, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _check_sizes(value: Any, cap: int, path: str) -> None:
+    """Every integer and every list of integers (a shape) in the architecture within `cap`
+    values, so building it cannot ask for more memory than the file may hold."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            ints = [x for x in v if isinstance(x, int) and not isinstance(x, bool)]
+            if ints and len(ints) == len(v) and math.prod(abs(x) for x in ints) > cap:
+                raise ModelFileError(f"load_model: {path}: config.json asks for a size of {v} "
+                                     f"({math.prod(abs(x) for x in ints)} values), more than the "
+                                     f"limit of {cap}")
+            stack.extend(v)
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > cap:
+            raise ModelFileError(f"load_model: {path}: config.json asks for a size of {v}, more "
+                                 f"than the limit of {cap}")
+
+
+def _read_members(path: str, cap: int) -> tuple[dict[str, Any], dict[str, bytes]]:
     """config.json (parsed) and the other members of a model file, or a ModelFileError."""
     try:
         with zipfile.ZipFile(path) as z:
@@ -284,13 +353,20 @@ def _read_members(path: str) -> tuple[dict[str, Any], dict[str, bytes]]:
                 raise ModelFileError(
                     f"load_model: {path} is a zip archive without config.json; {_MODEL_FILE}"
                 )
-            raw = z.read("config.json")
+            raw = _read_member(z, "config.json", path, min(cap, MAX_CONFIG_BYTES))
             try:
                 config = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as e:
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
+                detail = "nested too deeply" if isinstance(e, RecursionError) else str(e)
                 raise ModelFileError(
-                    f"load_model: {path}: config.json is not valid JSON ({e}); {_MODEL_FILE}"
-                ) from e
+                    f"load_model: {path}: config.json is not valid JSON ({detail}); "
+                    f"{_MODEL_FILE}"
+                ) from None
+            if _depth(config) > MAX_NESTING:
+                raise ModelFileError(
+                    f"load_model: {path}: config.json nests {_depth(config)} levels deep, more "
+                    f"than the limit of {MAX_NESTING}"
+                )
             if not isinstance(config, dict) or not isinstance(config.get("weights"), str):
                 raise ModelFileError(
                     f"load_model: {path}: config.json does not name the weights file "
@@ -306,7 +382,12 @@ def _read_members(path: str) -> tuple[dict[str, Any], dict[str, bytes]]:
                         f"load_model: {path} has no {name} (config.json names it); the file "
                         f"is incomplete. {_MODEL_FILE}"
                     )
-            return config, {name: z.read(name) for name in wanted}
+            members = {name: _read_member(z, name, path, cap) for name in wanted}
+            total = sum(len(m) for m in members.values())
+            if total > cap:
+                raise ModelFileError(f"load_model: {path}: the members hold {total} bytes, "
+                                     f"more than the limit of {cap}")
+            return config, members
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
         detail = "empty file" if os.path.getsize(path) == 0 else _reason(e)
         raise ModelFileError(
@@ -324,16 +405,35 @@ def _member_format(name: str, path: str) -> str:
     return fmt
 
 
-def load_model(path: str | os.PathLike[str]) -> Any:
+def load_model(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
     """Rebuild a model saved with `model.save`: weights, compile settings, optimizer state.
 
     Raises `ModelFileError` (naming the file) when the file is not such a model, is
-    truncated, or holds weights that do not fit its architecture.
+    truncated, holds weights that do not fit its architecture, or exceeds the limits:
+    `max_bytes` per member once inflated (default: ``$NDGRAD_MAX_MODEL_BYTES``, else
+    `MAX_MODEL_BYTES`, 1 GiB), config.json's size and nesting, and no more weights built than
+    the file holds.
     """
     path = os.fspath(path)
-    config, members = _read_members(path)
+    cap = _max_bytes(max_bytes)
+    config, members = _read_members(path, cap)
+    _check_sizes({k: v for k, v in config.items() if k != "compile"}, cap, path)
+    name = config["weights"]
+    where = f"load_model: {path}: {name}"
+    weights = _decode(members[name], _member_format(name, path), where, _MODEL_FILE)
+    # no more weight values built than the file holds (the slack lets a small mismatch reach
+    # the check that names the missing weights)
+    values = sum(a.size for a in weights.values()) + (1 << 20)
     try:
-        model = layer_from_config(config)
+        with weight_budget(values):
+            model = layer_from_config(config)
+    except WeightBudgetError as e:
+        raise ModelFileError(f"load_model: {path}: {e}; {_MODEL_FILE}") from None
+    except (MemoryError, RecursionError) as e:
+        what = "too much memory" if isinstance(e, MemoryError) else "too deep a nesting"
+        raise ModelFileError(
+            f"load_model: {path}: the architecture in config.json needs {what} to build"
+        ) from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
         raise ModelFileError(
             f"load_model: {path}: the architecture in config.json does not parse "
@@ -343,9 +443,6 @@ def load_model(path: str | os.PathLike[str]) -> Any:
         raise ModelFileError(
             f"load_model: {path}: the saved model has no input shape, so it cannot be rebuilt"
         )
-    name = config["weights"]
-    where = f"load_model: {path}: {name}"
-    weights = _decode(members[name], _member_format(name, path), where, _MODEL_FILE)
     _assign(model, weights, f"load_model: {path}", True)
     if "compile" in config:
         _compile(model, config, path)

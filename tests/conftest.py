@@ -31,10 +31,7 @@ import uuid
 if not os.environ.get("PYTEST_XDIST_WORKER"):
     _HOME = tempfile.mkdtemp(prefix="ndgrad-test-home-")
     os.environ["NDGRAD_TEST_HOME"] = _HOME
-    os.environ["HOME"] = _HOME
-    for _var, _sub in (("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"),
-                       ("MPLCONFIGDIR", ".config/matplotlib")):
-        os.environ[_var] = os.path.join(_HOME, _sub)
+    os.environ["HOME"] = _HOME  # caches and configs under ~ follow (XDG_* left as they are)
 
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings

@@ -1,10 +1,14 @@
-"""The README's speed table quotes the last recorded `make bench` run (bench/RESULTS.md) and
-nothing else: every ratio and the RSS range it shows are that file's."""
+"""The README's speed table quotes the last guarded run of record of `make bench`
+(bench/RESULTS.md) and nothing else: every ratio and the RSS range it shows are that file's.
+When bench/RESULTS.md is not a run of record (the guard of `bench/run.py` did not pass, or the
+file predates the guard), the README quotes no ratio and says so."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README_ROWS = {  # README row -> the workloads of bench/RESULTS.md it quotes
@@ -48,7 +52,24 @@ def _quoted(values: list[str]) -> str:
     return lo if lo == hi else f"{lo}-{hi}"
 
 
+def _of_record() -> bool:
+    return "\n- Run of record: yes" in (ROOT / "bench" / "RESULTS.md").read_text()
+
+
+def test_readme_quotes_no_ratio_without_a_run_of_record() -> None:
+    if _of_record():
+        pytest.skip("bench/RESULTS.md is a run of record: the README quotes it")
+    text = (ROOT / "README.md").read_text()
+    speed = text[text.index("## Speed") :]
+    speed = speed[: speed.index("\n## ", 1)]
+    assert "no guarded run of record" in speed
+    assert not any(f"| {row} |" in speed for row in README_ROWS)
+    assert not re.search(r"\| [\d.]+(-[\d.]+)? \|", speed), "a ratio quoted from an unguarded run"
+
+
 def test_readme_speed_table_quotes_bench_results() -> None:
+    if not _of_record():
+        pytest.skip("bench/RESULTS.md is not a run of record: the README quotes no ratio")
     results = _results()
     assert set(results) >= {w for ws in README_ROWS.values() for w in ws}
     rows, rss = _readme_speed()

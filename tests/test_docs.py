@@ -23,6 +23,7 @@ MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages(ndgrad.__path__, "ndgrad.")
     if not m.name.startswith(("ndgrad.backends.cupy",))
+    and not m.name.endswith(".__main__")  # importing runs the command
 )
 
 

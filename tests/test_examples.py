@@ -61,6 +61,13 @@ def test_quick_examples_run_as_scripts(name, capsys):
     assert capsys.readouterr().out
 
 
+def test_rgb_scaling_prints_the_whole_error(capsys):
+    _main("rgb_scaling")()
+    error = capsys.readouterr().out.split("does not fit:")[1]
+    assert "Received shapes:" in error
+    assert error.split("Received shapes:")[1].split() == ["(256,", "256,", "3)", "(4,)"]
+
+
 def test_mnist_examples_learn_something():
     assert _main("mnist_mlp")(epochs=1, limit=1000, verbose=0) > 0.7
     assert _main("mnist_from_scratch")(epochs=2, limit=1000) > 0.5

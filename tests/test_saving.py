@@ -644,23 +644,21 @@ def test_backward_after_load_weights_reports_the_replaced_weights(tmp_path):
         out.backward()
 
 
-# -- without the safetensors package -------------------------------------------------------------
+# -- without the safetensors package: ndgrad reads and writes the format itself ---------------
 
 def _without_safetensors(monkeypatch) -> None:
     for name in ("safetensors", "safetensors.numpy"):
         monkeypatch.setitem(sys.modules, name, None)
 
 
-def test_without_safetensors_models_are_saved_as_npz(tmp_path, monkeypatch):
-    _without_safetensors(monkeypatch)
+def test_without_safetensors_models_are_saved_and_loaded_the_same(tmp_path, monkeypatch):
     model = _trained()
-    path = tmp_path / "m.ndgrad"
-    model.save(str(path))
-    with zipfile.ZipFile(path) as z:
-        config = json.loads(z.read("config.json"))
-        names = set(z.namelist())
-    assert config["weights"] == "model.npz" and "model.npz" in names
-    loaded = ndgrad.load_model(str(path))  # and loaded without it
+    with_package, without = tmp_path / "with.ndgrad", tmp_path / "without.ndgrad"
+    model.save(str(with_package))
+    _without_safetensors(monkeypatch)
+    model.save(str(without))
+    assert _members(with_package) == _members(without)  # byte for byte, whatever is installed
+    loaded = ndgrad.load_model(str(with_package))
     assert _same(loaded.get_weights(), model.get_weights())
     assert loaded.optimizer.iterations == model.optimizer.iterations == 2
     state, expected = loaded.optimizer.get_state(), model.optimizer.get_state()
@@ -668,16 +666,52 @@ def test_without_safetensors_models_are_saved_as_npz(tmp_path, monkeypatch):
     assert _same(state["slots"]["velocity"], expected["slots"]["velocity"])
 
 
-def test_reading_safetensors_without_the_package_says_what_to_install(tmp_path, monkeypatch):
-    weights, model_file = tmp_path / "w.safetensors", tmp_path / "m.ndgrad"
-    _model(0).save_weights(str(weights))
-    _trained().save(str(model_file))
+def test_files_of_the_safetensors_package_load_without_it(tmp_path, monkeypatch):
+    """A model file whose members the reference implementation wrote (as ndgrad installs with
+    the package did), and a weights file, both read with the package blocked."""
+    from safetensors.numpy import save
+
+    model = _trained()
+    path, weights = tmp_path / "m.ndgrad", tmp_path / "w.safetensors"
+    model.save(str(path))
+    members = _members(path)
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        from ndgrad._safetensors import load
+
+        members[name] = save(load(members[name]))
+    _write_zip(path, members)
+    weights.write_bytes(save(dict(_safetensors_arrays(model))))
     _without_safetensors(monkeypatch)
-    advice = "reading safetensors needs the safetensors package (pip install 'ndgrad[io]')"
-    with pytest.raises(ImportError, match=re.escape(f"load_weights: {weights}: {advice}") + "$"):
-        _model(1).load_weights(str(weights))
-    with pytest.raises(ImportError, match=re.escape(f"{model_file}: model.safetensors: {advice}")):
-        ndgrad.load_model(str(model_file))
+    loaded = ndgrad.load_model(str(path))
+    assert _same(loaded.get_weights(), model.get_weights())
+    other = _model(1)
+    other.load_weights(str(weights))
+    assert _same(other.get_weights(), model.get_weights())
+
+
+def _safetensors_arrays(model):
+    return {p: w.numpy() for p, w, _ in model.named_weights()}
+
+
+def test_old_files_with_npz_weights_still_load(tmp_path):
+    model = _trained()
+    path = tmp_path / "m.ndgrad"
+    model.save(str(path))
+    members = _members(path)
+    from ndgrad._safetensors import load
+
+    config = json.loads(members.pop("config.json"))
+    for kind in ("model", "optimizer"):
+        buf = io.BytesIO()
+        np.savez(buf, **load(members.pop(f"{kind}.safetensors")))
+        members[f"{kind}.npz"] = buf.getvalue()
+    config["weights"] = "model.npz"
+    config["optimizer_state"]["file"] = "optimizer.npz"
+    members["config.json"] = json.dumps(config).encode()
+    _write_zip(path, members)
+    loaded = ndgrad.load_model(str(path))
+    assert _same(loaded.get_weights(), model.get_weights())
+    assert loaded.optimizer.iterations == 2
 
 
 # -- compile settings: every loss and metric load_model knows, and what it cannot save ---------
@@ -800,3 +834,118 @@ def test_a_metric_load_model_does_not_know_is_refused_with_the_known_names(tmp_p
                                                    f"knows ({known})")):
         model.save(str(tmp_path / "m.ndgrad"))
     assert _listing(tmp_path) == []
+
+
+# -- limits: a hostile file is refused in one line, before it takes the memory it asks for ----
+
+def _iris_file(tmp_path):
+    ndgrad.manual_seed(0)
+    model = book.dosage_mlp()
+    model.compile("adam", "binary_crossentropy")
+    path = tmp_path / "m.ndgrad"
+    model.save(str(path))
+    return path
+
+
+def _with_config(path, change) -> None:
+    members = _members(path)
+    config = json.loads(members["config.json"])
+    change(config)
+    members["config.json"] = json.dumps(config).encode()
+    _write_zip(path, members)
+
+
+def test_members_larger_than_the_limit_are_refused_before_reading(tmp_path, monkeypatch):
+    path = _iris_file(tmp_path)
+    with pytest.raises(ndgrad.errors.ModelFileError,
+                       match=rf"{re.escape(str(path))}: \S+ declares \d+ bytes, "
+                             r"more than the limit of 100 \(a larger limit"):
+        ndgrad.load_model(str(path), max_bytes=100)
+    monkeypatch.setenv("NDGRAD_MAX_MODEL_BYTES", "100")
+    with pytest.raises(ndgrad.errors.ModelFileError, match="limit of 100"):
+        ndgrad.load_model(str(path))
+    monkeypatch.setenv("NDGRAD_MAX_MODEL_BYTES", "lots")
+    with pytest.raises(ValueError, match="NDGRAD_MAX_MODEL_BYTES must be a number"):
+        ndgrad.load_model(str(path))
+    monkeypatch.delenv("NDGRAD_MAX_MODEL_BYTES")
+    ndgrad.load_model(str(path))  # the default limit is far above any real model
+
+
+def test_a_member_that_inflates_beyond_its_declared_size_is_refused(tmp_path):
+    """A zip bomb whose central directory understates the inflated size: reading stops at
+    the declared size (zipfile) and the mismatch is a broken file, not a MemoryError."""
+    path = _iris_file(tmp_path)
+    members = _members(path)
+    members["model.safetensors"] = members["model.safetensors"] + b"\0" * 5_000_000
+    _write_zip(path, members)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("model.safetensors")
+    # patch the declared size in both headers to the original 5 MB less
+    real = info.file_size
+    small = struct.pack("<I", real - 5_000_000)
+    for offset in _all(data, struct.pack("<I", real)):
+        data[offset:offset + 4] = small
+    path.write_bytes(bytes(data))
+    with pytest.raises(ndgrad.errors.ModelFileError, match=re.escape(str(path))):
+        ndgrad.load_model(str(path))
+
+
+def _all(data: bytes, needle: bytes) -> list[int]:
+    found, start = [], 0
+    while (i := data.find(needle, start)) >= 0:
+        found.append(i)
+        start = i + 1
+    return found
+
+
+def test_an_architecture_bigger_than_its_weights_is_refused_before_allocating(tmp_path):
+    path = _iris_file(tmp_path)
+    _with_config(path, lambda c: c["config"]["layers"][0]["config"].update(units=10**12))
+    with pytest.raises(ndgrad.errors.ModelFileError,
+                       match=r"config.json asks for a size of 1000000000000"):
+        ndgrad.load_model(str(path))
+    _with_config(path, lambda c: c["config"]["layers"][0]["config"].update(units=10**7))
+    with pytest.raises(ndgrad.errors.ModelFileError,
+                       match=r"asks for a weight of shape \(1, 10000000\).*hold only"):
+        ndgrad.load_model(str(path))
+
+
+def test_deeply_nested_configs_are_refused_in_one_line(tmp_path):
+    path = _iris_file(tmp_path)
+    members = _members(path)
+    members["config.json"] = b"[" * 100_000 + b"]" * 100_000
+    _write_zip(path, members)
+    with pytest.raises(ndgrad.errors.ModelFileError, match="config.json is not valid JSON"):
+        ndgrad.load_model(str(path))
+
+    for depth, reason in ((900, r"nested too deeply"), (40, r"nests \d+ levels deep, more than")):
+        path = _iris_file(tmp_path)  # 900 or 40 Sequentials, one inside the other
+        members = _members(path)
+        config = json.loads(members["config.json"])
+        inner = json.dumps({"class_name": "Sequential", "config": config["config"]})
+        wrap = '{"class_name": "Sequential", "config": {"name": "s", "layers": ['
+        config["config"] = "HERE"
+        text = json.dumps(config).replace('"HERE"', '{"name": "s", "layers": ['
+                                          + wrap * depth + inner + "]}}" * depth + "]}")
+        members["config.json"] = text.encode()
+        _write_zip(path, members)
+        with pytest.raises(ndgrad.errors.ModelFileError, match=reason):
+            ndgrad.load_model(str(path))
+
+
+def test_a_huge_config_json_is_refused(tmp_path):
+    path = _iris_file(tmp_path)
+    members = _members(path)
+    members["config.json"] = b" " * (saving.MAX_CONFIG_BYTES + 1)
+    _write_zip(path, members)
+    with pytest.raises(ndgrad.errors.ModelFileError, match="config.json declares"):
+        ndgrad.load_model(str(path))
+
+
+def test_load_weights_refuses_files_beyond_the_limit(tmp_path, monkeypatch):
+    path = tmp_path / "w.safetensors"
+    _model(0).save_weights(str(path))
+    monkeypatch.setenv("NDGRAD_MAX_MODEL_BYTES", "10")
+    with pytest.raises(ndgrad.errors.ModelFileError, match=r"w\.safetensors: \d+ bytes, more"):
+        _model(1).load_weights(str(path))

@@ -52,7 +52,7 @@ GROUPS: dict[str, list[str]] = {
     "ndgrad/layers": ["tests/layers", "tests/models/test_sequential.py"],
     "ndgrad/saving.py": ["tests/test_saving.py"],
     # the slow tests (minutes of training, run by make test) check accuracy, not the CLI
-    "ndgrad/cli.py": ["tests/test_cli.py", "tests/test_cli_docs.py", "-m", "not slow"],
+    "ndgrad/cli": ["tests/test_cli.py", "tests/test_cli_docs.py", "-m", "not slow"],
     "ndgrad/ops/fused.py": ["tests/ops/test_fused.py", *_catalog("linear", "linear_relu")],
     "ndgrad/ops/conv.py": ["tests/ops/test_conv.py", *_catalog("conv2d", "conv2d_relu")],
     "ndgrad/autograd/engine.py": ["tests/autograd", "tests/backends/test_device_context.py"],

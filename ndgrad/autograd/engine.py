@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._tensor import wrap
 from ..creation import tensor
 from ..errors import GraphError, ShapeError
 from .grad_mode import _enabled
-from .op import _constant
 
 
 def _seed(root: Any, grad: Any) -> Any:
@@ -28,7 +28,7 @@ def _seed(root: Any, grad: Any) -> Any:
         ones = root.backend.asarray(1, root.dtype)  # on the root's device
         if root.data.ndim:
             ones = root.backend.xp.reshape(ones, root.data.shape)
-        return _constant(ones, root.backend)
+        return wrap(ones, root.backend)
     if not isinstance(grad, type(root)):
         grad = tensor(grad, dtype=root.dtype, device=root.backend)
     elif grad.dtype is not root.dtype:
@@ -203,11 +203,11 @@ def _accumulate(t: Any, g: Any, stored: set[int], create_graph: bool) -> None:
             g = (
                 g.clone()
                 if create_graph
-                else _constant(t.backend.xp.asarray(g.data, copy=True), t.backend)
+                else wrap(t.backend.xp.asarray(g.data, copy=True), t.backend)
             )
         stored.add(id(g))
         t.grad = g
     elif create_graph:
         t.grad = t.grad + g
     else:  # plain arrays: no graph is wanted for the sum
-        t.grad = _constant(t.grad.data + g.data, t.backend)
+        t.grad = wrap(t.grad.data + g.data, t.backend)

@@ -13,7 +13,8 @@ import weakref
 from typing import Any, ClassVar
 
 from .. import _dtypes
-from .._tensor import Tensor
+from .._tensor import Tensor, wrap
+from ..creation import tensor
 from ..errors import DeviceError, DTypeError
 from .grad_mode import _enabled
 
@@ -82,18 +83,15 @@ class Op:
         except Exception:
             op.check(*[tuple(a.shape) for a in arrays])  # a ShapeError naming the shapes
             raise
-        if not isinstance(data, backend._array_type):
+        if not isinstance(data, backend.array_type):
             data = backend.coerce(data)
-        dtype = backend._from_native.get(data.dtype)
+        dtype = backend.from_native.get(data.dtype)
         if dtype is None:  # e.g. NumPy's int8 for bool ** bool
             raise DTypeError(
                 f"{cls.__name__.lower()}: the result dtype {data.dtype} is not an ndgrad dtype. "
                 f"Received dtypes: {', '.join(x.dtype.name for x in xs)}"
             )
-        out = Tensor.__new__(Tensor)
-        out.data, out.backend, out.grad, out._node = data, backend, None, None
-        out._version = x0._version if cls.view else [0]
-        out._requires_grad = False
+        out = wrap(data, backend, x0._version if cls.view else None)
         if cls.differentiable and dtype.kind == "f" and _enabled.get():
             if n == 1:
                 needs, versions = (x0._requires_grad,), (x0._version[0],)
@@ -140,9 +138,8 @@ class Op:
         """
         out = self._out()
         if out is None:
-            out = Tensor.__new__(Tensor)
-            out.data, out.backend, out.grad, out._node = self._out_data, self.backend, None, self
-            out._version, out._requires_grad = self._out_version, True
+            out = wrap(self._out_data, self.backend, self._out_version)
+            out._node, out._requires_grad = self, True
             self._out = weakref.ref(out)
         return out
 
@@ -162,8 +159,6 @@ def _lift(args: tuple, promote_from: int | None) -> tuple:
     """Turn Python scalars and array-likes among `args` into Tensors with NumPy 2's rules."""
     tensors = [a for a in args if isinstance(a, Tensor)]
     if not tensors:
-        from ..creation import tensor
-
         return tuple(tensor(a) for a in args)
     backend = tensors[0].backend
     strong = [a.dtype for a in args[promote_from or 0 :] if isinstance(a, Tensor)]
@@ -175,10 +170,8 @@ def _lift(args: tuple, promote_from: int | None) -> tuple:
         if isinstance(a, Tensor):
             out.append(a)
         elif isinstance(a, (bool, int, float)):
-            out.append(_constant(backend.asarray(a, _dtypes.weak_result(dtype, a)), backend))
+            out.append(wrap(backend.asarray(a, _dtypes.weak_result(dtype, a)), backend))
         else:
-            from ..creation import tensor
-
             out.append(tensor(a, device=backend))
     return tuple(out)
 
@@ -194,10 +187,3 @@ def _promote(xs: tuple, start: int) -> tuple:
     if same:
         return xs
     return tuple(x if i < start or x.dtype is dtype else x.astype(dtype) for i, x in enumerate(xs))
-
-
-def _constant(data: Any, backend: Any) -> Any:
-    t = Tensor.__new__(Tensor)
-    t.data, t.backend, t.grad, t._node = data, backend, None, None
-    t._version, t._requires_grad = [0], False
-    return t

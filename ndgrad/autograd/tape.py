@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
+from .._tensor import wrap
+from ..creation import zeros
 from ..errors import DTypeError, GraphError
 from .engine import backward
 from .grad_mode import set_grad_enabled
-from .op import _constant
 
 _recording: contextvars.ContextVar[tuple] = contextvars.ContextVar("ndgrad_tapes", default=())
 
@@ -129,9 +130,6 @@ class GradientTape:
         >>> tape.jacobian(y, x).tolist()
         [[2.0, 0.0], [0.0, 4.0]]
         """
-        from ..creation import zeros
-        from ..ops import reshape, stack
-
         _check_unconnected(unconnected_gradients)
         nested = self._start("jacobian")
         flat = _flatten([sources])
@@ -145,7 +143,7 @@ class GradientTape:
             rows.append(
                 backward(
                     [target],
-                    [reshape(seed, target.shape)],
+                    [seed.reshape(target.shape)],
                     inputs=flat,
                     retain_graph=i < n - 1 or self.persistent or nested,
                     create_graph=nested,
@@ -159,8 +157,7 @@ class GradientTape:
             elif all(g is None for g in column):
                 out.append(None)
             else:
-                column = [_zeros(s.shape, s) if g is None else g for g in column]
-                out.append(reshape(stack(column), target.shape + s.shape))
+                out.append(_stack(column, s).reshape(target.shape + s.shape))
         return _unflatten(sources, _connect(out, flat, unconnected_gradients, target.shape))
 
 
@@ -173,13 +170,22 @@ def _check_unconnected(value: str) -> None:
 
 def _ones(t: Any) -> Any:
     with t.backend.activate():  # ones_like allocates on the current device
-        return _constant(t.backend.xp.ones_like(t.data), t.backend)
+        return wrap(t.backend.xp.ones_like(t.data), t.backend)
 
 
 def _zeros(shape: tuple[int, ...], like: Any) -> Any:
-    from ..creation import zeros
-
     return zeros(shape, dtype=like.dtype, device=like.backend)
+
+
+def _stack(column: list[Any], like: Any) -> Any:
+    """The gradients (each shaped like `like`, None for zeros) along a new first axis, written
+    row by row into zeros (differentiable: each write is a recorded assignment when the rows
+    need a graph, as in nested tapes)."""
+    out = _zeros((len(column), *like.shape), like)
+    for i, g in enumerate(column):
+        if g is not None:
+            out[i] = g
+    return out
 
 
 def _connect(grads: list[Any], sources: list[Any], mode: str, lead: tuple = ()) -> list[Any]:

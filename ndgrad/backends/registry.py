@@ -1,19 +1,23 @@
 """Which backend serves a device string, and the default device (a context variable).
 
 Device strings: ``"cpu"`` (NumPy), ``"strict"`` (array-api-strict, for portability tests),
-``"cuda"`` / ``"cuda:N"`` (CuPy). Backends are created once per device and cached.
+``"cuda"`` / ``"cuda:N"`` (CuPy), as the table of device kinds (`kinds.py`) lists them; a
+kind's backend is found by its package name there. Backends are created once per device and
+cached.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib
 import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import DeviceError
 from .base import Backend
+from .kinds import KINDS, device_examples
 
 _default: contextvars.ContextVar[str] = contextvars.ContextVar("ndgrad_device", default="cpu")
 
@@ -21,13 +25,14 @@ _default: contextvars.ContextVar[str] = contextvars.ContextVar("ndgrad_device", 
 def _parse(device: str) -> tuple[str, int]:
     kind, _, index = str(device).partition(":")
     kind = kind.strip().lower()
+    known = KINDS.get(kind)
     if (
-        kind not in ("cpu", "strict", "cuda")
+        known is None
         or (index and not index.isdigit())
-        or (index and kind != "cuda" and index != "0")
+        or (index and not known.numbered and index != "0")
     ):
         raise DeviceError(
-            f"unknown device {device!r}. Devices look like 'cpu', 'cuda', 'cuda:1' or 'strict'; "
+            f"unknown device {device!r}. Devices look like {device_examples()}; "
             f"this machine has: {', '.join(devices())}"
         )
     return kind, int(index or 0)
@@ -63,11 +68,17 @@ def cuda_device_count() -> int:
 
 def devices() -> list[str]:
     """The devices this machine offers, e.g. ``['cpu', 'strict', 'cuda:0']``."""
-    found = ["cpu"]
-    if importlib.util.find_spec("array_api_strict") is not None:
-        found.append("strict")
-    found += [f"cuda:{i}" for i in range(cuda_device_count())]
+    found = []
+    for kind in KINDS.values():
+        found += [kind.device_name(i) for i in range(_available(kind))]
     return found
+
+
+def _available(kind: Any) -> int:
+    """How many devices of `kind` this machine has."""
+    if kind.numbered:  # CUDA: its packages must import and find GPUs
+        return cuda_device_count()
+    return int(kind.library is None or importlib.util.find_spec(kind.library) is not None)
 
 
 _instances: dict[tuple[str, int], Backend] = {}
@@ -89,32 +100,26 @@ def manual_seed(seed: int) -> None:
         backend.seed(seed)
 
 
-def _create(kind: str, index: int) -> Backend:
-    if kind == "cpu":
-        from .numpy import NumpyBackend
-
-        return NumpyBackend()
-    if kind == "strict":
-        if importlib.util.find_spec("array_api_strict") is None:
-            raise DeviceError("device 'strict' needs the array-api-strict package (ndgrad[dev])")
-        from .array_api import StrictBackend
-
-        return StrictBackend()
-    count = cuda_device_count()
+def _create(name: str, index: int) -> Backend:
+    """The backend of device `index` of kind `name`, from the package the table names."""
+    kind = KINDS[name]
+    count = _available(kind)
     if index >= count:
+        if not kind.numbered:
+            raise DeviceError(f"device {name!r} needs {kind.needs}")
         missing = cuda_missing()
         why = (
             f"CUDA needs ndgrad[cuda]: {missing}"
             if missing
-            else f"{count} CUDA device(s) found; CUDA needs ndgrad[cuda] and an NVIDIA GPU"
+            else f"{count} CUDA device(s) found; CUDA needs {kind.needs}"
         )
         raise DeviceError(
-            f"device 'cuda:{index}' is not available ({why}). "
+            f"device {kind.device_name(index)!r} is not available ({why}). "
             f"Available devices: {', '.join(devices())}"
         )
-    from .cupy import CupyBackend
-
-    return CupyBackend(index)
+    module = importlib.import_module(f"{__package__}.{kind.package}")
+    cls = getattr(module, kind.backend)
+    return cls(index) if kind.numbered else cls()
 
 
 def get_backend(device: str | Backend | None = None) -> Backend:
@@ -125,7 +130,7 @@ def get_backend(device: str | Backend | None = None) -> Backend:
 
 
 # Array libraries whose arrays live on a device of their own, by top-level module name.
-_DEVICE_LIBRARIES = {"array_api_strict": "strict", "cupy": "cuda"}
+_DEVICE_LIBRARIES = {k.library: k.name for k in KINDS.values() if k.library is not None}
 _DLPACK_CPU, _DLPACK_CUDA, _DLPACK_CUDA_MANAGED = 1, 2, 13
 
 

@@ -2,7 +2,6 @@
 
 import sys
 import time
-import warnings
 
 from .callback import Callback
 
@@ -72,7 +71,8 @@ class ProgbarLogger(Callback):
             streams (files, pipes, CI logs) 30, and the bar first appears only after that
             long, so epochs shorter than that leave just their header and final line.
 
-    Without tqdm installed, verbose 1 prints as verbose 2 does, with one warning.
+    Without tqdm installed (``pip install 'ndgrad[progress]'`` adds it), verbose 1 prints one
+    line per epoch and no header, ``Epoch 3/5 - 3/3 - 0s - 2ms/step - loss: 0.2345 ...``.
     """
 
     def __init__(self, stream=None, mininterval=None):
@@ -87,7 +87,7 @@ class ProgbarLogger(Callback):
         self._start = None
         self._logs = {}
         self._in_fit = False
-        self._warned = False
+        self._epoch = 0
 
     def set_params(self, params):
         super().set_params(params)
@@ -105,7 +105,8 @@ class ProgbarLogger(Callback):
         self._in_fit = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self.verbose and self.epochs > 1:
+        self._epoch = epoch
+        if self._mode() in (1, 2) and self.epochs > 1:
             self._write(f"Epoch {epoch + 1}/{self.epochs}")
         self._begin()
 
@@ -139,19 +140,13 @@ class ProgbarLogger(Callback):
 
     # drawing
     def _mode(self):
-        """0 silent, 1 live bar, 2 one line per epoch."""
+        """0 silent, 1 live bar, 2 a header and a line per epoch, 3 one line per epoch (verbose
+        1 without tqdm)."""
         if not self.verbose:
             return 0
-        if self.verbose == 1 and tqdm is None:
-            if not self._warned:
-                self._warned = True
-                warnings.warn(
-                    "tqdm is not installed, so verbose=1 prints one line per epoch as "
-                    "verbose=2 does; pip install 'ndgrad[progress]' for a progress bar",
-                    stacklevel=2,
-                )
-            return 2
-        return 1 if self.verbose == 1 else 2
+        if self.verbose == 1:
+            return 3 if tqdm is None else 1
+        return 2
 
     def _stream(self):
         return self.stream if self.stream is not None else sys.stdout
@@ -215,5 +210,7 @@ class ProgbarLogger(Callback):
             )
             self._write(f"{done} - {elapsed:.0f}s {per_step}{metrics}")
         else:
-            self._write(f"{self.seen}/{self.target} - {elapsed:.0f}s - {per_step}{metrics}")
+            epoch = f"Epoch {self._epoch + 1}/{self.epochs} - " if (
+                mode == 3 and self._in_fit and self.epochs > 1) else ""
+            self._write(f"{epoch}{self.seen}/{self.target} - {elapsed:.0f}s - {per_step}{metrics}")
         self._start = None

@@ -4,15 +4,22 @@
 (SHA-256 checked) and, failing all of these, the bundled real 5000-image subset (with a
 ``DatasetFallbackWarning``). ``load()`` returns the same data as an ``MNIST`` record that also
 says where the data came from.
+
+The cache is ``$NDGRAD_CACHE_DIR/mnist``, else ``$XDG_CACHE_HOME/ndgrad/mnist``, else
+``~/.cache/ndgrad/mnist``. ``NDGRAD_OFFLINE=1`` never downloads; a failed download is
+remembered for an hour (a ``.download-failed`` file in the cache), so offline runs do not wait
+on the mirrors each time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
 import os
 import sys
+import time
 import urllib.request
 import warnings
 import zipfile
@@ -46,6 +53,8 @@ SHA256 = {
 }
 _PARTS = ("x_train", "y_train", "x_test", "y_test")  # in the order of SHA256's files
 _TIMEOUT = 30.0  # seconds without data before a download attempt gives up
+RETRY_AFTER = 3600.0  # seconds a failed download is remembered before the mirrors are tried again
+_FAILED = ".download-failed"  # in the cache folder: the time and reason of the last failure
 _IDX_DTYPES = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
@@ -57,7 +66,15 @@ _IDX_DTYPES = {
 
 
 class DatasetFallbackWarning(UserWarning):
-    """Full MNIST could not be had; the bundled 5000-image subset is used instead."""
+    """Full MNIST could not be had; the bundled 5000-image subset is used instead.
+
+    ``reason`` says why and ``folder`` is the cache folder the files could be put into.
+    """
+
+    def __init__(self, message: str, reason: str = "", folder: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.folder = folder
 
 
 class DownloadError(OSError):
@@ -201,9 +218,37 @@ def _download(name: str, folder: Path, verbose: bool) -> str:
 
 def cache_folder(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Folder for the MNIST files: ``<cache_dir>/mnist``, where cache_dir defaults to
-    ``$NDGRAD_CACHE_DIR``, else ``~/.cache/ndgrad``."""
-    root = cache_dir or os.environ.get("NDGRAD_CACHE_DIR") or Path.home() / ".cache" / "ndgrad"
+    ``$NDGRAD_CACHE_DIR``, else ``$XDG_CACHE_HOME/ndgrad``, else ``~/.cache/ndgrad``."""
+    root = cache_dir or os.environ.get("NDGRAD_CACHE_DIR")
+    if not root:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = Path(xdg).expanduser() if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+        root = base / "ndgrad"
     return Path(root).expanduser() / "mnist"
+
+
+def _offline() -> bool:
+    return os.environ.get("NDGRAD_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _recent_failure(folder: Path) -> str | None:
+    """Why the last download failed, if it failed less than RETRY_AFTER seconds ago."""
+    marker = folder / _FAILED
+    try:
+        age = time.time() - marker.stat().st_mtime
+        if not 0 <= age < RETRY_AFTER:
+            return None
+        reason = marker.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    minutes = max(1, round(age / 60))
+    return (f"the download failed {minutes} min ago ({reason}); ndgrad tries again after "
+            f"{RETRY_AFTER / 60:.0f} min, or at once if you delete {marker}")
+
+
+def _remember_failure(folder: Path, reason: str) -> None:
+    with contextlib.suppress(OSError):  # an unwritable cache only means the next run retries
+        _atomic_write(folder / _FAILED, reason.encode("utf-8"))
 
 
 def load_subset() -> MNIST:
@@ -235,13 +280,19 @@ def load(
         return MNIST(*_read_idx_dir(folder), source=f"cache:{folder}")
     if not download:
         reason = f"download=False and {folder} lacks {missing}"
+    elif _offline():
+        reason = f"NDGRAD_OFFLINE is set and {folder} lacks {missing}"
+    elif (failure := _recent_failure(folder)) is not None:
+        reason = failure
     else:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             mirrors = [_download(name, folder, verbose) for name in missing]
         except OSError as exc:
             reason = str(exc)
+            _remember_failure(folder, reason)
         else:
+            (folder / _FAILED).unlink(missing_ok=True)
             source = "download:" + ",".join(sorted(set(mirrors)))
             return MNIST(*_read_idx_dir(folder), source=source)
     warnings.warn(
@@ -249,11 +300,21 @@ def load(
             f"Full MNIST unavailable ({reason}). Using the bundled MNIST subset "
             "(4000 train / 1000 test images). For full MNIST, call load_data() with network "
             f"access, or put {', '.join(SHA256)} into {folder}, or pass path= to a Keras "
-            "mnist.npz."
+            "mnist.npz.",
+            reason=reason,
+            folder=str(folder),
         ),
-        stacklevel=2,
+        stacklevel=_caller_level(),
     )
     return load_subset()
+
+
+def _caller_level() -> int:
+    """The stacklevel of the first frame outside this module (load, or load_data -> load)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level
 
 
 def load_data(

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import _extras
 from ..errors import UsageError
 from .grid import grid, parse_values, sample
 
@@ -29,8 +30,9 @@ RMSPROP_GRID = {
 }
 #: what the book's networks report each epoch (what --metric may name before a run)
 MNIST_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-#: optional modules the lab needs, and the extra that installs each
-EXTRAS = {"threadpoolctl": "lab", "matplotlib": "lab", "tensorboardX": "lab", "ray": "lab"}
+#: optional modules the lab needs, and the extra that installs each (the package's table,
+#: where the lab extra brings what the lab uses)
+EXTRAS = {**_extras.EXTRAS, "threadpoolctl": "lab", "matplotlib": "lab", "optuna": "lab"}
 
 #: exit statuses: every run done or diverged; a run failed; a usage error; Ctrl-C
 OK, RUN_FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
@@ -108,8 +110,23 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="runs at once (default: one per core)")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="run on Ray: a local instance, or the cluster at ADDRESS ('auto', ...)")
+    p.add_argument("--search", choices=["grid", "random", "tpe"], default=None,
+                   help="grid (default), random samples, or tpe (Optuna's Bayesian search) "
+                   "within the ranges given")
+    p.add_argument("--trials", type=_positive_int, default=None, metavar="N",
+                   help="configs to try with --search random or tpe (default 12)")
+    p.add_argument("--wave", type=_positive_int, default=4,
+                   help="tpe: configs asked at a time, before the results are told (default 4)")
     p.add_argument("--random", type=_positive_int, default=None, metavar="N",
-                   help="N random configs (log-uniform learning rates) instead of the grid")
+                   help="the same as --search random --trials N")
+    p.add_argument("--prune", choices=["none", "halving"], default="none",
+                   help="halving: successive halving stops trailing configs at epochs 1, 3, "
+                   "9, ... (default none)")
+    p.add_argument("--eta", type=_positive_int, default=3,
+                   help="halving: keep 1/ETA of the configs at each rung (default 3)")
+    p.add_argument("--save-models", choices=["best", "all", "none"], default="best",
+                   help="keep the final models of the best configuration's runs (default), "
+                   "of every run, or none, in OUT/models")
     p.add_argument("--retry-failed", action="store_true", help="run failed cells again")
     p.add_argument("--tensorboard", action="store_true",
                    help="write TensorBoard event files under OUT/tensorboard")
@@ -201,13 +218,19 @@ def _run(
     from .sweep import SweepInterrupted, sweep
 
     space = _checked_space(optimizer, space, options)
-    configs = sample(space, args.random, seed=args.seed) if args.random else grid(space)
+    search = args.search or ("random" if args.random else "grid")
+    trials = args.trials or args.random or (12 if search != "grid" else None)
+    if search == "grid" and args.trials:
+        raise UsageError("--trials goes with --search random or --search tpe")
+    if args.eta < 2:
+        raise UsageError(f"--eta must be >= 2, got {args.eta}")
+    configs = sample(space, int(trials or 0), seed=args.seed) if search == "random" else grid(space)
     for config in configs:  # combinations too (a sampled value, or parameters together)
         try:
             check_config(optimizer, config)
         except ValueError as e:
             raise UsageError(str(e)) from e
-    needed = ["threadpoolctl"]
+    needed = ["threadpoolctl"] + (["optuna"] if search == "tpe" else [])
     needed += [] if args.no_report else ["matplotlib"]
     needed += ["ray"] if args.ray else []
     needed += ["tensorboardX"] if args.tensorboard else []
@@ -221,20 +244,24 @@ def _run(
     data, source, notes = mnist_data(args.data, args.subset, args.model)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"data: {source} ({len(data.x_train)} training, {len(data.x_val)} validation images)")
+    print(f"data: {source} ({len(data.x_train)} training, {len(data.x_val)} validation, "
+          f"{len(data.x_test)} held-out test images)")
     if args.ray:
         executor: Any = RayExecutor(None if args.ray == "local" else args.ray, args.workers,
                                     max_attempts=args.max_attempts)
     else:
         executor = LocalExecutor(args.workers, max_attempts=args.max_attempts)
     settings = {"optimizer": optimizer, "model": args.model, "data_source": source,
-                "subset": args.subset, "random": args.random}
+                "subset": args.subset, "random": trials if search == "random" else None}
     try:
         result = sweep(
-            MnistBuild(optimizer, args.model), configs, seeds=args.seeds, data=data,
-            epochs=args.epochs, batch_size=args.batch_size or (128 if args.model == "mlp" else 64),
+            MnistBuild(optimizer, args.model), space if search == "tpe" else configs,
+            seeds=args.seeds, data=data, epochs=args.epochs,
+            batch_size=args.batch_size or (128 if args.model == "mlp" else 64),
             executor=executor, store=out, sweep_seed=args.seed, retry_failed=args.retry_failed,
             tensorboard=args.tensorboard, settings=settings,
+            search="tpe" if search == "tpe" else "grid", trials=trials, wave=args.wave,
+            prune=args.prune, eta=args.eta, metric=args.metric, save_models=args.save_models,
         )
     except StoreBusy as e:
         raise UsageError(str(e)) from e
@@ -256,6 +283,10 @@ def _summarize(result: Any, no_report: bool, metric: str = "val_accuracy") -> No
         raise UsageError(str(e)) from e
     for line in result.findings(metric):
         print(line)
+    models = sorted((result.out / "models").glob("*.ndgrad"))
+    if models:
+        print(f"models: {len(models)} in {result.out / 'models'} (`ndgrad evaluate "
+              f"{models[0]} --data ...`)")
     if no_report:
         return
     path = result.report(metric=metric)

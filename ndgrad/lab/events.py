@@ -3,14 +3,15 @@ driver, and the options every run of a sweep is trained with.
 
 Events are small frozen dataclasses (they cross process and machine boundaries by pickle)::
 
-    Started(key, host, time, threads)           a run began (again)
+    Started(key, host, time, threads, node)     a run began (again)
     EpochEnded(key, epoch, metrics)             after each epoch (epoch counts from 1)
     Requeued(key, reason)                       its worker died; the run goes back in the queue
-    Ended(key, status, diverged_epoch, error, time)   status: done, diverged or failed
+    Ended(key, status, diverged_epoch, error, time, test)   done, diverged, stopped, failed
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ class Status(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     DIVERGED = "diverged"
+    STOPPED = "stopped"  # early stopping (successive halving) ended it at a rung
     FAILED = "failed"
 
     def __repr__(self) -> str:  # reads as the plain string it equals
@@ -31,13 +33,13 @@ class Status(enum.StrEnum):
 
     @property
     def finished(self) -> bool:
-        """Done or diverged: the run gave its answer."""
-        return self in (Status.DONE, Status.DIVERGED)
+        """Done, diverged or stopped early: the run gave its answer."""
+        return self in (Status.DONE, Status.DIVERGED, Status.STOPPED)
 
     @property
     def ended(self) -> bool:
-        """Done, diverged or failed: nothing more will happen to the run."""
-        return self in (Status.DONE, Status.DIVERGED, Status.FAILED)
+        """Finished or failed: nothing more will happen to the run."""
+        return self.finished or self is Status.FAILED
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Started:
     host: str
     time: float
     threads: int | None = None
+    node: str | None = None  # the Ray node running it (None for local processes)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Ended:
     diverged_epoch: int | None = None
     error: str | None = None
     time: float = 0.0
+    test: Mapping[str, float] = field(default_factory=dict)  # held-out metrics, if any
 
 
 Event = Started | EpochEnded | Requeued | Ended
@@ -80,6 +84,7 @@ class RunOptions:
 
     `threads`: BLAS and kernel threads per run (the executor sets it); a cell's metrics are
     bit-identical for the same thread count. `tensorboard`: a folder for event files, or None.
+    `models`: a folder where each run that ends done saves its final model, or None.
     """
 
     sweep_seed: int = 0
@@ -88,13 +93,14 @@ class RunOptions:
     explode: float | None = 100.0
     tensorboard: str | None = None
     threads: int | None = None
+    models: str | None = None
 
     def with_threads(self, threads: int | None) -> RunOptions:
-        return RunOptions(self.sweep_seed, self.epochs, self.batch_size, self.explode,
-                          self.tensorboard, threads)
+        return dataclasses.replace(self, threads=threads)
+
+    def with_epochs(self, epochs: int) -> RunOptions:
+        return dataclasses.replace(self, epochs=epochs)
 
     def as_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `run_cell`."""
-        return {"sweep_seed": self.sweep_seed, "epochs": self.epochs,
-                "batch_size": self.batch_size, "explode": self.explode,
-                "tensorboard": self.tensorboard, "threads": self.threads}
+        return dataclasses.asdict(self)

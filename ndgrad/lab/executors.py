@@ -22,37 +22,18 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
-import socket
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import wait
 from typing import Any
 
-from .events import Ended, EpochEnded, Event, OnEvent, Requeued, RunOptions, Started, Status
+from .events import Ended, Event, OnEvent, Requeued, RunOptions, Started, Status
 from .grid import Cell
-from .runner import Data, run_cell
+from .runner import Data, execute
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-
-
-def execute(
-    cell: Cell, build: Callable[..., Any], data: Data | None, options: RunOptions, emit: OnEvent
-) -> None:
-    """Run one cell where this is called, sending its events through `emit`."""
-    emit(Started(cell.key, socket.gethostname(), time.time(), options.threads))
-    try:
-        outcome = run_cell(
-            build, cell, data, lambda epoch, m: emit(EpochEnded(cell.key, epoch, dict(m))),
-            **options.as_kwargs(),
-        )
-    except Exception as e:  # a failing run is recorded; the sweep goes on
-        error = "".join(traceback.format_exception(e)).strip()
-        emit(Ended(cell.key, Status.FAILED, None, error, time.time()))
-        return
-    emit(Ended(cell.key, Status(outcome.status), outcome.diverged_epoch, None, time.time()))
 
 
 def death_reason(exitcode: int | None) -> str:
@@ -303,7 +284,10 @@ class LocalExecutor(Executor):
 
 def _ray_task(cell: Cell, build: Callable[..., Any], data: Data | None, options: RunOptions,
               events: Any) -> None:
-    execute(cell, build, data, options, events.put)
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()  # two nodes on one host are told apart
+    execute(cell, build, data, options, events.put, node)
 
 
 class RayExecutor(Executor):

@@ -115,7 +115,7 @@ def cells(configs: Sequence[Config], seeds: int | Sequence[int]) -> list[Cell]:
 
 def parse_values(text: str) -> list[Any]:
     """``"1e-3,3e-3"`` -> ``[0.001, 0.003]``; ints stay ints, other words stay strings."""
-    values = []
+    values: list[Any] = []
     for part in text.split(","):
         part = part.strip()
         if not part:

@@ -1,7 +1,8 @@
 """The course's lab on MNIST: the data split and the model builder that `ndgrad lab` uses.
 
 `mnist_data` holds out the last sixth of the training images (10,000 of 60,000) for
-validation, so the test images stay unseen while hyperparameters are chosen. `MnistBuild`
+validation, so the test images stay unseen while hyperparameters are chosen; they come with
+the data as its test split, on which the chosen configuration is finally measured. `MnistBuild`
 makes the book's first network (or its convnet) and compiles it with an optimizer configured
 by the cell: ``MnistBuild("rmsprop")({"learning_rate": 1e-3, "momentum": 0.9})``.
 """
@@ -46,7 +47,7 @@ def mnist_data(
         return (a.reshape(shape).astype(np.float32) / np.float32(255)).astype(np.float32)
 
     prepared = Data(pixels(x_train), y_train.astype(np.int64), pixels(x_val),
-                    y_val.astype(np.int64))
+                    y_val.astype(np.int64), pixels(data.x_test), data.y_test.astype(np.int64))
     return prepared, data.source, notes
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .grid import format_value
-from .results import lower_is_better
+from .metric import lower_is_better
 
 if TYPE_CHECKING:
     from .results import SweepResult

@@ -12,12 +12,15 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import socket
 import time
+import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..callbacks import Callback
+from .events import Ended, EpochEnded, OnEvent, RunOptions, Started, Status
 from .grid import Cell
 
 Report = Callable[[int, Mapping[str, float]], None]
@@ -25,12 +28,20 @@ Report = Callable[[int, Mapping[str, float]], None]
 
 @dataclass(frozen=True)
 class Data:
-    """Training and validation arrays (NumPy or anything `ndgrad.tensor` takes)."""
+    """Training and validation arrays (NumPy or anything `ndgrad.tensor` takes), and an
+    optional held-out test split that selection never sees: each finished run is evaluated on
+    it once, after training, and the lab reports it for the chosen configuration only."""
 
     x_train: Any
     y_train: Any
     x_val: Any
     y_val: Any
+    x_test: Any = None
+    y_test: Any = None
+
+    @property
+    def has_test(self) -> bool:
+        return self.x_test is not None and self.y_test is not None
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class Outcome:
     status: str
     diverged_epoch: int | None = None
     seconds: float = 0.0
+    test: Mapping[str, float] = field(default_factory=dict)  # held-out metrics, if any
 
 
 class Diverged(Exception):
@@ -70,13 +82,17 @@ def run_cell(
     explode: float | None = 100.0,
     tensorboard: str | None = None,
     threads: int | None = None,
+    models: str | None = None,
 ) -> Outcome:
     """Train `cell` and report its epochs; returns how it ended. Exceptions propagate.
 
     `tensorboard`: a folder; the run writes TensorBoard event files in a subfolder named
     after the cell (models that `build` returns only). `threads`: BLAS and kernel threads
-    for this run; a cell's metrics are bit-identical for the same thread count, whatever
-    the machine, worker or order of runs.
+    for this run; a cell's metrics are bit-identical for the same thread count on the same
+    kind of CPU, whatever the machine, worker or order of runs (another CPU model may pick
+    other BLAS kernels, which round differently). `models`: a folder; a run that ends done saves its
+    final model there as ``<cell key>.ndgrad``. A run that ends done is then evaluated on
+    the data's test split, if it has one (``Outcome.test``).
     """
     import ndgrad
 
@@ -125,7 +141,38 @@ def run_cell(
         return Outcome("diverged", model.divergence.epoch + 1, seconds)
     if lab.exploded_in is not None:
         return Outcome("diverged", lab.exploded_in, seconds)
-    return Outcome("done", None, seconds)
+    test: dict[str, float] = {}
+    if data.has_test:
+        scores = model.evaluate(data.x_test, data.y_test, batch_size=max(batch_size, 256),
+                                verbose=0, return_dict=True)
+        test = {k: float(v) for k, v in scores.items()}
+    if models:
+        os.makedirs(models, exist_ok=True)
+        model.save(os.path.join(models, f"{cell.key}.ndgrad"))
+    return Outcome("done", None, seconds, test)
+
+
+def execute(
+    cell: Cell,
+    build: Callable[..., Any],
+    data: Data | None,
+    options: RunOptions,
+    emit: OnEvent,
+    node: str | None = None,
+) -> None:
+    """Run one cell where this is called, sending its events through `emit`."""
+    emit(Started(cell.key, socket.gethostname(), time.time(), options.threads, node))
+    try:
+        outcome = run_cell(
+            build, cell, data, lambda epoch, m: emit(EpochEnded(cell.key, epoch, dict(m))),
+            **options.as_kwargs(),
+        )
+    except Exception as e:  # a failing run is recorded; the sweep goes on
+        error = "".join(traceback.format_exception(e)).strip()
+        emit(Ended(cell.key, Status.FAILED, None, error, time.time()))
+        return
+    emit(Ended(cell.key, Status(outcome.status), outcome.diverged_epoch, None, time.time(),
+               dict(outcome.test)))
 
 
 class _Watch:

@@ -9,12 +9,14 @@ Tables::
 
     meta(key, value)                        'settings' (JSON) and 'schema' (the layout version)
     runs(cell, config, seed, status, error, diverged_epoch, started, ended, host, threads,
-         attempts)
+         attempts, node)                    node: the Ray node that ran it (None locally)
     metrics(cell, epoch, name, value)       epoch counts from 1, as the progress bar does
+    heldout(cell, name, value)              test-split metrics of a run that ended done
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sqlite3
@@ -27,14 +29,14 @@ from .events import Status
 from .grid import Cell
 
 #: the files of a sweep's folder
-DB_NAME, CSV_NAME, LOCK_NAME = "lab.sqlite", "results.csv", "lab.lock"
+DB_NAME, CSV_NAME, LOCK_NAME, MODELS_DIR = "lab.sqlite", "results.csv", "lab.lock", "models"
 #: the layout of the tables below; a store of a newer layout is refused, not guessed at
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the heldout table and runs.node (a version-1 store is upgraded)
 
-QUEUED, RUNNING, DONE, DIVERGED, FAILED = (
-    Status.QUEUED, Status.RUNNING, Status.DONE, Status.DIVERGED, Status.FAILED
+QUEUED, RUNNING, DONE, DIVERGED, STOPPED, FAILED = (
+    Status.QUEUED, Status.RUNNING, Status.DONE, Status.DIVERGED, Status.STOPPED, Status.FAILED
 )
-FINISHED = (DONE, DIVERGED)
+FINISHED = (DONE, DIVERGED, STOPPED)
 
 _TABLES = ("meta", "runs", "metrics")
 _SCHEMA = """
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS runs (
     ended REAL,
     host TEXT,
     threads INTEGER,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    node TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     cell TEXT NOT NULL REFERENCES runs(cell),
@@ -58,6 +61,12 @@ CREATE TABLE IF NOT EXISTS metrics (
     name TEXT NOT NULL,
     value REAL,
     PRIMARY KEY (cell, epoch, name)
+);
+CREATE TABLE IF NOT EXISTS heldout (
+    cell TEXT NOT NULL REFERENCES runs(cell),
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (cell, name)
 );
 """
 
@@ -89,6 +98,7 @@ class Store:
 
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         exists = self.path.exists()
         if readonly and not exists:
             raise FileNotFoundError(f"no sweep results at {self.path}")
@@ -107,8 +117,11 @@ class Store:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
                 self.db.executescript(_SCHEMA)
+                columns = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
+                if "node" not in columns:  # a version-1 store
+                    self.db.execute("ALTER TABLE runs ADD COLUMN node TEXT")
                 self.db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                    "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
                 )
         except sqlite3.DatabaseError as e:
             self.db.close()
@@ -143,6 +156,11 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        if not self.readonly:
+            # back to one self-contained file (WAL was for readers while the sweep ran); a
+            # reader still attached keeps WAL on, which is just as safe
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("PRAGMA journal_mode=DELETE")
         self.db.close()
 
     # -- settings ---------------------------------------------------------------------------
@@ -169,6 +187,15 @@ class Store:
                 "same settings, or choose another output folder"
             )
 
+    def machine(self) -> dict[str, Any] | None:
+        """What the sweep's driver ran on (CPU model, processors), or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'machine'").fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def note_machine(self, machine: Mapping[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('machine', ?)",
+                        (json.dumps(dict(machine), sort_keys=True),))
+
     # -- runs -------------------------------------------------------------------------------
     def add(self, cells: Iterable[Cell]) -> None:
         """Queue the cells not stored yet (stored ones keep their status and metrics)."""
@@ -192,17 +219,27 @@ class Store:
         }
 
     def start(
-        self, key: str, host: str, started: float | None = None, threads: int | None = None
+        self,
+        key: str,
+        host: str,
+        started: float | None = None,
+        threads: int | None = None,
+        node: str | None = None,
+        keep_metrics: bool = False,
     ) -> None:
-        """A run begins (again): metrics of an unfinished earlier attempt are dropped."""
+        """A run begins (again): metrics of an unfinished earlier attempt are dropped, unless
+        `keep_metrics` (a run continued past an early-stopping rung repeats its first epochs
+        bit for bit, so what is stored stays true)."""
         with self.db:
             self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
+            if not keep_metrics:
+                self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
+            self.db.execute("DELETE FROM heldout WHERE cell = ?", (key,))
             self.db.execute(
                 "UPDATE runs SET status = ?, started = ?, ended = NULL, error = NULL, "
-                "diverged_epoch = NULL, host = ?, threads = ?, attempts = attempts + 1 "
-                "WHERE cell = ?",
-                (RUNNING, started or time.time(), host, threads, key),
+                "diverged_epoch = NULL, host = ?, threads = ?, node = ?, "
+                "attempts = attempts + 1 WHERE cell = ?",
+                (RUNNING, started or time.time(), host, threads, node, key),
             )
 
     def record(self, key: str, epoch: int, metrics: Mapping[str, float]) -> None:
@@ -214,12 +251,15 @@ class Store:
                 [(key, epoch, name, float(v)) for name, v in metrics.items()],
             )
 
-    def requeue(self, key: str, reason: str | None = None) -> None:
+    def requeue(self, key: str, reason: str | None = None, keep_metrics: bool = False) -> None:
         """A run that will not end here (its worker died, the sweep was interrupted) goes
-        back to the queue: its partial metrics are dropped, its attempts kept."""
+        back to the queue: its partial metrics are dropped (unless `keep_metrics`), its
+        attempts kept."""
         with self.db:
             self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
+            if not keep_metrics:
+                self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
+            self.db.execute("DELETE FROM heldout WHERE cell = ?", (key,))
             self.db.execute(
                 "UPDATE runs SET status = ?, error = ?, ended = NULL, diverged_epoch = NULL "
                 "WHERE cell = ?",
@@ -233,13 +273,28 @@ class Store:
         error: str | None = None,
         diverged_epoch: int | None = None,
         ended: float | None = None,
+        test: Mapping[str, float] | None = None,
     ) -> None:
-        if status not in (DONE, DIVERGED, FAILED):
-            raise ValueError(f"finish: status must be done, diverged or failed, not {status!r}")
-        self.db.execute(
-            "UPDATE runs SET status = ?, error = ?, diverged_epoch = ?, ended = ? WHERE cell = ?",
-            (status, error, diverged_epoch, ended or time.time(), key),
-        )
+        """A run ended: its status, and its held-out `test` metrics if it was evaluated."""
+        if status not in (DONE, DIVERGED, STOPPED, FAILED):
+            raise ValueError(
+                f"finish: status must be done, diverged, stopped or failed, not {status!r}"
+            )
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "UPDATE runs SET status = ?, error = ?, diverged_epoch = ?, ended = ? "
+                "WHERE cell = ?",
+                (status, error, diverged_epoch, ended or time.time(), key),
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO heldout VALUES (?, ?, ?)",
+                [(key, name, float(v)) for name, v in (test or {}).items()],
+            )
+
+    def stop(self, key: str) -> None:
+        """Early stopping ended this finished run at its rung: it stays as far as it got."""
+        self.db.execute("UPDATE runs SET status = ? WHERE cell = ?", (STOPPED, key))
 
     # -- reading ----------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
@@ -254,12 +309,23 @@ class Store:
 
     def metrics(self, key: str | None = None) -> dict[str, dict[int, dict[str, float]]]:
         """``{cell: {epoch: {name: value}}}`` (one cell's with `key`)."""
-        query, args = "SELECT * FROM metrics", ()
+        query = "SELECT * FROM metrics"
+        args: tuple[str, ...] = ()
         if key is not None:
             query, args = query + " WHERE cell = ?", (key,)
         out: dict[str, dict[int, dict[str, float]]] = {}
         for r in self.db.execute(query + " ORDER BY cell, epoch, name", args):
             out.setdefault(r["cell"], {}).setdefault(r["epoch"], {})[r["name"]] = r["value"]
+        return out
+
+    def heldout(self) -> dict[str, dict[str, float]]:
+        """``{cell: {name: value}}``: the held-out test metrics of the runs evaluated."""
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
+        if "heldout" not in tables:  # a version-1 store, opened to read
+            return {}
+        out: dict[str, dict[str, float]] = {}
+        for r in self.db.execute("SELECT * FROM heldout ORDER BY cell, name"):
+            out.setdefault(r["cell"], {})[r["name"]] = r["value"]
         return out
 
     def export_csv(self, path: str | Path) -> Path:

@@ -9,24 +9,26 @@ an earlier driver left running.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import math
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from .events import Ended, EpochEnded, Event, Requeued, RunOptions, Started, Status
-from .executors import Executor, LocalExecutor, execute
+from .executors import Executor, LocalExecutor
 from .grid import Cell, Config, cells, grid
 from .lock import DriverLock
 from .progress import Progress
 from .results import SweepResult
-from .runner import Data
-from .store import CSV_NAME, DB_NAME, Store
+from .runner import Data, execute
+from .store import CSV_NAME, DB_NAME, MODELS_DIR, Store
 
 __all__ = ["CSV_NAME", "DB_NAME", "SweepInterrupted", "fingerprint", "sweep", "verify"]
 
@@ -70,7 +72,7 @@ def fingerprint(data: Data | None) -> str | None:
     for a in (data.x_train, data.y_train, data.x_val, data.y_val):
         a = np.ascontiguousarray(np.asarray(a))
         h.update(f"{a.shape}{a.dtype}".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a.data.cast("B"))
     return h.hexdigest()
 
 
@@ -101,6 +103,13 @@ def sweep(
     settings: Mapping[str, Any] | None = None,
     progress: bool | None = None,
     stream: TextIO | None = None,
+    search: str = "grid",
+    trials: int | None = None,
+    wave: int = 4,
+    prune: str = "none",
+    eta: int = 3,
+    metric: str = "val_accuracy",
+    save_models: str = "best",
 ) -> SweepResult:
     """Train `build`'s model for every config of `space` (a grid ``{name: [values]}`` or a
     list of configs) with every seed; returns the `SweepResult`.
@@ -111,18 +120,46 @@ def sweep(
     same folder resumes. `executor`: `LocalExecutor()` (default) or `RayExecutor(...)`.
     `progress`: a live table on a terminal, plain lines otherwise (None), or nothing (False).
 
+    `search="tpe"` asks Optuna's TPE sampler for `trials` configs within the ranges of
+    `space`, `wave` at a time; `prune="halving"` stops the configs that trail at each rung of
+    successive halving (`eta`); both rank by `metric` (see `ndgrad.lab.search`). When `data`
+    has a test split, each run that ends done is evaluated on it (reported for the chosen
+    configuration only). `save_models`: "best" keeps the final models of the best
+    configuration's runs in ``store/models`` once the sweep is complete, "all" every run's,
+    "none" none.
+
     One driver per folder: a second `sweep` on a folder in use raises `lock.StoreBusy`. The
     first Ctrl-C (or SIGTERM) stops starting runs, ends the running ones, queues them again
     and raises `SweepInterrupted`; the same call then resumes.
     """
-    configs = grid(space) if isinstance(space, Mapping) else [dict(c) for c in space]
-    if not configs:
-        raise ValueError("sweep: no configs to run")
+    from . import search as plans
+    from .metric import lower_is_better
+
+    if search not in plans.SEARCHES:
+        raise ValueError(f"sweep: search must be one of {', '.join(plans.SEARCHES)}. "
+                         f"Received {search!r}")
+    if prune not in plans.PRUNERS:
+        raise ValueError(f"sweep: prune must be one of {', '.join(plans.PRUNERS)}. "
+                         f"Received {prune!r}")
+    if save_models not in ("best", "all", "none"):
+        raise ValueError(f"sweep: save_models must be best, all or none. Received {save_models!r}")
+    if search == "tpe":
+        if not isinstance(space, Mapping):
+            raise ValueError("sweep: search='tpe' needs a space {name: [values]} to search in")
+        if not trials or trials < 1:
+            raise ValueError(f"sweep: search='tpe' needs trials >= 1. Received {trials!r}")
+        grid(space)  # checks the space
+        configs: list[Config] = []
+    else:
+        configs = grid(space) if isinstance(space, Mapping) else [dict(c) for c in space]
+        if not configs:
+            raise ValueError("sweep: no configs to run")
     if epochs < 1:
         raise ValueError(f"sweep: epochs must be >= 1. Received {epochs}")
-    all_cells = cells(configs, seeds)
+    all_cells = cells(configs, seeds) if configs else []
     if len({c.key for c in all_cells}) != len(all_cells):
         raise ValueError("sweep: the same config and seed appear twice")
+    n_seeds = len(cells([{}], seeds))
     executor = executor or LocalExecutor()
     stream = stream or sys.stdout
     out = Path(store)
@@ -135,64 +172,78 @@ def sweep(
         "explode": explode,
         **(settings or {}),
     }
+    if search != "grid":  # only when used: stores of earlier versions resume as they were
+        claimed.update(search=search, trials=trials, wave=wave, space=_jsonable(space))
+    if prune != "none":
+        claimed.update(prune=prune, eta=eta, prune_metric=metric)
     options = RunOptions(
         sweep_seed=sweep_seed, epochs=epochs, batch_size=batch_size, explode=explode,
         tensorboard=str(out / "tensorboard") if tensorboard else None,
+        models=None if save_models == "none" else str(out / MODELS_DIR),
+    )
+    say = (lambda text: print(text, file=stream, flush=True)) if progress is not False else (
+        lambda text: None
     )
     stop = threading.Event()
     with DriverLock(out), Store(out / DB_NAME) as db:
         db.claim(claimed)
-        db.add(all_cells)
-        todo = db.todo(all_cells, retry_failed=retry_failed)
-        finished = len(all_cells) - len(todo)
-        say = (lambda text: print(text, file=stream, flush=True)) if progress is not False else (
-            lambda text: None
-        )
-        say(
-            f"sweep: {len(configs)} config(s) x {len(all_cells) // len(configs)} seed(s) = "
-            f"{len(all_cells)} runs of {epochs} epoch(s)"
-            + (f"; {finished} already finished in {out}" if finished else "")
-            + f"; {len(todo)} to run ({len(todo) * epochs} epochs) on {executor.describe()}"
-        )
-        shown = None
-        if progress is not False and todo:
-            shown = Progress(todo, db.statuses(), epochs, executor.workers, stream, live=progress)
+        ran_on = {**machine(), "load_at_start": _load()}
+        db.note_machine(ran_on)
+        if all_cells:
+            db.add(all_cells)
 
-        def on_event(event: Event) -> None:
-            if isinstance(event, Started):
-                db.start(event.key, host=event.host, started=event.time, threads=event.threads)
-            elif isinstance(event, EpochEnded):
-                db.record(event.key, event.epoch, event.metrics)
-            elif isinstance(event, Requeued):
-                db.requeue(event.key, event.reason)
-            elif isinstance(event, Ended):
-                db.finish(event.key, event.status, error=event.error,
-                          diverged_epoch=event.diverged_epoch, ended=event.time)
-            if shown is not None:
-                shown.update(event)
+        def lookup() -> dict[str, tuple[Status, dict]]:
+            metrics = db.metrics()
+            return {k: (s, metrics.get(k, {})) for k, s in db.statuses().items()}
 
-        try:
-            with _interrupts(stop):
-                try:
-                    if todo:
-                        executor.run(todo, build, data, options, on_event, stop)
-                except KeyboardInterrupt:
-                    stop.set()
-        finally:
-            if shown is not None:
-                shown.close()
-            if stop.is_set():  # runs cut short go back to the queue, as if never started
-                cut = [k for k, s in db.statuses().items() if s == Status.RUNNING]
-                for key in cut:
-                    db.requeue(key, "interrupted")
-            db.export_csv(out / CSV_NAME)
+        worse_first = lower_is_better(metric)
+        if search == "tpe":
+            stages = plans.tpe(space, trials or 0, wave, sweep_seed, seeds, epochs, metric,  # type: ignore[arg-type]
+                               worse_first, lookup, db.stop, prune, eta)
+            what = (f"sweep: TPE search, {trials} trial(s) in waves of {wave} x {n_seeds} "
+                    f"seed(s), up to {epochs} epoch(s) each")
+        elif prune == "halving":
+            stages = plans.halving(configs, seeds, epochs, eta, metric, worse_first, lookup,
+                                   db.stop)
+            what = (f"sweep: {len(configs)} config(s) x {n_seeds} seed(s) = {len(all_cells)} "
+                    f"runs of up to {epochs} epoch(s)")
+        else:
+            stages = iter([plans.Stage(all_cells, epochs)])
+            what = (f"sweep: {len(configs)} config(s) x {n_seeds} seed(s) = {len(all_cells)} "
+                    f"runs of {epochs} epoch(s)")
+        single = search == "grid" and prune == "none"
+        if prune == "halving":
+            at = ", ".join(map(str, plans.rungs(epochs, eta)))
+            what += f", successive halving at epochs {at} keeping 1/{eta} by {metric}"
+        if not single:
+            say(what + f", on {executor.describe()}")
+        for stage in stages:
+            db.add(stage.cells)
+            todo = _todo(db, stage, retry_failed)
+            finished = len(stage.cells) - len(todo)
+            done_part = f"; {finished} already finished in {out}" if finished else ""
+            if single:
+                say(f"{what}{done_part}; {len(todo)} to run ({len(todo) * epochs} epochs) on "
+                    f"{executor.describe()}")
+            elif todo:
+                say(f"{stage.label}: {len(todo)} to run ({len(todo) * stage.epochs} epochs)"
+                    + done_part)
+            if todo:
+                _run_stage(db, executor, todo, build, data, options.with_epochs(stage.epochs),
+                           stage, stop, stream, progress)
+            if stop.is_set():
+                break
+        db.note_machine({**ran_on, "load_at_end": _load()})
+        db.export_csv(out / CSV_NAME)
+        statuses = db.statuses()
         if stop.is_set():
-            statuses = [db.statuses().get(c.key, Status.QUEUED) for c in all_cells]
-            ended = sum(s.ended for s in statuses)
+            ended = sum(s.ended for s in statuses.values())
             left = len(statuses) - ended
             say(f"sweep interrupted: {ended} done, {left} left; run the same command to resume")
             raise SweepInterrupted(ended, left)
     result = SweepResult.load(out)
+    if save_models == "best" and all(s.ended for s in statuses.values()):
+        _keep_best_models(result, metric)
     counts = result.counts()
     say(
         "sweep finished: "
@@ -202,6 +253,122 @@ def sweep(
     return result
 
 
+def machine() -> dict[str, Any]:
+    """This machine's CPU model and processor count: what decides how BLAS rounds."""
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu, "processors": os.cpu_count()}
+
+
+def _load() -> float | None:
+    """The 1-minute load average (None where the system has none)."""
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def _jsonable(space: Any) -> Any:
+    return {k: list(v) for k, v in space.items()} if isinstance(space, Mapping) else None
+
+
+def _todo(db: Store, stage: Any, retry_failed: bool) -> list[Cell]:
+    """The stage's cells still to bring to its epochs: queued or running ones, failed ones
+    with `retry_failed`, and finished ones continuing past an earlier rung."""
+    statuses, metrics = db.statuses(), db.metrics()
+    todo = []
+    for c in stage.cells:
+        status = statuses.get(c.key, Status.QUEUED)
+        reached = max(metrics.get(c.key, {}), default=0) >= stage.epochs
+        if status in (Status.QUEUED, Status.RUNNING):
+            todo.append(c)
+        elif status == Status.FAILED:
+            if retry_failed:
+                todo.append(c)
+        elif status == Status.DONE and not reached:
+            todo.append(c)  # continues to this rung
+    return todo
+
+
+def _run_stage(db: Store, executor: Executor, todo: list[Cell], build: Callable[..., Any],
+               data: Data | None, options: RunOptions, stage: Any, stop: threading.Event,
+               stream: TextIO, progress: bool | None) -> None:
+    shown = None
+    if progress is not False:
+        shown = Progress(todo, {c.key: Status.QUEUED for c in todo}, options.epochs,
+                         executor.workers, stream, live=progress)
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Started):
+            db.start(event.key, host=event.host, started=event.time, threads=event.threads,
+                     node=event.node, keep_metrics=event.key in stage.continuing)
+        elif isinstance(event, EpochEnded):
+            db.record(event.key, event.epoch, event.metrics)
+        elif isinstance(event, Requeued):
+            db.requeue(event.key, event.reason, keep_metrics=event.key in stage.continuing)
+        elif isinstance(event, Ended):
+            db.finish(event.key, event.status, error=event.error,
+                      diverged_epoch=event.diverged_epoch, ended=event.time, test=event.test)
+        if shown is not None:
+            shown.update(event)
+
+    try:
+        with _interrupts(stop):
+            try:
+                executor.run(todo, build, data, options, on_event, stop)
+            except KeyboardInterrupt:
+                stop.set()
+    finally:
+        if shown is not None:
+            shown.close()
+        if stop.is_set():  # runs cut short go back to the queue, as if never started
+            for key, status in db.statuses().items():
+                if status == Status.RUNNING:
+                    db.requeue(key, "interrupted", keep_metrics=key in stage.continuing)
+        db.export_csv(db.path.parent / CSV_NAME)
+
+
+def _keep_best_models(result: SweepResult, metric: str) -> None:
+    """Once the sweep is complete: keep the models of the best configuration's runs only."""
+    folder = result.out / MODELS_DIR
+    if not folder.is_dir():
+        return
+    try:
+        best = result.best(metric if metric in result.metric_names() else "val_accuracy")
+    except ValueError:
+        return
+    keep = {Cell(best.config, seed).key for seed in best.seeds}
+    for path in folder.glob("*.ndgrad"):
+        if path.stem not in keep:
+            path.unlink()
+
+
+def _model_differences(stored: Path, fresh: Path) -> list[str]:
+    """The weights of a kept model against those of its re-run (nothing when none was kept)."""
+    if not stored.exists():
+        return []
+    if not fresh.exists():
+        return [f"model: {stored} is kept, but the re-run saved no model"]
+    import numpy as np
+
+    from ..saving import load_model
+
+    a, b = load_model(str(stored)).get_weights(), load_model(str(fresh)).get_weights()
+    if len(a) != len(b):
+        return [f"model: {len(a)} weight arrays stored, {len(b)} now"]
+    return [f"model: weight array {i} differs from {stored}"
+            for i, (x, y) in enumerate(zip(a, b)) if not np.array_equal(x, y)]
+
+
 def verify(
     out: str | Path,
     cell_key: str,
@@ -209,8 +376,8 @@ def verify(
     data: Data | None,
     stream: TextIO | None = None,
 ) -> list[str]:
-    """Re-run one stored cell here and compare its metrics with the stored ones; returns the
-    differences (empty when every metric of every epoch is identical)."""
+    """Re-run one stored cell here and compare its metrics (and its kept model's weights, if
+    any) with the stored ones; returns the differences (empty when all are identical)."""
     stream = stream or sys.stdout
     out = Path(out)
     with Store(out / DB_NAME, readonly=True) as db:
@@ -225,8 +392,14 @@ def verify(
             )
         run = runs[matches[0]]
         stored = db.metrics(run["cell"]).get(run["cell"], {})
+        ran_on = db.machine()
+    here = machine()
+    if ran_on is not None and ran_on.get("cpu") != here["cpu"]:
+        print(f"verify: note: the sweep ran on a {ran_on.get('cpu')}, this is a {here['cpu']}: "
+              "BLAS may round differently here", file=stream, flush=True)
     if not run["status"].finished:
         raise ValueError(f"verify: cell {run['cell']} is {run['status']}, not finished")
+    stopped = run["status"] == Status.STOPPED  # early stopping ended it: re-run that far
     cell = Cell(run["config"], run["seed"])
     if settings.get("data") != fingerprint(data):
         raise ValueError("verify: the data differ from the data the sweep was run on")
@@ -236,6 +409,8 @@ def verify(
         **{k: settings[k] for k in known_options if k in settings},
         threads=run["threads"],  # the same BLAS threads: the same rounding
     )
+    if stopped:
+        options = options.with_epochs(max(stored))
     ended: list[Ended] = []
 
     def collect(event: Event) -> None:
@@ -245,10 +420,15 @@ def verify(
             ended.append(event)
 
     print(f"verify: re-running {cell.label()} ({cell.key})", file=stream, flush=True)
-    execute(cell, build, data, options, collect)
-    differences = []
+    stored_model = out / MODELS_DIR / f"{cell.key}.ndgrad"
+    with tempfile.TemporaryDirectory() as scratch:
+        if stored_model.exists():  # the re-run saves its model too, to compare weights
+            options = dataclasses.replace(options, models=scratch)
+        execute(cell, build, data, options, collect)
+        differences = _model_differences(stored_model, Path(scratch) / stored_model.name)
     now = ended[0]
-    if now.status != run["status"] or now.diverged_epoch != run["diverged_epoch"]:
+    expected = Status.DONE if stopped else run["status"]
+    if now.status != expected or now.diverged_epoch != run["diverged_epoch"]:
         differences.append(
             f"status: stored {run['status']} (diverged {run['diverged_epoch']}), "
             f"now {now.status} (diverged {now.diverged_epoch})"

@@ -48,7 +48,7 @@ def main(conn: Any, payload: bytes, parent_pid: int) -> None:
     stop or the pipe closes."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from .executors import execute
+    from .runner import execute
 
     try:
         build, data, options = pickle.loads(payload)

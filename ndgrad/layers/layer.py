@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import initializers
+from .._limits import check_weight
 from .._tensor import Tensor
 from ..backends.registry import get_backend
 from ..creation import tensor
@@ -106,6 +107,7 @@ class Layer:
     ) -> Tensor:
         """Create a weight tensor of `shape` (requires grad when trainable) and track it."""
         init = initializers.get(initializer)
+        check_weight(shape, f"layer '{self.name}'")  # bounded while load_model builds
         w = init(tuple(shape), dtype=dtype or self.dtype, device=self.device)
         if not isinstance(w, Tensor):
             w = tensor(w, dtype=dtype or self.dtype, device=self.device)

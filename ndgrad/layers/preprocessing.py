@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import ops
-from .._tensor import Tensor
+from .._tensor import Tensor, bump_version
 from ..creation import tensor
 from ..errors import ShapeError
 from .layer import Layer, Shape
@@ -81,7 +81,7 @@ class Normalization(Layer):
             values.append(t)
         for w, t in zip((self.mean, self.variance), values):
             w.data = t.data
-            w._version[0] += 1
+            bump_version(w)
 
     def call(self, inputs: Tensor) -> Tensor:
         x = inputs if inputs.dtype.is_floating else inputs.astype(self.dtype)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .._tensor import Tensor
+from .._tensor import Tensor, bump_version
 from ..backends.registry import get_backend
 
 _CHUNK_ELEMENTS = 1 << 22  # about 16 MB of float32 per isfinite pass
@@ -140,7 +140,7 @@ class Rollback:
     def _write_back(self, saved: dict[str, Any]) -> None:
         for w, buffer in zip(self.model.weights, saved["weights"]):
             w.data[...] = buffer
-            w._version[0] += 1
+            bump_version(w)
         opt = self.model.optimizer
         if opt is not None:
             if saved["built"] and opt.built:

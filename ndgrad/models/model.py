@@ -16,7 +16,7 @@ from typing import Any
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import ops
-from .._tensor import Tensor
+from .._tensor import Tensor, bump_version
 from ..autograd.engine import backward
 from ..autograd.grad_mode import no_grad
 from ..backends.registry import get_backend
@@ -320,7 +320,7 @@ class Model(Layer):
                 )
         for w, a in zip(weights, new):
             w.data = a.data
-            w._version[0] += 1
+            bump_version(w)
 
     def to(self, device: str) -> Model:
         """Move weights and optimizer state to `device`; later batches go there too."""

@@ -1,5 +1,28 @@
-"""All tensor operations. Each op class lives with its public function in one module."""
+"""All tensor operations.
 
+Where an op goes (the rule; a new op follows it):
+
+- Each `Op` class lives in the module of the public function that applies it.
+- A module imports only the modules named before it in the next item (and `logits`, which
+  imports no op), so ops import one way (tests/test_architecture.py checks the order).
+- The module is chosen by what the op does to shapes: `elementwise` (each output element from
+  the input elements at its position: arithmetic, comparisons, math, and the element-wise
+  activations relu, sigmoid, gelu ...), `shape` (moves or copies elements: reshape, transpose,
+  concatenate, pad ...), `reduce` (fewer elements: sum, mean, max, logsumexp ...), `linalg`
+  (products: matmul, einsum ...), `index` (``t[i]`` and ``t[i] = v``), `convert` (dtype,
+  device, copies, in-place arithmetic), `nn` (normalizations along an axis: softmax,
+  log-softmax), `fused` (one node where a composition would be several, for speed or
+  stability: linear, softmax cross-entropy), `pooling` (window maxima and their gradient
+  route) and `conv` (im2col, convolution).
+- `logits` records which logits a softmax or sigmoid output came from (for the losses);
+  `methods` attaches Tensor's computing methods: Tensor itself imports no op.
+
+One placement still breaks the rule: `max_pool2d` and `avg_pool2d` are defined in `conv.py`
+(they share its window helpers) while `MaxPool2D` is in `pooling.py`; moving them waits for the
+Conv2D work in `conv.py` to land (see docs/architecture.md).
+"""
+
+from .._tensor import Tensor as _Tensor
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .convert import astype, clone, inplace, to
 from .elementwise import (
@@ -46,6 +69,7 @@ from .elementwise import (
 from .fused import linear, sparse_softmax_cross_entropy
 from .index import getitem, setitem
 from .linalg import dot, einsum, matmul, outer, tensordot
+from .methods import attach as _attach
 from .nn import log_softmax, softmax
 from .reduce import argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
 from .shape import (
@@ -154,3 +178,5 @@ __all__ = [
     "var",
     "where",
 ]
+
+_attach(_Tensor)  # t + u, t.sum(), t.backward() ...: see methods.py

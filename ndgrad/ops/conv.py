@@ -1,11 +1,14 @@
 """Convolution and pooling on channels-last images (N, H, W, C), as Keras lays them out.
 
-`conv2d` is im2col + one matrix product: `Im2Col` copies every KH x KW window into a row, and
-its adjoint `Col2Im` adds rows back into image positions (backend primitives: one compiled
-pass on the CPU, a loop over the KH*KW kernel taps elsewhere). Each is the other's gradient,
-so convolutions are differentiable to any order and a first layer's input gets no gradient
-work at all. Average pooling with stride == pool size is a crop, a reshape and a mean (no copy
-forward); max pooling is the backend's `max_pool` primitive (`ops/pooling.py`).
+`conv2d` of a 3x3 kernel with stride 1 takes the backend's Winograd path when it has one
+(`ops/winograd.py`: the NumPy backend, float32, kernels on); every other convolution, and
+that one with ``NDGRAD_KERNELS=numpy``, is im2col + one matrix product: `Im2Col` copies
+every KH x KW window into a row, and its adjoint `Col2Im` adds rows back into image positions
+(backend primitives: one compiled pass on the CPU, a loop over the KH*KW kernel taps
+elsewhere). Each is the other's gradient, so convolutions are differentiable to any order and
+a first layer's input gets no gradient work at all. Average pooling with stride == pool size
+is a crop, a reshape and a mean (no copy forward); max pooling is the backend's `max_pool`
+primitive (`ops/pooling.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from . import reduce as _reduce
 from .fused import linear
 from .pooling import MaxPool2D
 from .shape import pad, reshape
+from .winograd import Conv3x3, Conv3x3Relu
 
 
 def _out_size(n: int, k: int, s: int) -> int:
@@ -108,6 +112,9 @@ def conv2d(
     s = _pair(strides, "strides")
     x = _prepare(x, (kh, kw), s, padding, "conv2d")
     n, h, w, _ = x.shape
+    if (kh, kw, *s) == (3, 3, 1, 1) and x.backend.winograd(x.data, f):
+        op = Conv3x3Relu if relu else Conv3x3  # Winograd: im2col stays the reference
+        return op.apply(x, kernel) if bias is None else op.apply(x, kernel, bias)
     cols = Im2Col.apply(x, size=(kh, kw), strides=s)
     out = linear(cols, reshape(kernel, (kh * kw * c, f)), bias, relu=relu)
     return reshape(out, (n, _out_size(h, kh, s[0]), _out_size(w, kw, s[1]), f))

@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _dtypes
 from .._dtypes import DType
-from .._tensor import Tensor
+from .._tensor import Tensor, bump_version, wrap
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..autograd.op import Op
 from ..backends.registry import get_backend
@@ -41,10 +41,7 @@ class ToDevice(Op):
 
     @classmethod
     def apply(cls, x: Tensor, target: Any) -> Tensor:  # type: ignore[override]
-        out = Tensor.__new__(Tensor)
-        out.data = target.transfer(x.data, x.backend)  # GPU to GPU without the host
-        out.backend, out.grad, out._node, out._version = target, None, None, [0]
-        out._requires_grad = False
+        out = wrap(target.transfer(x.data, x.backend), target)  # GPU to GPU without the host
         if is_grad_enabled() and x._requires_grad:
             op = cls.__new__(cls)
             op.backend, op.inputs, op.needs_grad = target, (x,), (True,)
@@ -109,5 +106,5 @@ def inplace(t: Tensor, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:
         r._node._out = weakref.ref(t)
     else:
         t.backend.setitem(t.data, (Ellipsis,), r.data)
-    t._version[0] += 1
+    bump_version(t)
     return t

@@ -15,6 +15,7 @@ from .. import _dtypes
 from .._shapes import broadcast_shapes
 from .._tensor import Tensor
 from ..autograd.op import Op
+from .logits import record
 
 
 class _Binary(Op):
@@ -554,7 +555,7 @@ def tanh(x: Any) -> Tensor:
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + exp(-x)), stable for large |x|."""
     out = Sigmoid.apply(x)
-    out._logits = ("sigmoid", x)
+    record(out, "sigmoid", x)  # for a cross-entropy of the probabilities (losses.py)
     return out
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._tensor import Tensor
+from .._tensor import Tensor, wrap
 from ..autograd.grad_mode import is_grad_enabled
-from ..autograd.op import Op, _constant
+from ..autograd.op import Op
 from ..errors import ShapeError
 from .elementwise import ReluGrad
 from .linalg import matmul, shared_weight_grad
@@ -101,8 +101,8 @@ class SparseSoftmaxCrossEntropy(Op):
             logits.data.dtype,
         )
         # A differentiable gradient (create_graph) recomputes softmax; else the forward's.
-        probs = softmax(logits, -1) if is_grad_enabled() else _constant(self.probs, self.backend)
-        return (probs - _constant(onehot, self.backend)) * reshape(g, (-1, 1)), None
+        probs = softmax(logits, -1) if is_grad_enabled() else wrap(self.probs, self.backend)
+        return (probs - wrap(onehot, self.backend)) * reshape(g, (-1, 1)), None
 
 
 def sparse_softmax_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:

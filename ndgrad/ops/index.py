@@ -11,7 +11,7 @@ import operator
 import weakref
 from typing import Any
 
-from .._tensor import Tensor
+from .._tensor import Tensor, bump_version, wrap
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.op import Op
 from ..errors import GraphError
@@ -173,9 +173,8 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 def _alias(t: Tensor) -> Tensor:
     """A second handle on t's array, node and current version (t is about to change)."""
-    a = Tensor.__new__(Tensor)
-    a.data, a.backend, a.grad, a._node = t.data, t.backend, None, t._node
-    a._version, a._requires_grad = [t._version[0]], t._requires_grad
+    a = wrap(t.data, t.backend, [t._version[0]])
+    a._node, a._requires_grad = t._node, t._requires_grad
     return a
 
 
@@ -213,7 +212,7 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     record = is_grad_enabled() and (t._requires_grad or v._requires_grad)
     old = _alias(t) if record else None
     t.backend.setitem(t.data, idx, v.data)
-    t._version[0] += 1
+    bump_version(t)
     if record:
         node = IndexPut.__new__(IndexPut)
         node.index, node.backend = idx, t.backend

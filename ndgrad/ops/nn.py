@@ -9,6 +9,7 @@ from typing import Any
 from .._shapes import normalize_axis
 from .._tensor import Tensor
 from ..autograd.op import Op
+from .logits import record
 from .reduce import sum
 
 
@@ -52,7 +53,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     axes = _axis(x, axis, "softmax")
     out = Softmax.apply(x, axis=axes)
     if x.ndim and axes == (x.ndim - 1,):
-        out._logits = ("softmax", x)
+        record(out, "softmax", x)  # for a cross-entropy of the probabilities (losses.py)
     return out
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from .. import _dtypes
 from .._shapes import normalize_axes
-from .._tensor import Axis, Tensor
-from ..autograd.op import Op, _constant
+from .._tensor import Axis, Tensor, wrap
+from ..autograd.op import Op
 from ..errors import ShapeError
 from .elementwise import equal, log, logical_and, sqrt, where
 from .shape import reshape
@@ -103,7 +103,7 @@ class _Extreme(_Reduce):
         xp, x = self.backend.xp, self.inputs[0].data
         hit = xp.astype(x == xp.reshape(self.out.data, tuple(self._kept_shape())), x.dtype)
         share = hit / xp.sum(hit, axis=self.axes, keepdims=True)
-        return (self._spread(g) * _constant(share, self.backend),)
+        return (self._spread(g) * wrap(share, self.backend),)
 
 
 class Max(_Extreme):

@@ -10,16 +10,17 @@
 0.1
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (the imports below are not sorted)
 
 from typing import Any
 
-from . import schedules
-from .adam import Adam, AdamW
-from .optimizer import Optimizer
-from .rmsprop import RMSprop
-from .schedules import CosineDecay, ExponentialDecay, LearningRateSchedule
+# Not sorted: the order the optimizers register their names in, which errors list.
+from .optimizer import OPTIMIZERS, Optimizer
 from .sgd import SGD
+from .rmsprop import RMSprop
+from .adam import Adam, AdamW
+from . import schedules
+from .schedules import CosineDecay, ExponentialDecay, LearningRateSchedule
 
 __all__ = [
     "SGD",
@@ -36,22 +37,6 @@ __all__ = [
     "serialize",
 ]
 
-_BY_NAME: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "rmsprop": RMSprop,
-    "adam": Adam,
-    "adamw": AdamW,
-}
-
-
-def _lookup(name: Any, what: str) -> type[Optimizer]:
-    cls = _BY_NAME.get(name.lower()) if isinstance(name, str) else None
-    if cls is None:
-        valid = ", ".join(repr(n) for n in _BY_NAME)
-        raise ValueError(f"Could not interpret optimizer {what}: {name!r}. Valid names: {valid}")
-    return cls
-
-
 def serialize(optimizer: Optimizer) -> dict[str, Any]:
     """``{"class_name": ..., "config": optimizer.get_config()}``."""
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
@@ -64,7 +49,8 @@ def deserialize(config: dict[str, Any]) -> Optimizer:
             "Could not interpret optimizer config: expected {'class_name': ..., 'config': {...}}. "
             f"Received: {config!r}"
         )
-    return _lookup(config["class_name"], "class_name").from_config(config.get("config", {}))
+    cls = OPTIMIZERS.lookup(config["class_name"], what="class_name")
+    return cls.from_config(config.get("config", {}))
 
 
 def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:
@@ -76,10 +62,10 @@ def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
-        return _lookup(identifier, "identifier")()
+        return OPTIMIZERS.lookup(identifier, what="identifier")()
     if isinstance(identifier, dict):
         return deserialize(identifier)
     raise ValueError(
         f"Could not interpret optimizer identifier: {identifier!r}. Pass a name "
-        f"({', '.join(repr(n) for n in _BY_NAME)}), an Optimizer or a config dict"
+        f"({OPTIMIZERS.quoted()}), an Optimizer or a config dict"
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._tensor import Tensor
 from .optimizer import LearningRate, Optimizer
 
 __all__ = ["Adam", "AdamW"]
@@ -51,55 +50,29 @@ class Adam(Optimizer):
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
         amsgrad: bool = False,
-        weight_decay: float | None = None,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-        )
+        super().__init__(learning_rate, **kwargs)  # weight_decay, clipping, name: Optimizer
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
         self.amsgrad = bool(amsgrad)
 
-    def build(self, variables: Any) -> None:
-        if self.built:
-            return
-        super().build(variables)
-        self._momentums = self.add_slot("momentum")
-        self._velocities = self.add_slot("velocity")
-        self._velocity_hats = self.add_slot("velocity_hat") if self.amsgrad else []
+    def slot_names(self) -> tuple[str, ...]:
+        return ("momentum", "velocity", *(("velocity_hat",) if self.amsgrad else ()))
 
-    def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
-        i = self._index[id(variable)]
-        w, g, b1, b2 = variable.data, gradient, self.beta_1, self.beta_2
-        s, t = self._scratch[i]  # type: ignore[index]
-        m, v = self._momentums[i], self._velocities[i]
+    def step_size(self, learning_rate: float) -> float:
+        """alpha: the learning rate with both bias corrections of this step folded in."""
         step = self.iterations + 1
-        alpha = learning_rate * math.sqrt(1.0 - b2**step) / (1.0 - b1**step)
-        v_hat = self._velocity_hats[i] if self.amsgrad else v  # v: a placeholder, untouched
-        if variable.backend.optimizer_step(
-            "adam",
-            w,
-            g,
-            m,
-            v,
-            v_hat,
-            alpha=alpha,
-            beta_1=b1,
-            beta_2=b2,
-            epsilon=self.epsilon,
-            amsgrad=self.amsgrad,
-        ):  # one compiled pass (CPU)
-            return
+        b1, b2 = self.beta_1, self.beta_2
+        return learning_rate * math.sqrt(1.0 - b2**step) / (1.0 - b1**step)
+
+    def update(
+        self, xp: Any, w: Any, g: Any, state: dict, scratch: tuple, learning_rate: float
+    ) -> None:
+        b1, b2, alpha = self.beta_1, self.beta_2, self.step_size(learning_rate)
+        s, t = scratch
+        m, v = state["momentum"], state["velocity"]
         s[...] = g
         s *= 1.0 - b1
         m *= b1
@@ -110,8 +83,8 @@ class Adam(Optimizer):
         v *= b2
         v += s  # v = b2 * v + (1 - b2) * g**2
         if self.amsgrad:
-            v_hat = self._velocity_hats[i]
-            v_hat[...] = variable.backend.xp.maximum(v_hat, v)
+            v_hat = state["velocity_hat"]
+            v_hat[...] = xp.maximum(v_hat, v)
             v = v_hat
         s[...] = v
         s **= 0.5
@@ -151,10 +124,7 @@ class AdamW(Adam):
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
         amsgrad: bool = False,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str | None = None,
+        **kwargs: Any,
     ) -> None:
         if weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
@@ -165,8 +135,5 @@ class AdamW(Adam):
             epsilon=epsilon,
             amsgrad=amsgrad,
             weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            name=name,
+            **kwargs,
         )

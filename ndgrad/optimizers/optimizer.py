@@ -7,14 +7,19 @@ variable's device, e.g. Adam's first and second moments), and each call of
 `apply(grads, variables)` clips the gradients, applies decoupled weight decay, runs the
 subclass's `update_step` once per variable and increments `iterations`.
 
-Subclasses write `update_step(gradient, variable, learning_rate)` on backend arrays with
-in-place operators only (``w -= s``): the variables and the state arrays keep their identity
-and no array is allocated per step. Large temporaries are not free: on Linux, glibc serves
-every allocation above its mmap threshold with fresh pages, so a 1.6 MB temporary costs ~400
-page faults (more than the arithmetic). Each optimizer therefore owns a few *scratch* arrays
-(`_scratch_count`, shared between variables of the same device and dtype) that it fills with
-``s[...] = g`` and then updates in place. Python floats are weak scalars, so float32 state
-stays float32.
+The base class owns what every optimizer shares: the constructor arguments (learning rate,
+clipping, weight decay, name; subclasses add their own and pass ``**kwargs`` on), the slots
+(`slot_names`), and the opening of `update_step`, which finds the variable's state and hands
+it to the backend's fused kernel for this optimizer class when the backend registered one
+(`Backend.fuses`, e.g. `backends/numpy/optimizers.py`), else to `update`. So a subclass
+writes its update rule once, in `update(xp, w, g, state, scratch, learning_rate)`, on
+backend arrays with in-place operators only (``w -= s``): the variables and the state arrays
+keep their identity and no array is allocated per step. Large temporaries are not free: on
+Linux, glibc serves every allocation above its mmap threshold with fresh pages, so a 1.6 MB
+temporary costs ~400 page faults (more than the arithmetic). Each optimizer therefore owns a
+few *scratch* arrays (`_scratch_count`, shared between variables of the same device and dtype)
+that it fills with ``s[...] = g`` and then updates in place. Python floats are weak scalars,
+so float32 state stays float32.
 
 >>> import ndgrad
 >>> from ndgrad.optimizers import SGD
@@ -31,7 +36,8 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .._tensor import Tensor
+from .._registry import Registry
+from .._tensor import Tensor, bump_version
 from ..backends.registry import get_backend
 from ..errors import DeviceError, ShapeError
 from .schedules import LearningRateSchedule, deserialize, serialize
@@ -39,6 +45,12 @@ from .schedules import LearningRateSchedule, deserialize, serialize
 LearningRate = float | LearningRateSchedule | Callable[[int], float]
 
 __all__ = ["Optimizer"]
+
+#: Every optimizer class that names itself (``_default_name``), under that name in lower case:
+#: what ``compile(optimizer="adam")`` and `optimizers.get` look up.
+OPTIMIZERS: Registry[type[Optimizer]] = Registry(
+    "optimizer", message="Could not interpret optimizer {what}: {name}. Valid names: {quoted}"
+)
 
 
 def _scaled(pairs: list[tuple[Any, Tensor]], factor: float) -> list[tuple[Any, Tensor]]:
@@ -76,7 +88,12 @@ class Optimizer:
     """
 
     _default_name = "optimizer"
-    _scratch_count = 0  # scratch arrays per variable that update_step uses
+    _scratch_count = 0  # scratch arrays per variable that update uses
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_default_name" in cls.__dict__:  # a named optimizer: known to `optimizers.get`
+            OPTIMIZERS[cls._default_name.lower()] = cls
 
     def __init__(
         self,
@@ -112,6 +129,7 @@ class Optimizer:
         self._index: dict[int, int] = {}  # id(variable) -> position in _trainable_variables
         self._devices: list[Any] = []  # the backend holding each variable's state
         self._slots: dict[str, list[Any]] = {}  # slot name -> one array per variable
+        self._fused_for: type | None = None  # the class whose `update` runs (fused kernels)
         self._scratch: list[tuple[Any, ...]] | None = None
         self._no_decay: list[Tensor] = []
 
@@ -140,7 +158,10 @@ class Optimizer:
 
     # -- state ------------------------------------------------------------------------------
     def build(self, variables: Sequence[Tensor]) -> None:
-        """Remember `variables`; subclasses then create their slots with `add_slot`."""
+        """Remember `variables` and create a zero slot per name of `slot_names` for each
+        (once: a built optimizer keeps its state)."""
+        if self.built:
+            return
         variables = list(variables)
         for i, v in enumerate(variables):
             if not isinstance(v, Tensor):
@@ -153,7 +174,13 @@ class Optimizer:
         self._devices = [v.backend for v in variables]
         self._slots = {}
         self._scratch = None
+        for name in self.slot_names():
+            self.add_slot(name)
         self.built = True
+
+    def slot_names(self) -> tuple[str, ...]:
+        """The state arrays each variable gets, by name (given the configuration)."""
+        return ()
 
     def add_slot(self, name: str) -> list[Any]:
         """A zero array like each variable (same shape, dtype and device), kept as `name`."""
@@ -314,7 +341,7 @@ class Optimizer:
         for g, v in pairs:
             with v.backend.activate():
                 self.update_step(g, v, lr)
-            v._version[0] += 1
+            bump_version(v)
         self.iterations += 1
 
     def _check(self, grads: list[Any], variables: list[Tensor]) -> list[tuple[Any, Tensor]]:
@@ -389,8 +416,44 @@ class Optimizer:
         return out
 
     def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
-        """Update ``variable.data`` in place from the backend array `gradient` (subclasses)."""
+        """Update ``variable.data`` in place from the backend array `gradient`.
+
+        The opening every optimizer shares: the variable's state (slot name -> array), then
+        the backend's fused kernel for the class whose `update` this is, if it registered one
+        and takes these arrays, else `update`. A subclass may override this instead of
+        writing `update` (then it owns its whole step).
+        """
+        i = self._index[id(variable)]
+        w = variable.data
+        state = {name: arrays[i] for name, arrays in self._slots.items()}
+        fused = variable.backend.fused_updates.get(self._fused_class())
+        if fused is not None and fused(self, w, gradient, state, learning_rate):
+            return
+        scratch = self._scratch[i]  # type: ignore[index]
+        self.update(variable.backend.xp, w, gradient, state, scratch, learning_rate)
+
+    def update(
+        self,
+        xp: Any,
+        w: Any,
+        g: Any,
+        state: dict[str, Any],
+        scratch: tuple[Any, ...],
+        learning_rate: float,
+    ) -> None:
+        """The update rule, backend-neutral (namespace `xp`, as an op's forward): `w` (the
+        variable's array) and the `state` arrays updated in place from the gradient `g`, with
+        the `scratch` arrays (`_scratch_count` of them) for temporaries."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_step")
+
+    def _fused_class(self) -> type | None:
+        """The class that defines the `update` in use: a fused kernel registered for it
+        computes the same rule (a subclass that rewrites `update` gets none)."""
+        cls = self._fused_for
+        if cls is None:
+            cls = next(k for k in type(self).__mro__ if "update" in k.__dict__)
+            self._fused_for = cls
+        return cls
 
     # -- configuration ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

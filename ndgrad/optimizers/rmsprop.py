@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._tensor import Tensor
 from .optimizer import LearningRate, Optimizer
 
 __all__ = ["RMSprop"]
@@ -54,54 +53,26 @@ class RMSprop(Optimizer):
         momentum: float = 0.0,
         epsilon: float = 1e-7,
         centered: bool = False,
-        weight_decay: float | None = None,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-        )
+        super().__init__(learning_rate, **kwargs)  # weight_decay, clipping, name: Optimizer
         self.rho = float(rho)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.centered = bool(centered)
 
-    def build(self, variables: Any) -> None:
-        if self.built:
-            return
-        super().build(variables)
-        self._velocities = self.add_slot("velocity")
-        self._momentums = self.add_slot("momentum") if self.momentum > 0 else []
-        self._average_gradients = self.add_slot("average_gradient") if self.centered else []
+    def slot_names(self) -> tuple[str, ...]:
+        return (
+            "velocity",
+            *(("momentum",) if self.momentum > 0 else ()),
+            *(("average_gradient",) if self.centered else ()),
+        )
 
-    def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
-        i = self._index[id(variable)]
-        w, g, rho = variable.data, gradient, self.rho
-        v = self._velocities[i]
-        m = self._momentums[i] if self.momentum > 0 else v  # v: a placeholder, left untouched
-        a = self._average_gradients[i] if self.centered else v
-        if variable.backend.optimizer_step(
-            "rmsprop",
-            w,
-            g,
-            v,
-            m,
-            a,
-            lr=learning_rate,
-            rho=rho,
-            momentum=self.momentum,
-            epsilon=self.epsilon,
-            centered=self.centered,
-        ):  # one compiled pass (CPU)
-            return
-        s, t = self._scratch[i]  # type: ignore[index]
+    def update(
+        self, xp: Any, w: Any, g: Any, state: dict, scratch: tuple, learning_rate: float
+    ) -> None:
+        rho, v = self.rho, state["velocity"]
+        s, t = scratch
         s[...] = g
         s *= g
         s *= 1.0 - rho
@@ -109,7 +80,7 @@ class RMSprop(Optimizer):
         v += s  # v = rho * v + (1 - rho) * g**2
         s[...] = v
         if self.centered:
-            a = self._average_gradients[i]
+            a = state["average_gradient"]
             t[...] = g
             t *= 1.0 - rho
             a *= rho
@@ -123,7 +94,7 @@ class RMSprop(Optimizer):
         t /= s
         t *= learning_rate  # increment = lr * g / sqrt(d)
         if self.momentum > 0:
-            m = self._momentums[i]
+            m = state["momentum"]
             m *= self.momentum
             m += t
             w -= m

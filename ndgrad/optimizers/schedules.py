@@ -16,9 +16,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .._registry import Registry
+
 __all__ = ["CosineDecay", "ExponentialDecay", "LearningRateSchedule", "deserialize", "serialize"]
 
-_REGISTRY: dict[str, type[LearningRateSchedule]] = {}
+_REGISTRY: Registry[type[LearningRateSchedule]] = Registry(
+    "learning-rate schedule",
+    normalize=None,
+    message="Unknown {kind} {name}. Known schedules: {names}",
+)
 
 
 class LearningRateSchedule:
@@ -155,9 +161,5 @@ def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
 
 def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
     """The schedule `serialize` described (any registered `LearningRateSchedule` subclass)."""
-    name = config.get("class_name")
-    cls = _REGISTRY.get(name)  # type: ignore[arg-type]
-    if cls is None:
-        valid = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"Unknown learning-rate schedule {name!r}. Known schedules: {valid}")
+    cls = _REGISTRY.lookup(config.get("class_name"))
     return cls.from_config(config.get("config", {}))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._tensor import Tensor
 from .optimizer import LearningRate, Optimizer
 
 __all__ = ["SGD"]
@@ -51,20 +50,9 @@ class SGD(Optimizer):
         learning_rate: LearningRate = 0.01,
         momentum: float = 0.0,
         nesterov: bool = False,
-        weight_decay: float | None = None,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            learning_rate,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            weight_decay=weight_decay,
-            name=name,
-        )
+        super().__init__(learning_rate, **kwargs)  # weight_decay, clipping, name: Optimizer
         if isinstance(momentum, bool) or not (
             isinstance(momentum, (int, float)) and 0 <= momentum <= 1
         ):
@@ -72,33 +60,19 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
-    def build(self, variables: Any) -> None:
-        if self.built:
-            return
-        super().build(variables)
-        self._momentums = self.add_slot("momentum") if self.momentum else []
+    def slot_names(self) -> tuple[str, ...]:
+        return ("momentum",) if self.momentum else ()
 
-    def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
-        i = self._index[id(variable)]
-        w = variable.data
-        state = (self._momentums[i],) if self.momentum else ()
-        if variable.backend.optimizer_step(
-            "sgd",
-            w,
-            gradient,
-            *state,
-            lr=learning_rate,
-            momentum=self.momentum,
-            nesterov=self.nesterov,
-        ):  # one compiled pass (CPU)
-            return
-        (s,) = self._scratch[i]  # type: ignore[index]
-        s[...] = gradient
+    def update(
+        self, xp: Any, w: Any, g: Any, state: dict, scratch: tuple, learning_rate: float
+    ) -> None:
+        (s,) = scratch
+        s[...] = g
         s *= learning_rate  # s = lr * g
         if not self.momentum:
             w -= s
             return
-        m, momentum = self._momentums[i], self.momentum
+        m, momentum = state["momentum"], self.momentum
         m *= momentum
         m -= s  # m = momentum * m - lr * g
         if self.nesterov:

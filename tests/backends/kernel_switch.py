@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator
 
 import ndgrad.backends.numpy as npb
-from ndgrad.backends import kernels
+from ndgrad.backends.numpy import kernels
 
 __all__ = ["kernels_on"]
 
@@ -21,7 +21,7 @@ __all__ = ["kernels_on"]
 def kernels_on(on: bool = True) -> Iterator[None]:
     """Kernels on for arrays of any size (or off), restored afterwards; loaded here when the
     suite runs with ``NDGRAD_KERNELS=numpy``."""
-    from ndgrad.backends.kernels import conv, fused, optimizers, pooling  # noqa: F401
+    from ndgrad.backends.numpy.kernels import conv, fused, optimizers, pooling  # noqa: F401
 
     kernels.wait()
     enabled, ready, minimum = kernels.ENABLED, kernels.READY.is_set(), npb._MIN

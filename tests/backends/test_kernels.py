@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import ndgrad
 from ndgrad.autograd.engine import backward
-from ndgrad.backends import kernels
 from ndgrad.backends.base import Backend
+from ndgrad.backends.numpy import kernels
 from ndgrad.backends.registry import get_backend
 
 pytest.importorskip("numba")
@@ -142,7 +142,7 @@ def test_optimizer_kernels_match_numpy_path(name: str, kw: dict) -> None:
 def test_float64_and_strided_arrays_take_the_reference_path() -> None:
     """Only the float32, C-contiguous specializations loaded at start-up ever run: nothing
     compiles in the middle of a computation."""
-    from ndgrad.backends.kernels import conv, fused
+    from ndgrad.backends.numpy.kernels import conv, fused
 
     rng = np.random.default_rng(3)
     cols = rng.standard_normal((2 * 3 * 3, 4 * 2))
@@ -235,7 +235,7 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess:
 
 def test_ndgrad_kernels_numpy_turns_the_kernels_off() -> None:
     done = _run(
-        "import time; from ndgrad.backends import kernels; time.sleep(1); "
+        "import time; from ndgrad.backends.numpy import kernels; time.sleep(1); "
         "print(kernels.ENABLED, kernels.READY.is_set(), kernels.wait())",
         NDGRAD_KERNELS="numpy",
     )
@@ -250,7 +250,7 @@ def test_without_numba_one_warning_and_the_numpy_path() -> None:
         "with warnings.catch_warnings(record=True) as caught:\n"
         "    warnings.simplefilter('always')\n"
         "    import ndgrad\n"
-        "    from ndgrad.backends import kernels\n"
+        "    from ndgrad.backends.numpy import kernels\n"
         "    from ndgrad.models import book\n"
         "    m = book.mnist_convnet()\n"
         "    m.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"

@@ -321,7 +321,7 @@ def test_corrupted_on_every_mirror_falls_back_and_caches_nothing(monkeypatch, tm
     with pytest.warns(mnist.DatasetFallbackWarning, match="SHA-256 .*, expected"):
         d = mnist.load(cache_dir=tmp_path, verbose=False)
     assert d.source == "bundled subset"
-    assert os.listdir(mnist.cache_folder(tmp_path)) == []
+    assert os.listdir(mnist.cache_folder(tmp_path)) == [".download-failed"]  # no data
 
 
 def test_atomic_write_leaves_old_file_and_no_temp_file_on_failure(monkeypatch, tmp_path):

@@ -354,7 +354,33 @@ def test_commits_are_durable_and_the_store_records_its_layout(tmp_path):
     with Store(tmp_path / "lab.sqlite") as db:
         assert db.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert db.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "1"
+        assert db.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "2"
+    # closed by its writer, the store is one self-contained file again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.sqlite"]
+
+
+def test_a_store_of_the_first_layout_is_read_and_upgraded(tmp_path):
+    path = tmp_path / "lab.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE runs (cell TEXT PRIMARY KEY, config TEXT NOT NULL, seed INTEGER NOT NULL,
+            status TEXT NOT NULL, error TEXT, diverged_epoch INTEGER, started REAL, ended REAL,
+            host TEXT, threads INTEGER, attempts INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE metrics (cell TEXT NOT NULL, epoch INTEGER NOT NULL, name TEXT NOT NULL,
+            value REAL, PRIMARY KEY (cell, epoch, name));
+        INSERT INTO meta VALUES ('settings', '{"epochs": 1}');
+        INSERT INTO runs (cell, config, seed, status) VALUES ('c1', '{"learning_rate": 0.1}', 0,
+            'done');
+        INSERT INTO metrics VALUES ('c1', 1, 'loss', 0.5);
+    """)
+    db.commit()
+    db.close()
+    result = SweepResult.load(tmp_path)  # read as it is
+    assert result.runs[0]["status"] == "done" and result.runs[0]["test"] == {}
+    with Store(path) as store:  # opened to write: upgraded in place, nothing lost
+        assert store.metrics() == {"c1": {1: {"loss": 0.5}}}
+        assert store.runs()[0]["node"] is None and store.heldout() == {}
 
 
 # -- 6. empty stores and metrics -------------------------------------------------------------------
@@ -502,6 +528,8 @@ def test_on_ray_a_killed_worker_costs_only_its_own_run(tmp_path, data):
                        executor=RayExecutor(), store=tmp_path / "once", progress=False)
         assert result.counts()["done"] == 6
         assert sorted(r["attempts"] for r in result.runs) == [1, 1, 1, 1, 1, 2]
+        node = ray.get_runtime_context().get_node_id()
+        assert {r["node"] for r in result.runs} == {node}  # the Ray node of each run
         always = KillsItsWorker(str(tmp_path), victim=2e-3, always=True)
         result = sweep(always, SIX, data=data, epochs=1, batch_size=64,
                        executor=RayExecutor(max_attempts=2), store=tmp_path / "always",

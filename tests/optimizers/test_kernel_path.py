@@ -27,7 +27,7 @@ from .helpers import assert_all_close, run_ndgrad, run_torch
 
 pytest.importorskip("numba")
 
-from ndgrad.backends import kernels  # noqa: E402
+from ndgrad.backends.numpy import kernels  # noqa: E402
 
 from ..backends.kernel_switch import kernels_on  # noqa: E402
 

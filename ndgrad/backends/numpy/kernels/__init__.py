@@ -1,10 +1,12 @@
 """Compiled CPU kernels (numba) for the NumPy backend, one module per family.
 
-`conv` (col2im in one pass), `pooling` (max pooling's argmax, the gradient's scatter and its
-adjoint gather), `fused` (bias + relu on a product's output, the relu mask applied to a
-gradient, softmax cross-entropy), `optimizers` (one pass per weight array for SGD, RMSprop and
-Adam). Only `NumpyBackend` calls them, through its primitives; the NumPy code of every
-primitive stays the reference and the fallback.
+`conv` (col2im in one pass), `winograd_tiles` (the tile transforms of Winograd's 3x3
+convolutions, whose algorithm is `winograd`: NumPy and BLAS, importable without numba),
+`pooling` (max pooling's argmax, the gradient's scatter and its adjoint gather), `fused`
+(bias + relu on a product's output, the relu mask applied to a gradient, softmax
+cross-entropy), `optimizers` (one pass per weight array for SGD, RMSprop and Adam). Only
+`NumpyBackend` calls them, through its primitives; the NumPy code of every primitive stays the
+reference and the fallback.
 
 `ENABLED` is False when ``NDGRAD_KERNELS=numpy`` is set or numba is not installed (then one
 warning says so). Kernels are compiled once and cached on disk (``cache=True``: next to this
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
 import warnings
 from typing import Any
@@ -48,7 +51,7 @@ def _installed() -> bool:
         return False
 
 
-def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any) -> None:
+def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any, tiles: Any) -> None:
     """Load (or compile) the specializations the backend calls: float32, C-contiguous."""
     f, i8 = np.float32, np.int8
     one, img, arg = np.zeros((1, 1), f), np.zeros((1, 1, 1, 1), f), np.zeros((1, 1, 1, 1), i8)
@@ -63,6 +66,26 @@ def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any) -> None:
     optimizers.sgd(w, w, w, s, s, False)
     optimizers.rmsprop(w, w, w, w, w, s, s, s, s, f(1), False)
     optimizers.adam(w, w, w, w, w, s, s, s, s, s, f(1), False)
+    t, rows, none = np.zeros((1, 1), f), np.zeros((1, 1, 1), f), np.zeros(0, f)
+    tiles.tile_transform(img, t, 1, 1, 1, rows)
+    tiles.untile_transform(rows, t, 1, 1, 1, none, False, False, img)
+
+
+COMPILING = (
+    "ndgrad: compiling the CPU kernels once, about 15 s (later runs load them from numba's "
+    "cache in a second)"
+)
+
+
+def _uncached(*modules: Any) -> bool:
+    """Whether some kernel of `modules` has no compiled copy in numba's on-disk cache yet."""
+    for module in modules:
+        for kernel in vars(module).values():
+            cache = getattr(kernel, "_cache", None)
+            index = getattr(getattr(cache, "_cache_file", None), "_index_path", None)
+            if isinstance(index, str) and not os.path.exists(index):
+                return True
+    return False
 
 
 def _load() -> None:
@@ -75,10 +98,12 @@ def _load() -> None:
             # pool's own spinning for the cores: on 2 cores an im2col-sized kernel right after
             # a matrix product took 30x longer with OpenMP than with the workqueue.
             numba.config.THREADING_LAYER = "workqueue"
-        from . import conv, fused, optimizers, pooling
+        from . import conv, fused, optimizers, pooling, winograd_tiles
 
+        if _uncached(conv, fused, optimizers, pooling):  # a first run: say why it waits
+            print(COMPILING, file=sys.stderr, flush=True)
         with LOCK:
-            _warm(conv, fused, optimizers, pooling)
+            _warm(conv, fused, optimizers, pooling, winograd_tiles)
     except Exception as e:  # a broken numba install: the NumPy path, said once
         ENABLED = False
         warnings.warn(_MISSING.format(f"{type(e).__name__}: {e}"), RuntimeWarning, stacklevel=1)

@@ -11,7 +11,7 @@ from typing import Any
 
 import array_api_strict
 
-from .base import Backend
+from ..base import Backend
 
 
 class StrictBackend(Backend):

@@ -1,0 +1,259 @@
+"""Tensor's computing methods, attached to `Tensor` in one place (`attach`, from `ops/__init__`).
+
+`ndgrad/_tensor.py` holds the record (data, backend, grad, node, version) and imports no op;
+every method that computes (``t + u``, ``t.sum()``, ``t.T``, ``t.backward()``) is written here,
+one line each, in `TensorMethods`, and copied onto `Tensor` when `ndgrad.ops` is imported. A
+method that takes exactly its op's arguments *is* the op (``exp = exp``): one call less on the
+hot path. A new op that should also be a method gets its line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .._dtypes import DType
+from .._tensor import Tensor
+from ..autograd import engine
+from .convert import astype, clone, inplace, to
+from .elementwise import (
+    abs,
+    add,
+    clip,
+    cos,
+    divide,
+    elu,
+    equal,
+    exp,
+    floor_divide,
+    gelu,
+    greater,
+    greater_equal,
+    leaky_relu,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    maximum,
+    minimum,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    relu,
+    remainder,
+    sigmoid,
+    sign,
+    sin,
+    softplus,
+    sqrt,
+    square,
+    subtract,
+    tanh,
+)
+from .index import getitem, setitem
+from .linalg import dot, matmul
+from .nn import log_softmax, softmax
+from .reduce import argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
+from .shape import (
+    broadcast_to,
+    expand_dims,
+    flatten,
+    repeat,
+    reshape,
+    squeeze,
+    sum_to,
+    swapaxes,
+    tile,
+    transpose,
+)
+
+
+class TensorMethods:
+    """The methods `attach` copies onto Tensor (never instantiated, never a base class)."""
+
+    # -- autograd and conversion ------------------------------------------------------------
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        `retain_graph` (default: `create_graph`) keeps the graph for another backward.
+        """
+        engine.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+
+    def to(self, device: str | None = None, dtype: DType | str | None = None) -> Tensor:
+        """This tensor on `device` and/or as `dtype` (itself when nothing changes)."""
+        return to(self, device, dtype)
+
+    def cpu(self) -> Tensor:
+        return to(self, "cpu")
+
+    astype = astype
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory; gradients flow back to this tensor."""
+        return clone(self)
+
+    def sum_to(self, shape: tuple[int, ...]) -> Tensor:
+        """Sum broadcast axes away so that the result has `shape` (broadcast_to's gradient)."""
+        return sum_to(self, shape)
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed (the transpose of a matrix)."""
+        return transpose(self)
+
+    # -- arithmetic: operators are never called with keywords, so the op itself serves -----
+    __add__ = add
+    __sub__ = subtract
+    __mul__ = multiply
+    __truediv__ = divide
+    __floordiv__ = floor_divide
+    __mod__ = remainder
+    __pow__ = power
+    __matmul__ = matmul
+    __neg__ = negative
+    __abs__ = abs
+    __eq__ = equal  # type: ignore[assignment]
+    __ne__ = not_equal  # type: ignore[assignment]
+    __lt__ = less
+    __le__ = less_equal
+    __gt__ = greater
+    __ge__ = greater_equal
+    __and__ = logical_and
+    __or__ = logical_or
+    __invert__ = logical_not
+    __getitem__ = getitem
+    __setitem__ = setitem
+
+    def __radd__(self, other: Any) -> Tensor:
+        return add(other, self)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return subtract(other, self)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return multiply(other, self)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return divide(other, self)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return floor_divide(other, self)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return remainder(other, self)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return power(other, self)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(other, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # -- in place: numpy semantics; an error where the graph still needs the old values ----
+    def __iadd__(self, other: Any) -> Tensor:
+        return inplace(self, add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return inplace(self, subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return inplace(self, multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return inplace(self, divide, other)
+
+    # -- elementwise ------------------------------------------------------------------------
+    abs = abs
+    exp = exp
+    log = log
+    log1p = log1p
+    sqrt = sqrt
+    square = square
+    sin = sin
+    cos = cos
+    tanh = tanh
+    sigmoid = sigmoid
+    relu = relu
+    leaky_relu = leaky_relu
+    elu = elu
+    gelu = gelu
+    softplus = softplus
+    sign = sign
+    clip = clip
+
+    def maximum(self, other: Any) -> Tensor:
+        return maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return minimum(self, other)
+
+    # -- reductions -------------------------------------------------------------------------
+    sum = sum
+    mean = mean
+    prod = prod
+    max = max
+    min = min
+    var = var
+    std = std
+    logsumexp = logsumexp
+    argmax = argmax
+    argmin = argmin
+    softmax = softmax
+    log_softmax = log_softmax
+
+    # -- linear algebra and shapes --------------------------------------------------------
+    def matmul(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def dot(self, other: Any) -> Tensor:
+        return dot(self, other)
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        return transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        return transpose(self, axes[0] if len(axes) == 1 else axes)
+
+    swapaxes = swapaxes
+    expand_dims = expand_dims
+    unsqueeze = expand_dims
+    squeeze = squeeze
+    flatten = flatten
+    broadcast_to = broadcast_to
+    repeat = repeat
+    tile = tile
+
+
+#: Class machinery that is not a method (``__hash__`` is None here because of ``__eq__``;
+#: Tensor keeps object's hash).
+_NOT_METHODS = frozenset(
+    {
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__dict__",
+        "__weakref__",
+        "__hash__",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__annotations__",
+    }
+)
+
+
+def attach(cls: type) -> None:
+    """Copy every method of `TensorMethods` onto `cls` (Tensor), once, at import."""
+    for name, value in vars(TensorMethods).items():
+        if name not in _NOT_METHODS:
+            setattr(cls, name, value)

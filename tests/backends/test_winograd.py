@@ -1,0 +1,144 @@
+"""Winograd's 3x3 convolutions (`ndgrad/backends/numpy/kernels/winograd.py`) against im2col, the
+reference, over generated shapes: the output, the input gradient and the kernel gradient, by
+F(2x2, 3x3) and F(4x4, 3x3), with the tile transforms in NumPy and compiled. Each float32
+result must lie within the error bound its module docstring states, computed here from the
+same data (gamma_n * S, S by the algorithm on absolute values), and float64 results agree to
+round-off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ndgrad.backends.base import Backend
+from ndgrad.backends.numpy.kernels import winograd
+from ndgrad.backends.registry import get_backend
+
+CPU = get_backend("cpu")
+U = 2.0**-24  # float32's unit roundoff
+
+
+def _im2col(x: np.ndarray) -> np.ndarray:
+    return Backend.im2col(CPU, x, (3, 3), (1, 1))
+
+
+def _reference(x: np.ndarray, w: np.ndarray, gy: np.ndarray) -> tuple:
+    """(y, gx, gw) by im2col in float64."""
+    n, h, wd, c = x.shape
+    f = w.shape[3]
+    cols, k = _im2col(x.astype(np.float64)), w.reshape(9 * c, f).astype(np.float64)
+    g2 = gy.reshape(-1, f).astype(np.float64)
+    y = (cols @ k).reshape(gy.shape)
+    gx = Backend.col2im(CPU, g2 @ k.T, (n, h, wd, c), (3, 3), (1, 1))
+    gw = (cols.T @ g2).reshape(w.shape)
+    return y, gx, gw
+
+
+def _absolute_sums(x: np.ndarray, w: np.ndarray, gy: np.ndarray, m: int) -> tuple:
+    """The S of each bound: the algorithm on |x|, |w|, |gy| with |A^T|, |G|, |B^T|, float64."""
+    x, w, gy = (np.abs(a).astype(np.float64) for a in (x, w, gy))
+    exact = winograd._MATRICES[m]
+    try:
+        winograd._MATRICES[m] = tuple(np.abs(np.asarray(t, float)).tolist() for t in exact)
+        return (
+            winograd.conv3x3(x, w, m),
+            winograd.input_grad(gy, w, m),
+            winograd.kernel_grad(x, gy, m),
+        )
+    finally:
+        winograd._MATRICES[m] = exact
+
+
+def _gamma(k: int) -> float:
+    return k * U / (1 - k * U)
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> tuple:
+    n, c, f = draw(st.integers(0, 3)), draw(st.integers(1, 9)), draw(st.integers(1, 6))
+    h, w = draw(st.integers(3, 14)), draw(st.integers(3, 14))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    k = rng.standard_normal((3, 3, c, f)).astype(np.float32)
+    gy = rng.standard_normal((n, h - 2, w - 2, f)).astype(np.float32)
+    return x, k, gy
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("m", [2, 4])
+@given(problems())
+def test_float32_results_lie_within_the_stated_bound(
+    compiled: bool, m: int, problem: tuple
+) -> None:
+    if compiled:
+        pytest.importorskip("numba")
+    x, k, gy = problem
+    n, h, w, c = x.shape
+    f = k.shape[3]
+    y, gx, gw = _reference(x, k, gy)
+    sy, sgx, sgw = _absolute_sums(x, k, gy, m)
+    tiles = n * -(-(h - 2) // m) * -(-(w - 2) // m)
+    got_y, v, u = winograd.forward(x, k, m, compiled=compiled)
+    dm = winograd.grad_tiles(gy, m, compiled)
+    got_gx = winograd.input_grad(gy, k, m, compiled, dm, u)
+    got_gw = winograd.kernel_grad(x, gy, m, compiled, v, dm)
+    for got, want, s, terms in (
+        (got_y, y, sy, c),
+        (got_gx, gx, sgx, f),
+        (got_gw, gw, sgw, tiles),
+    ):
+        assert got.dtype == np.float32 and got.shape == want.shape
+        bound = _gamma(terms + 4 * m + 10) * s + 1e-30
+        assert np.all(np.abs(got - want) <= bound), np.max(np.abs(got - want) / bound)
+    # Without the saved transforms, each gradient recomputes them: the same numbers.
+    np.testing.assert_array_equal(winograd.input_grad(gy, k, m, compiled), got_gx)
+    np.testing.assert_array_equal(winograd.kernel_grad(x, gy, m, compiled), got_gw)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@given(problems())
+def test_float64_agrees_with_im2col_to_round_off(m: int, problem: tuple) -> None:
+    x, k, gy = (a.astype(np.float64) for a in problem)
+    y, gx, gw = _reference(x, k, gy)
+    np.testing.assert_allclose(winograd.conv3x3(x, k, m), y, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(winograd.input_grad(gy, k, m), gx, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(winograd.kernel_grad(x, gy, m), gw, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_bias_and_relu_are_applied_by_the_output_transform(compiled: bool) -> None:
+    if compiled:
+        pytest.importorskip("numba")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 9, 7, 5)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 5, 6)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    plain = winograd.conv3x3(x, k, 4, compiled=compiled)
+    fused = winograd.conv3x3(x, k, 4, bias=b, relu=True, compiled=compiled)
+    np.testing.assert_allclose(fused, np.maximum(plain + b, 0), rtol=1e-6, atol=1e-6)
+    assert (fused == 0).any() and (fused > 0).any()
+
+
+def test_amplification_constants_of_the_docstring() -> None:
+    assert winograd.amplification(2) == pytest.approx(64 / 9)
+    assert winograd.amplification(4) == pytest.approx(256)
+    doc = " ".join(winograd.__doc__.split())
+    assert "R_2 = 64/9 = 7.1" in doc and "R_4 = 256" in doc
+    assert "gamma_(C + 4m + 10) * S" in doc
+
+
+def test_the_transforms_compute_a_one_dimensional_correlation() -> None:
+    """y_i = sum_k d_(i+k) g_k = A^T [(G g) * (B^T d)] for one tile, exactly in float64."""
+    rng = np.random.default_rng(0)
+    for m in (2, 4):
+        at, g, bt = winograd.matrices(m)
+        d, k = rng.standard_normal(m + 2), rng.standard_normal(3)
+        want = np.array([d[i : i + 3] @ k for i in range(m)])
+        np.testing.assert_allclose(at @ ((g @ k) * (bt @ d)), want, rtol=1e-12, atol=1e-12)
+
+
+def test_an_unknown_tile_size_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="m must be 2 or 4. Received m=3"):
+        winograd.matrices(3)
