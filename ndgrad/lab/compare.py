@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import html
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .metric import lower_is_better
 from .report import _band, _img, _literal_text, _pyplot, _save, sig4
-from .results import ConfigSummary, SweepResult, lower_is_better
+from .results import ConfigSummary, SweepResult
 
 #: the rule that decides whether a difference exceeds the noise, as the report states it
 NOISE_RULE = (
@@ -41,27 +43,23 @@ class Entry:
         return len(self.best.values)
 
 
-def heldout(result: SweepResult, best: ConfigSummary) -> tuple[float, float, int] | None:
-    """The held-out test figure of `result`'s best configuration: (mean, spread, seeds), or
-    None when the sweep measured none.
+def heldout(
+    result: SweepResult, metric: str = "val_accuracy"
+) -> tuple[float, float, int] | None:
+    """The held-out test figure of `result`'s best configuration by `metric`: (mean, spread,
+    runs), or None when the sweep measured none (no test split, or an older store).
 
-    The hook for the held-out split (issue 19, item 1): a `SweepResult` that kept one offers
-    ``result.test`` as a summary with ``mean``, ``spread`` and ``values`` (or a mapping with
-    ``mean``, ``spread`` and ``n``), or a method returning one; older stores have none.
+    Read through `SweepResult.test`, which gives the best configuration's summary with its
+    runs' held-out values in ``.test`` (issue 19, item 1); the spread is their population
+    standard deviation (0 for one run).
     """
     test: Any = getattr(result, "test", None)
-    if callable(test):
-        test = test()
-    if test is None:
+    summary = test(metric) if callable(test) else None
+    values = [v for v in getattr(summary, "test", None) or [] if math.isfinite(v)]
+    if not values:
         return None
-    if isinstance(test, dict):
-        mean, spread, n = test.get("mean"), test.get("spread"), test.get("n", 0)
-    else:
-        mean, spread = getattr(test, "mean", None), getattr(test, "spread", None)
-        n = len(getattr(test, "values", []) or [])
-    if mean is None or not math.isfinite(float(mean)):
-        return None
-    return float(mean), float(spread or 0.0), int(n or 0)
+    spread = statistics.pstdev(values) if len(values) > 1 else 0.0
+    return statistics.fmean(values), spread, len(values)
 
 
 def _names(outs: Sequence[Path]) -> list[str]:
@@ -84,7 +82,7 @@ def load(outs: Sequence[str | Path], metric: str = "val_accuracy") -> list[Entry
             best = result.best(metric)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
-        entries.append(Entry(name, result, best, heldout(result, best)))
+        entries.append(Entry(name, result, best, heldout(result, metric)))
     return entries
 
 
@@ -213,8 +211,8 @@ def write_compare(
                  str(e.seeds)]
         if any_test:
             cells.append("not measured" if e.test is None else
-                         f"{sig4(e.test[0])} ± {sig4(e.test[1])} ({e.test[2]} seeds)"
-                         if e.test[2] > 1 else f"{sig4(e.test[0])} (one seed)")
+                         f"{sig4(e.test[0])} ± {sig4(e.test[1])} ({e.test[2]} runs)"
+                         if e.test[2] > 1 else f"{sig4(e.test[0])} (one run)")
         cells.append(str(len(e.result.runs)))
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     table = ("<table id=\"sweeps\"><thead><tr>"

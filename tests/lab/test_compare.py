@@ -111,13 +111,28 @@ def test_within_noise_and_one_seed_sentences(sweeps, tmp_path):
     assert "not measured (one seed)" in page and "± 0.0000" not in page
 
 
-def test_a_measured_held_out_figure_is_shown_beside_validation(sweeps, tmp_path, monkeypatch):
+def test_a_measured_held_out_figure_is_shown_beside_validation(sweeps, tmp_path):
+    import dataclasses
+
+    from ndgrad.lab.compare import heldout
+
     root, _, _ = sweeps
-    monkeypatch.setattr(SweepResult, "test", property(
-        lambda self: {"mean": 0.9123, "spread": 0.0021, "n": 2}), raising=False)
-    path, _ = write_compare([root / "rmsprop", root / "sgd <i>&"], tmp_path / "t")
+    d = small_data(256, 128)
+    test_split = small_data(256 + 96, 128)
+    data = dataclasses.replace(d, x_test=test_split.x_train[256:], y_test=test_split.y_train[256:])
+    tested = sweep(MnistBuild("rmsprop"), {"learning_rate": [1e-3]}, seeds=2, data=data,
+                   epochs=2, batch_size=32, executor=InlineExecutor(), store=tmp_path / "held",
+                   progress=False)
+    values = tested.test().test
+    assert len(values) == 2
+    mean, spread, runs = heldout(tested)
+    assert (mean, spread, runs) == (pytest.approx(sum(values) / 2),
+                                    pytest.approx(abs(values[0] - values[1]) / 2), 2)
+    assert heldout(SweepResult.load(root / "rmsprop")) is None  # no test split kept
+    path, _ = write_compare([tmp_path / "held", root / "sgd <i>&"], tmp_path / "t")
     page = path.read_text()
-    assert "held-out test (mean ± spread)" in page and "0.9123 ± 0.002100 (2 seeds)" in page
+    assert "held-out test (mean ± spread)" in page
+    assert f"{_4(mean)} ± {_4(spread)} (2 runs)" in page and "not measured" in page
 
 
 def test_the_cli(sweeps, tmp_path, capsys):
