@@ -529,7 +529,7 @@ def lab_heatmap(path: Path) -> None:
 
 @figure("lab_curves.svg")
 def lab_curves(path: Path) -> None:
-    """The lab's learning curves: validation loss and accuracy per epoch and momentum."""
+    """The lab's learning curves: training and validation loss and accuracy per epoch."""
     from ndgrad.lab import SweepResult
 
     SweepResult.load(LAB_RUN).curves(path)

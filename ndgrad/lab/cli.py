@@ -8,6 +8,7 @@ ndgrad lab sweep --optimizer adam --param learning_rate=1e-4,1e-3 --param beta_1
 ndgrad lab sweep --optimizer sgd --param learning_rate=1e-3,1e-1 --random 8
 ndgrad lab verify OUT CELL                          # re-run one stored cell, compare
 ndgrad lab report OUT                               # redraw the pictures and report.html
+ndgrad lab compare OUT1 OUT2 --out DIR              # sweeps side by side: which is better
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ def add_lab_parser(subparsers: Any) -> argparse.ArgumentParser:
     rep.add_argument("out", help="the sweep's output folder")
     rep.add_argument("--metric", default="val_accuracy",
                      help="the metric to rank, picture and explain (default val_accuracy)")
+    cmp = _command(sub, "compare", run_compare,
+                   help="put sweeps side by side: the best of each, which is better, noise")
+    cmp.add_argument("outs", nargs="+", metavar="OUT", help="two or more sweeps' output folders")
+    cmp.add_argument("--out", required=True, help="folder for compare.html and its picture")
+    cmp.add_argument("--metric", default="val_accuracy",
+                     help="the metric to compare the sweeps on (default val_accuracy)")
     return lab
 
 
@@ -291,6 +298,22 @@ def run_report(args: argparse.Namespace) -> int:
 
     preflight("matplotlib")
     _summarize(SweepResult.load(args.out), False, args.metric)
+    return OK
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from .compare import write_compare
+
+    if len(args.outs) < 2:
+        raise UsageError(f"compare needs two or more sweeps' folders; got {len(args.outs)}")
+    preflight("matplotlib")
+    try:
+        path, said = write_compare(args.outs, args.out, args.metric)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from e
+    for line in said:
+        print(line)
+    print(f"report: {path} (compare-curves.png beside it)")
     return OK
 
 

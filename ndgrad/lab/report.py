@@ -202,8 +202,8 @@ def heatmap(
         ax.set_ylabel(y)
     epochs = result.settings.get("epochs")
     how = "mean ± spread over seeds" if several else "one seed: no spread measured"
-    ax.set_title(f"final {metric}" + (f" after {epochs} epochs" if epochs else "")
-                 + f"\n({how})", fontsize=10)
+    after = f" after {epochs} epoch{'s' * (epochs != 1)}" if epochs else ""
+    ax.set_title(f"final {metric}{after}\n({how})", fontsize=10)
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                    fontsize=8, frameon=False)
