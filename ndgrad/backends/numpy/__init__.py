@@ -40,6 +40,11 @@ def _fast(*arrays: np.ndarray) -> bool:
     return kernels.wait()
 
 
+def _big(array: np.ndarray) -> bool:
+    """Whether `array` is large enough to be worth a kernel call (read at call time)."""
+    return array.size >= _MIN
+
+
 def _int8(arg: np.ndarray) -> bool:
     return arg.dtype == np.int8 and arg.flags.c_contiguous
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from . import _FLOAT32, _LOCK, _MIN, _fast, _int8, kernels
+from . import _FLOAT32, _LOCK, _big, _fast, _int8, kernels
 from .kernels import winograd as wino
 
 #: Winograd's output tile: F(4x4, 3x3) (4x fewer multiplies than im2col; its float32 error
@@ -117,7 +117,7 @@ class NumpyNN:
             and x.shape[3] >= 8
             and filters >= 8
             and (x.shape[1] - 2) * (x.shape[2] - 2) >= 64
-            and x.size >= _MIN
+            and _big(x)
             and kernels.wait()
         )
 
