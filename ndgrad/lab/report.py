@@ -162,9 +162,12 @@ def heatmap(
             else:
                 color = (0.85, 0.85, 0.85, 1.0)
                 epochs = sorted(set(s.diverged_epochs))
+                stopped = sorted(set(s.stopped_epochs))
                 text = (
                     "diverged\nepoch " + ",".join(map(str, epochs))
-                    if s.n_diverged else "failed" if s.errors else "no result"
+                    if s.n_diverged
+                    else "stopped at\nepoch " + ",".join(map(str, stopped)) if stopped
+                    else "failed" if s.errors else "no result"
                 )
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=color,
                                    hatch=None if s.values else "//", edgecolor="white"))
@@ -302,6 +305,10 @@ def curves(
         label = f"{x}={format_value(xv)}"
         if any(r["status"] == "diverged" for r in runs):
             label += " (diverged)"
+        stopped = sorted({len(next(iter(r["history"].values()), [])) for r in runs
+                          if r["status"] == "stopped" and r["history"]})
+        if stopped:
+            label += f" (stopped at epoch {','.join(map(str, stopped))})"
         handles.append(Line2D([], [], color=cmap(k / max(1, len(xs) - 1) * 0.85), label=label))
     if any(m.startswith("val_") for names in rows for m in names):
         handles.append(Line2D([], [], color="0.3", linestyle="-", label="training"))

@@ -236,3 +236,26 @@ def test_the_equal_step_sentence_is_computed(tmp_path):
     assert sentence.startswith("Equal effective steps learning_rate / (1 - momentum) give "
                                "close results in all 1 such pair (within the larger seed "
                                "spread of the pair)")
+
+
+def test_stopped_runs_show_as_stopped_in_the_pictures(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib.figure
+    import matplotlib.text
+
+    result = _tpe(tmp_path, InlineExecutor())
+    texts: list[str] = []
+    real = matplotlib.figure.Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+        return real(fig, *args, **kwargs)
+
+    matplotlib.figure.Figure.savefig = spy
+    try:
+        result.heatmap(tmp_path / "h.png")
+        result.curves(tmp_path / "c.png")
+    finally:
+        matplotlib.figure.Figure.savefig = real
+    assert sum("stopped at\nepoch 1" in t for t in texts) == 4  # the four stopped configs
+    assert sum(t.endswith("(stopped at epoch 1)") for t in texts) == 4  # curves' legend
