@@ -231,16 +231,21 @@ class Store:
         `keep_metrics` (a run continued past an early-stopping rung repeats its first epochs
         bit for bit, so what is stored stays true)."""
         with self.db:
-            self.db.execute("BEGIN")
-            if not keep_metrics:
-                self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
-            self.db.execute("DELETE FROM heldout WHERE cell = ?", (key,))
+            self._forget(key, keep_metrics)
             self.db.execute(
                 "UPDATE runs SET status = ?, started = ?, ended = NULL, error = NULL, "
                 "diverged_epoch = NULL, host = ?, threads = ?, node = ?, "
                 "attempts = attempts + 1 WHERE cell = ?",
                 (RUNNING, started or time.time(), host, threads, node, key),
             )
+
+    def _forget(self, key: str, keep_metrics: bool) -> None:
+        """Begin a transaction that drops what a run's unfinished attempt left: its held-out
+        figures, and its metrics unless `keep_metrics`."""
+        self.db.execute("BEGIN")
+        if not keep_metrics:
+            self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
+        self.db.execute("DELETE FROM heldout WHERE cell = ?", (key,))
 
     def record(self, key: str, epoch: int, metrics: Mapping[str, float]) -> None:
         """One epoch's metrics of a run, all or none."""
@@ -256,10 +261,7 @@ class Store:
         back to the queue: its partial metrics are dropped (unless `keep_metrics`), its
         attempts kept."""
         with self.db:
-            self.db.execute("BEGIN")
-            if not keep_metrics:
-                self.db.execute("DELETE FROM metrics WHERE cell = ?", (key,))
-            self.db.execute("DELETE FROM heldout WHERE cell = ?", (key,))
+            self._forget(key, keep_metrics)
             self.db.execute(
                 "UPDATE runs SET status = ?, error = ?, ended = NULL, diverged_epoch = NULL "
                 "WHERE cell = ?",
