@@ -239,7 +239,7 @@ def test_the_equal_step_sentence_is_computed(tmp_path):
 
 
 def test_stopped_runs_show_as_stopped_in_the_pictures(tmp_path):
-    matplotlib = pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib")
     import matplotlib.figure
     import matplotlib.text
 
