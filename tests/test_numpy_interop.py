@@ -64,8 +64,9 @@ def test_the_array_api_namespace_is_ndgrad():
     assert _x().__array_namespace__(api_version="2023.12") is ndgrad
     with pytest.raises(ValueError, match="Received api_version='1999.01'"):
         _x().__array_namespace__(api_version="1999.01")
-    compat = pytest.importorskip("array_api_compat")
-    assert compat.array_namespace(_x()) is ndgrad
+    import array_api_compat  # in the dev group: the standard's own helper finds ndgrad
+
+    assert array_api_compat.array_namespace(_x()) is ndgrad
 
 
 def test_random_functions_take_keras_shape_keyword():
