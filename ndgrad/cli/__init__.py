@@ -11,7 +11,7 @@ ndgrad --version
 
 One module per command family (`training`: train; `inference`: evaluate and predict; the lab
 in `ndgrad.lab.cli`), each with ``add_*_parser(subparsers)`` functions built on the shared
-helpers of `ndgrad.cli._args` (`add_command`, `positive_int`, ...; re-exported here). `main`
+helpers of `ndgrad._cli_args` (`add_command`, `positive_int`, ...; re-exported here). `main`
 runs the handler and turns user errors (`USER_ERRORS`: `UsageError`, bad files and values,
 missing devices, a missing optional dependency) into one line on stderr and exit status 2, as
 argparse does for bad arguments; ``--debug`` shows the traceback instead. Other exceptions are
@@ -25,10 +25,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .._cli_args import add_command, non_negative_int, positive_float, positive_int
 from .._extras import describe
 from .._version import __version__
 from ..errors import DeviceError, DTypeError, MissingExtraError, UsageError
-from ._args import add_command, non_negative_int, positive_float, positive_int
 from .inference import add_evaluate_parser, add_predict_parser, evaluate, predict
 from .training import RECIPES, add_train_parser, train
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .._cli_args import add_command, positive_int
 from ..errors import UsageError
-from ._args import add_command, positive_int
 from ._inputs import check_output, existing_file, read_csv, read_npy, read_npz
 from .training import RECIPES, load_dataset
 

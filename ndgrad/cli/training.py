@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._cli_args import add_command, non_negative_int, positive_float, positive_int
 from ..errors import UsageError
-from ._args import add_command, non_negative_int, positive_float, positive_int
 from ._inputs import check_output
 
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .. import _extras
+from .._cli_args import add_command as _command
+from .._cli_args import positive_int
 from ..errors import UsageError
 from .grid import grid, parse_values, sample
 
@@ -36,28 +37,6 @@ EXTRAS = {**_extras.EXTRAS, "threadpoolctl": "lab", "matplotlib": "lab", "optuna
 
 #: exit statuses: every run done or diverged; a run failed; a usage error; Ctrl-C
 OK, RUN_FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
-
-
-# -- argument types (the lab's own: it imports nothing private from ndgrad.cli) ----------------
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _command(
-    subparsers: Any, name: str, handler: Callable[[argparse.Namespace], int], **kw: Any
-) -> argparse.ArgumentParser:
-    """A subcommand that accepts ``--debug`` too and runs `handler`."""
-    p = subparsers.add_parser(name, **kw)
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help="show the Python traceback of an error")
-    p.set_defaults(func=handler)
-    return p
 
 
 def add_lab_parser(subparsers: Any) -> argparse.ArgumentParser:
