@@ -320,6 +320,10 @@ class Store:
             out.setdefault(r["cell"], {}).setdefault(r["epoch"], {})[r["name"]] = r["value"]
         return out
 
+    def epochs_reached(self) -> dict[str, int]:
+        """``{cell: the last epoch stored}`` for the runs with any metrics."""
+        return dict(self.db.execute("SELECT cell, MAX(epoch) FROM metrics GROUP BY cell"))
+
     def heldout(self) -> dict[str, dict[str, float]]:
         """``{cell: {name: value}}``: the held-out test metrics of the runs evaluated."""
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}

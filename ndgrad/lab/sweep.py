@@ -13,6 +13,8 @@ import dataclasses
 import hashlib
 import inspect
 import math
+import os
+import platform
 import signal
 import sys
 import tempfile
@@ -217,24 +219,26 @@ def sweep(
             what += f", successive halving at epochs {at} keeping 1/{eta} by {metric}"
         if not single:
             say(what + f", on {executor.describe()}")
-        for stage in stages:
-            db.add(stage.cells)
-            todo = _todo(db, stage, retry_failed)
-            finished = len(stage.cells) - len(todo)
-            done_part = f"; {finished} already finished in {out}" if finished else ""
-            if single:
-                say(f"{what}{done_part}; {len(todo)} to run ({len(todo) * epochs} epochs) on "
-                    f"{executor.describe()}")
-            elif todo:
-                say(f"{stage.label}: {len(todo)} to run ({len(todo) * stage.epochs} epochs)"
-                    + done_part)
-            if todo:
-                _run_stage(db, executor, todo, build, data, options.with_epochs(stage.epochs),
-                           stage, stop, stream, progress)
-            if stop.is_set():
-                break
+        try:
+            for stage in stages:
+                db.add(stage.cells)
+                todo = _todo(db, stage, retry_failed)
+                finished = len(stage.cells) - len(todo)
+                done_part = f"; {finished} already finished in {out}" if finished else ""
+                if single:
+                    say(f"{what}{done_part}; {len(todo)} to run ({len(todo) * epochs} epochs) "
+                        f"on {executor.describe()}")
+                elif todo:
+                    say(f"{stage.label}: {len(todo)} to run ({len(todo) * stage.epochs} epochs)"
+                        + done_part)
+                if todo:
+                    _run_stage(db, executor, todo, build, data,
+                               options.with_epochs(stage.epochs), stage, stop, stream, progress)
+                if stop.is_set():
+                    break
+        finally:  # however the stages ended: the CSV says what the store holds
+            db.export_csv(out / CSV_NAME)
         db.note_machine({**ran_on, "load_at_end": _load()})
-        db.export_csv(out / CSV_NAME)
         statuses = db.statuses()
         if stop.is_set():
             ended = sum(s.ended for s in statuses.values())
@@ -255,9 +259,6 @@ def sweep(
 
 def machine() -> dict[str, Any]:
     """This machine's CPU model and processor count: what decides how BLAS rounds."""
-    import os
-    import platform
-
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
         for line in f:
@@ -269,8 +270,6 @@ def machine() -> dict[str, Any]:
 
 def _load() -> float | None:
     """The 1-minute load average (None where the system has none)."""
-    import os
-
     try:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):
@@ -284,11 +283,11 @@ def _jsonable(space: Any) -> Any:
 def _todo(db: Store, stage: Any, retry_failed: bool) -> list[Cell]:
     """The stage's cells still to bring to its epochs: queued or running ones, failed ones
     with `retry_failed`, and finished ones continuing past an earlier rung."""
-    statuses, metrics = db.statuses(), db.metrics()
+    statuses, reached_epochs = db.statuses(), db.epochs_reached()
     todo = []
     for c in stage.cells:
         status = statuses.get(c.key, Status.QUEUED)
-        reached = max(metrics.get(c.key, {}), default=0) >= stage.epochs
+        reached = reached_epochs.get(c.key, 0) >= stage.epochs
         if status in (Status.QUEUED, Status.RUNNING):
             todo.append(c)
         elif status == Status.FAILED:
@@ -334,7 +333,6 @@ def _run_stage(db: Store, executor: Executor, todo: list[Cell], build: Callable[
             for key, status in db.statuses().items():
                 if status == Status.RUNNING:
                     db.requeue(key, "interrupted", keep_metrics=key in stage.continuing)
-        db.export_csv(db.path.parent / CSV_NAME)
 
 
 def _keep_best_models(result: SweepResult, metric: str) -> None:
@@ -343,8 +341,8 @@ def _keep_best_models(result: SweepResult, metric: str) -> None:
     if not folder.is_dir():
         return
     try:
-        best = result.best(metric if metric in result.metric_names() else "val_accuracy")
-    except ValueError:
+        best = result.best(metric)
+    except ValueError:  # no run reported the metric: nothing to choose by
         return
     keep = {Cell(best.config, seed).key for seed in best.seeds}
     for path in folder.glob("*.ndgrad"):

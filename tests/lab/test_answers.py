@@ -167,8 +167,11 @@ def test_tpe_and_halving_continue_the_same_sequence_after_kill_9(tmp_path, mnist
             except Exception:
                 pass
             time.sleep(0.05)
+        assert driver.poll() is None, "the sweep ended before it could be killed"
         driver.send_signal(signal.SIGKILL)
         driver.wait()
+        with Store(out / "lab.sqlite", readonly=True) as db:
+            assert "running" in db.statuses().values()  # killed mid-run, in the second wave
     finally:
         if driver.poll() is None:
             driver.kill()

@@ -176,10 +176,15 @@ def test_a_run_whose_worker_always_dies_fails_with_the_reason(tmp_path, data):
     others = [r for runs in by_lr.values() for r in runs]
     assert {r["status"] for r in others} == {"done"} and len(others) == 4
     # a plain rerun leaves the failed ones failed; --retry-failed tries them again
+    plain = sweep(build, SIX, data=data, epochs=1, batch_size=64, store=tmp_path / "out",
+                  executor=LocalExecutor(2, max_attempts=1), progress=False)
+    assert {r["cell"]: r["attempts"] for r in plain.runs} == {
+        r["cell"]: r["attempts"] for r in result.runs}
     again = sweep(build, SIX, data=data, epochs=1, batch_size=64, store=tmp_path / "out",
                   executor=LocalExecutor(2, max_attempts=1), progress=False,
                   retry_failed=True)
     assert again.counts()["failed"] == 2 and again.counts()["done"] == 4
+    assert sorted(r["attempts"] for r in again.runs if r["status"] == "failed") == [3, 3]
 
 
 def test_the_command_exits_1_when_a_run_failed(tmp_path, mnist_npz, capsys, monkeypatch):
