@@ -14,8 +14,14 @@ fresh process), and over the run the CPU steal time and other processes' CPU tim
 that passes every threshold is a run of record and is written to `--out`; any other run prints
 its table marked "not a run of record", leaves `--out` unchanged and exits with status 3.
 
+With `--baseline REV` a third library joins every round: ndgrad as it was at the git revision
+REV (exported to a temporary folder, run with that revision's own `bench/workloads.py`), so a
+change's effect on speed is measured interleaved with the change itself, under the same guard.
+The report then adds the baseline's times and the ratio ndgrad / baseline.
+
 Usage: python bench/run.py [--data DIR] [--rounds 5] [--threads N] [--quick]
                            [--only mlp_fit,convnet] [--out bench/RESULTS.md] [--settle 180]
+                           [--baseline REV]
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import platform
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,11 +75,13 @@ DEFAULT_TOL = 1e-3
 
 
 def child(lib: str, workload: str, args: argparse.Namespace, reps: int | None = None) -> dict:
-    """Run one workload of one library in a fresh process; its JSON report."""
+    """Run one workload of one library in a fresh process; its JSON report. The library
+    "baseline" is ndgrad at `--baseline`, run from its exported tree with its own workloads."""
+    tree = Path(args.baseline_tree) if lib == "baseline" else HERE.parent
     cmd = [
         sys.executable,
-        str(HERE / "workloads.py"),
-        lib,
+        str(tree / "bench" / "workloads.py"),
+        "ndgrad" if lib == "baseline" else lib,
         workload,
         "--threads",
         str(args.threads),
@@ -91,6 +101,10 @@ def child(lib: str, workload: str, args: argparse.Namespace, reps: int | None = 
         "NUMBA_NUM_THREADS": n,
         "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={n}",
     }
+    if lib == "baseline":
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(tree)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        )
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{lib} {workload} failed:\n{done.stderr[-3000:]}")
@@ -120,6 +134,28 @@ def agree(a: float, b: float, tol: float) -> bool:
     return abs(a - b) <= tol * abs(b) + 1e-6
 
 
+def export_revision(rev: str, into: str) -> str:
+    """Write the tree of git revision `rev` of this repository into the folder `into`; its
+    commit id. A revision git does not know ends the run with git's own message."""
+    root = HERE.parent
+    found = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode:
+        raise SystemExit(f"--baseline {rev}: {found.stderr.strip() or 'not a git revision'}")
+    commit = found.stdout.strip()
+    archive = Path(into) / "tree.tar"
+    subprocess.run(
+        ["git", "-C", str(root), "archive", "--format=tar", "-o", str(archive), commit], check=True
+    )
+    with tarfile.open(archive) as tar:
+        tar.extractall(Path(into) / "tree", filter="data")
+    archive.unlink()
+    return commit
+
+
 def calibrate(args: argparse.Namespace) -> guard.Calibration:
     """ndgrad's sgemm rate and PyTorch's small-op time, each from a fresh process (the fastest
     of 7 timed repetitions after a warm-up: the machine's speed, least disturbed by noise)."""
@@ -137,6 +173,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--only", default="", help="comma-separated workloads (default: all)")
     p.add_argument("--out", default=None, help="write the Markdown report here (run of record)")
     p.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="also time ndgrad at this git revision, interleaved (ratio ndgrad / baseline)",
+    )
+    p.add_argument(
         "--settle",
         type=float,
         default=180.0,
@@ -151,6 +193,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"no MNIST in {args.data}: using synthetic teacher-labelled data", flush=True)
         args.data = None
     names = [w for w in args.only.split(",") if w] or list(WORKLOADS)
+    unknown = [w for w in names if w not in WORKLOADS]
+    if unknown:
+        raise SystemExit(f"--only: unknown workload {unknown}; known: {', '.join(WORKLOADS)}")
+    if args.baseline:
+        with tempfile.TemporaryDirectory(prefix="ndgrad-baseline-") as tmp:
+            args.baseline_commit = export_revision(args.baseline, tmp)
+            args.baseline_tree = str(Path(tmp) / "tree")
+            run(args, names)
+    else:
+        run(args, names)
+
+
+def run(args: argparse.Namespace, names: list[str]) -> None:
     has_jax = importlib.util.find_spec("jax") is not None
     started = time.perf_counter()
     cores = os.cpu_count() or 1
@@ -172,9 +227,13 @@ def main(argv: list[str] | None = None) -> None:
     rows, refused = [], []
     for name in names:
         libs = ["ndgrad", "torch"] + (["jax"] if has_jax and name in JAX_WORKLOADS else [])
+        libs += ["baseline"] if args.baseline else []
         res = measure(name, libs, args)
         nd, th = res["ndgrad"], res["torch"]
-        ok = agree(nd["loss"], th["loss"], TOLERANCE.get(name, DEFAULT_TOL))
+        tol = TOLERANCE.get(name, DEFAULT_TOL)
+        ok = agree(nd["loss"], th["loss"], tol)
+        if args.baseline and not agree(nd["loss"], res["baseline"]["loss"], tol):
+            ok = False
         if not ok:
             refused.append(name)
         rows.append((name, res, ok))
@@ -182,7 +241,13 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{name:9s} ndgrad {nd['median']:8.4f} s [{nd['min']:.4f}-{nd['max']:.4f}]  "
             f"torch {th['median']:8.4f} s [{th['min']:.4f}-{th['max']:.4f}]  ratio {ratio}  "
-            f"rss {nd['rss']:.0f}/{th['rss']:.0f} MB  loss {nd['loss']:.4f}/{th['loss']:.4f}",
+            f"rss {nd['rss']:.0f}/{th['rss']:.0f} MB  loss {nd['loss']:.4f}/{th['loss']:.4f}"
+            + (
+                f"  baseline {res['baseline']['median']:.4f} s "
+                f"(ndgrad/baseline {nd['median'] / res['baseline']['median']:.2f})"
+                if args.baseline
+                else ""
+            ),
             flush=True,
         )
     cond.after = calibrate(args)
@@ -235,11 +300,24 @@ def report(
         f"- Thread pools in the timed processes: ndgrad {nd_info['threads']}; "
         f"PyTorch {th_info['threads']}",
         f"- Data: {data}{' (quick: 10,000 images)' if args.quick else ''}; rounds: {args.rounds}",
+        *(
+            [
+                f"- Baseline: ndgrad at `{args.baseline}` (commit {args.baseline_commit[:12]}), "
+                "timed in the same rounds from its own tree and workloads; the last two "
+                "columns compare this tree's ndgrad with it (ratio < 1: faster now)"
+            ]
+            if args.baseline
+            else []
+        ),
         *guard.markdown(cond),
         "",
         "| workload | ndgrad (s) | PyTorch (s) | ratio | bar | RSS ndgrad / PyTorch (MB) | "
-        "RSS ratio | final loss ndgrad / PyTorch |" + (" JAX (s) |" if has_jax else ""),
-        "|---|---|---|---|---|---|---|---|" + ("---|" if has_jax else ""),
+        "RSS ratio | final loss ndgrad / PyTorch |"
+        + (" JAX (s) |" if has_jax else "")
+        + (" baseline (s) | ndgrad / baseline |" if args.baseline else ""),
+        "|---|---|---|---|---|---|---|---|"
+        + ("---|" if has_jax else "")
+        + ("---|---|" if args.baseline else ""),
     ]
     for name, res, ok in rows:
         nd, th = res["ndgrad"], res["torch"]
@@ -256,11 +334,18 @@ def report(
             if has_jax
             else ""
         )
+        base = res.get("baseline")
+        base_cell = (
+            f" {base['median']:.4f} [{base['min']:.4f}-{base['max']:.4f}] | "
+            f"{nd['median'] / base['median']:.2f} |"
+            if base
+            else ""
+        )
         lines.append(
             f"| {name} | {nd['median']:.4f} [{nd['min']:.4f}-{nd['max']:.4f}] | "
             f"{th['median']:.4f} [{th['min']:.4f}-{th['max']:.4f}] | {ratio} | {bar_s} | "
             f"{nd['rss']:.0f} / {th['rss']:.0f} | {nd['rss'] / th['rss']:.2f} | "
-            f"{nd['loss']:.4f} / {th['loss']:.4f} |{jax_cell}"
+            f"{nd['loss']:.4f} / {th['loss']:.4f} |{jax_cell}{base_cell}"
         )
     lines += ["", "Workloads:", ""]
     lines += [f"- **{name}**: {DESCRIPTION[name]}" for name, _, _ in rows]
