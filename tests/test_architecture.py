@@ -233,6 +233,7 @@ OPS_ORDER = [
     "convert",
     "nn",
     "fused",
+    "windows",
     "pooling",
     "winograd",
     "conv",

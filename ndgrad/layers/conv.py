@@ -7,7 +7,8 @@ from typing import Any
 
 from .. import activations, initializers
 from .._tensor import Tensor
-from ..ops.conv import _pair, conv2d
+from ..ops.conv import conv2d
+from ..ops.windows import pair as _pair
 from .core import _name
 from .layer import Layer, Shape
 

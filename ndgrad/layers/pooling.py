@@ -6,7 +6,8 @@ from typing import Any
 
 from .. import ops
 from .._tensor import Tensor
-from ..ops.conv import _pair, avg_pool2d, max_pool2d
+from ..ops.pooling import avg_pool2d, max_pool2d
+from ..ops.windows import pair as _pair
 from .conv import _out
 from .layer import Layer, Shape
 

@@ -12,18 +12,15 @@ Where an op goes (the rule; a new op follows it):
   (products: matmul, einsum ...), `index` (``t[i]`` and ``t[i] = v``), `convert` (dtype,
   device, copies, in-place arithmetic), `nn` (normalizations along an axis: softmax,
   log-softmax), `fused` (one node where a composition would be several, for speed or
-  stability: linear, softmax cross-entropy), `pooling` (window maxima and their gradient
-  route) and `conv` (im2col, convolution).
+  stability: linear, softmax cross-entropy), `windows` (the image-window shape rules and
+  copies that pooling and convolution share: padding, im2col, col2im), `pooling` (window
+  maxima and means, and max pooling's gradient route) and `conv` (convolution).
 - `logits` records which logits a softmax or sigmoid output came from (for the losses);
   `methods` attaches Tensor's computing methods: Tensor itself imports no op.
-
-One placement still breaks the rule: `max_pool2d` and `avg_pool2d` are defined in `conv.py`
-(they share its window helpers) while `MaxPool2D` is in `pooling.py`; moving them waits for the
-Conv2D work in `conv.py` to land (see docs/architecture.md).
 """
 
 from .._tensor import Tensor as _Tensor
-from .conv import avg_pool2d, conv2d, max_pool2d
+from .conv import conv2d
 from .convert import astype, clone, inplace, to
 from .elementwise import (
     abs,
@@ -71,6 +68,7 @@ from .index import getitem, setitem
 from .linalg import dot, einsum, matmul, outer, tensordot
 from .methods import attach as _attach
 from .nn import log_softmax, softmax
+from .pooling import avg_pool2d, max_pool2d
 from .reduce import argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
 from .shape import (
     broadcast_to,
