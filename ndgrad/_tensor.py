@@ -14,17 +14,24 @@ values goes through `bump_version`, so that backward can tell a saved tensor was
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _dtypes
 from ._dtypes import DType
 from .backends.registry import array_backend, backend_for
 from .errors import DTypeError, GraphError
 
+if TYPE_CHECKING:  # the computing methods `ops/methods.py` attaches at import, for the checker
+    from .autograd.op import Op
+    from .backends.base import Backend
+    from .ops.methods import TensorMethods as _Methods
+else:
+    _Methods = object
+
 Axis = int | Sequence[int] | None
 
 
-class Tensor:
+class Tensor(_Methods):
     """An N-dimensional array that can record its computation for backpropagation.
 
     >>> import ndgrad
@@ -37,13 +44,19 @@ class Tensor:
     # increments it on every in-place change, and backward checks it (saved tensors).
     __slots__ = ("data", "backend", "_requires_grad", "grad", "_node", "_version", "__weakref__")
     __array_priority__ = 1000  # NumPy defers `ndarray + Tensor` to Tensor.__radd__
+    data: Any  # the backend's array
+    backend: Backend
+    _requires_grad: bool
+    grad: Tensor | None
+    _node: Op | None
+    _version: list[int]
 
     def __init__(
         self,
         data: Any,
         dtype: DType | str | None = None,
         requires_grad: bool = False,
-        device: str | None = None,
+        device: str | Backend | None = None,
     ) -> None:
         backend = backend_for(data, device)
         if isinstance(data, Tensor):

@@ -11,7 +11,7 @@ import contextvars
 import inspect
 import itertools
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import initializers
@@ -41,6 +41,8 @@ def unique_name(base: str) -> str:
 
 class Layer:
     """Base class of every layer; callable on Tensors: ``y = layer(x)``."""
+
+    _layers: dict[str, Layer]  # the sublayers among its attributes, by attribute name
 
     def __init__(
         self,
@@ -169,9 +171,8 @@ class Layer:
         self._ensure_built(inputs.shape)
         self._check_input(inputs)
         if self._accepts_training:
-            return self.call(
-                inputs, training=learning_phase.get() if training is None else training
-            )
+            call: Callable[..., Any] = self.call  # this subclass's call takes `training`
+            return call(inputs, training=learning_phase.get() if training is None else training)
         return self.call(inputs)
 
     # -- devices and configs ---------------------------------------------------------------

@@ -63,7 +63,7 @@ def _pair(v: int | tuple[int, int], name: str) -> tuple[int, int]:
     pair = (v, v) if isinstance(v, int) else tuple(v)
     if len(pair) != 2 or min(pair) < 1:
         raise ValueError(f"{name} must be a positive int or a pair of them. Received {v!r}")
-    return pair  # type: ignore[return-value]
+    return pair
 
 
 def _same(n: int, k: int, s: int) -> tuple[int, int]:

@@ -132,7 +132,7 @@ class Argmin(_ArgExtreme):
         return xp.argmin(x, axis=self.axis, keepdims=self.keepdims)
 
 
-def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool) -> Tensor:
+def _reduce(cls: type[Op], x: Any, axis: Axis, keepdims: bool) -> Tensor:
     if not isinstance(x, Tensor):
         from ..creation import tensor
 

@@ -172,7 +172,7 @@ def reshape(x: Tensor, shape: int | Sequence[int]) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
-def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
+def transpose(x: Tensor, axes: int | Sequence[int] | None = None) -> Tensor:
     """Axes permuted (reversed by default, as NumPy)."""
     axes = tuple(reversed(range(x.ndim))) if axes is None else _axes_arg(axes, "transpose")
     return Transpose.apply(x, axes=axes)
