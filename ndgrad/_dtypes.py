@@ -33,6 +33,7 @@ class DType:
 
     @property
     def is_floating(self) -> bool:
+        """True for float16, float32 and float64 (the dtypes that can require grad)."""
         return self.kind == "f"
 
 

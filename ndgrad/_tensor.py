@@ -44,10 +44,13 @@ class Tensor(_Methods):
     # increments it on every in-place change, and backward checks it (saved tensors).
     __slots__ = ("data", "backend", "_requires_grad", "grad", "_node", "_version", "__weakref__")
     __array_priority__ = 1000  # NumPy defers `ndarray + Tensor` to Tensor.__radd__
-    data: Any  # the backend's array
+    data: Any
+    """The values: an array of the device's library (a NumPy array on ``cpu``)."""
     backend: Backend
+    """The device's `Backend`: its array namespace (``backend.xp``) and primitives."""
     _requires_grad: bool
     grad: Tensor | None
+    """The gradient `backward` accumulated here (same shape), or None."""
     _node: Op | None
     _version: list[int]
 
@@ -115,14 +118,17 @@ class Tensor(_Methods):
 
     @property
     def dtype(self) -> DType:
+        """The element type: ``ndgrad.float32`` (the default float), ``int64``, ``bool`` ..."""
         return self.backend.from_native[self.data.dtype]
 
     @property
     def device(self) -> str:
+        """Where the values live: ``'cpu'``, ``'cuda:0'``, ``'strict'``."""
         return self.backend.name
 
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for `backward` (settable on leaves)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -189,6 +195,7 @@ class Tensor(_Methods):
         return self.numpy().reshape(()).item()
 
     def tolist(self) -> Any:
+        """The values as nested Python lists (a number for a 0-d tensor)."""
         return self.numpy().tolist()
 
     def __bool__(self) -> bool:

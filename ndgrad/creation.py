@@ -141,10 +141,12 @@ def full_like(
 
 
 def zeros_like(t: Tensor, dtype: DType | str | None = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of `t`'s shape, on its device, of its dtype unless `dtype` is given."""
     return full_like(t, 0, dtype, requires_grad)
 
 
 def ones_like(t: Tensor, dtype: DType | str | None = None, requires_grad: bool = False) -> Tensor:
+    """Ones of `t`'s shape, on its device, of its dtype unless `dtype` is given."""
     return full_like(t, 1, dtype, requires_grad)
 
 

@@ -130,9 +130,12 @@ class Op:
         """
 
     def forward(self, xp: Any, *arrays: Any) -> Any:
+        """The output array from the input arrays, with the namespace `xp` (the backend's)."""
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        """The gradient of each input (a Tensor, or None) from the output's gradient `g`, a
+        Tensor of the output's shape; written with ops, so it is differentiable again."""
         raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
     @property

@@ -195,6 +195,7 @@ def backend_for(data: object, device: str | Backend | None) -> Backend:
 
 
 def default_backend() -> Backend:
+    """The backend of the current default device (``cpu`` outside ``with ndgrad.device(...)``)."""
     return get_backend(_default.get())
 
 

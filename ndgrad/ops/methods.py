@@ -72,8 +72,8 @@ from .shape import (
 )
 
 
-# The in-place operators, as functions: a method written in the class would be checked against
-# the operator (``__add__ = add``) and found different by mypy.
+# The in-place operators, as functions like the operators they pair with (``__add__ = add``):
+# mypy cannot match a ``def __iadd__`` method against an operator that is a module function.
 def _iadd(x: Tensor, y: Any) -> Tensor:
     """``x += y``: in place, as NumPy (an error where the graph still needs the old values)."""
     return inplace(x, add, y)
@@ -95,7 +95,8 @@ def _itruediv(x: Tensor, y: Any) -> Tensor:
 
 
 class TensorMethods:
-    """The methods `attach` copies onto Tensor (never instantiated, never a base class)."""
+    """The methods `attach` copies onto Tensor (never instantiated; a base class of Tensor
+    only for the type checker, which then knows ``t + u`` and ``t.sum()``)."""
 
     # -- autograd and conversion ------------------------------------------------------------
     def backward(
@@ -206,9 +207,13 @@ class TensorMethods:
     clip = clip
 
     def maximum(self, other: Any) -> Tensor:
+        """The larger of this tensor and `other` element-wise, broadcasting: (2, 3) and (3,)
+        give (2, 3)."""
         return maximum(self, other)
 
     def minimum(self, other: Any) -> Tensor:
+        """The smaller of this tensor and `other` element-wise, broadcasting: (2, 3) and (3,)
+        give (2, 3)."""
         return minimum(self, other)
 
     # -- reductions -------------------------------------------------------------------------
@@ -227,18 +232,28 @@ class TensorMethods:
 
     # -- linear algebra and shapes --------------------------------------------------------
     def matmul(self, other: Any) -> Tensor:
+        """The matrix product ``self @ other``: (2, 3) @ (3, 4) -> (2, 4); leading axes
+        broadcast as batches, (5, 2, 3) @ (3, 4) -> (5, 2, 4)."""
         return matmul(self, other)
 
     def dot(self, other: Any) -> Tensor:
+        """`ndgrad.dot`: the inner product of two vectors, (3,) and (3,) -> (); see it for
+        higher ranks."""
         return dot(self, other)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        """The same elements in a new shape, given as sizes or one tuple: (2, 3) with
+        ``reshape(3, 2)`` or ``reshape((-1,))`` -> (3, 2) or (6,) (one size may be -1)."""
         return reshape(cast(Tensor, self), _one_or_many(shape))
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        """Axes permuted, reversed when none are given: (2, 3, 4) -> (4, 3, 2);
+        ``transpose(0, 2, 1)`` -> (2, 4, 3)."""
         return transpose(cast(Tensor, self), _one_or_many(axes) or None)
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        """Axes in the order given (PyTorch's name): (2, 3, 4) with ``permute(2, 0, 1)`` ->
+        (4, 2, 3)."""
         return transpose(cast(Tensor, self), _one_or_many(axes))
 
     swapaxes = swapaxes
