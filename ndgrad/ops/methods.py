@@ -123,12 +123,13 @@ class TensorMethods:
         return clone(cast(Tensor, self))
 
     def sum_to(self, shape: tuple[int, ...]) -> Tensor:
-        """Sum broadcast axes away so that the result has `shape` (broadcast_to's gradient)."""
+        """Sum broadcast axes away so that the result has `shape` (broadcast_to's gradient):
+        (2, 3) to (1, 3) or (3,)."""
         return sum_to(cast(Tensor, self), shape)
 
     @property
     def T(self) -> Tensor:
-        """All axes reversed (the transpose of a matrix)."""
+        """All axes reversed (the transpose of a matrix): (2, 3) gives (3, 2)."""
         return transpose(cast(Tensor, self))
 
     # -- arithmetic: operators are never called with keywords, so the op itself serves -----
