@@ -173,7 +173,8 @@ def reshape(x: Tensor, shape: int | Sequence[int]) -> Tensor:
 
 
 def transpose(x: Tensor, axes: int | Sequence[int] | None = None) -> Tensor:
-    """Axes permuted (reversed by default, as NumPy)."""
+    """Axes permuted (reversed by default, as NumPy): (2, 3, 4) gives (4, 3, 2), with
+    ``axes=(0, 2, 1)`` (2, 4, 3)."""
     axes = tuple(reversed(range(x.ndim))) if axes is None else _axes_arg(axes, "transpose")
     return Transpose.apply(x, axes=axes)
 
@@ -248,7 +249,8 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis. Alias: `concat`."""
+    """Join tensors along an existing axis. Alias: `concat`. (2, 3) and (4, 3) give (6, 3);
+    two (2, 3) with ``axis=1`` give (2, 6)."""
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
     return Concatenate.apply(*tensors, axis=axis)
@@ -258,7 +260,8 @@ concat = concatenate
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
+    """Join same-shaped tensors along a new axis: two (2, 3) give (2, 2, 3), with
+    ``axis=-1`` (2, 3, 2)."""
     from ..creation import tensor as _tensor
 
     ts = [t if isinstance(t, Tensor) else _tensor(t) for t in tensors]
