@@ -10,7 +10,7 @@ cast to its dtype here, in one place, so op authors write ``g * y`` and never un
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 from .._tensor import wrap
 from ..creation import tensor
@@ -40,6 +40,24 @@ def _seed(root: Any, grad: Any) -> Any:
     return grad
 
 
+@overload
+def backward(
+    roots: Sequence[Any],
+    grads: Sequence[Any] | None = None,
+    *,
+    inputs: None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None: ...
+@overload
+def backward(
+    roots: Sequence[Any],
+    grads: Sequence[Any] | None = None,
+    *,
+    inputs: Sequence[Any],
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> list[Any]: ...
 def backward(
     roots: Sequence[Any],
     grads: Sequence[Any] | None = None,

@@ -10,13 +10,16 @@ strongly and its output weakly (no reference cycle).
 from __future__ import annotations
 
 import weakref
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import _dtypes
 from .._tensor import Tensor, wrap
 from ..creation import tensor
 from ..errors import DeviceError, DTypeError
 from .grad_mode import _enabled
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
 
 
 class Op:
@@ -35,11 +38,13 @@ class Op:
     #: backward reads the output (kept alive by the node); in-place changes to it are errors
     uses_output: ClassVar[bool] = False
 
-    inputs: tuple[Any, ...] | None
+    inputs: tuple[Any, ...]  # the input Tensors (None once backward freed the graph)
     needs_grad: tuple[bool, ...]
-    _out: weakref.ref
+    _out: weakref.ref[Tensor]
     _saved_versions: tuple[int, ...]
-    backend: Any
+    _out_data: Any  # only for ops that use their output: its array and version counter
+    _out_version: list[int]
+    backend: Backend
 
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Any:
@@ -64,6 +69,7 @@ class Op:
                 xs = _promote(xs, cls.promote_from)
                 x0 = xs[0]
         # One and two inputs spelled out: a comprehension costs more than the op on small arrays.
+        arrays: tuple[Any, ...]
         if n == 1:
             arrays = (x0.data,)
         elif n == 2:
@@ -93,6 +99,8 @@ class Op:
             )
         out = wrap(data, backend, x0._version if cls.view else None)
         if cls.differentiable and dtype.kind == "f" and _enabled.get():
+            needs: tuple[bool, ...]
+            versions: tuple[int, ...]
             if n == 1:
                 needs, versions = (x0._requires_grad,), (x0._version[0],)
             elif n == 2:
@@ -113,7 +121,7 @@ class Op:
                 out._requires_grad = True
         return out
 
-    def check(self, *shapes: tuple[int, ...]) -> None:
+    def check(self, *shapes: Any, **params: Any) -> None:
         """Raise ShapeError naming the shapes when they do not fit.
 
         Called when `forward` fails, to turn the array library's error into one that says
@@ -122,9 +130,12 @@ class Op:
         """
 
     def forward(self, xp: Any, *arrays: Any) -> Any:
+        """The output array from the input arrays, with the namespace `xp` (the backend's)."""
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        """The gradient of each input (a Tensor, or None) from the output's gradient `g`, a
+        Tensor of the output's shape; written with ops, so it is differentiable again."""
         raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
     @property

@@ -43,12 +43,13 @@ from .array_api.indexing import Indexing
 from .array_api.math import Math
 from .array_api.nn import NN
 from .array_api.random import Random
+from .family import Family
 from .kinds import KINDS
 
 _NO_CONTEXT = contextlib.nullcontext()
 
 
-class Core:
+class Core(Family):
     """One device kind: `kind` ('cpu', 'strict', 'cuda'), `index`, `name` and namespace `xp`."""
 
     kind: str = ""
@@ -153,7 +154,6 @@ class Core:
     def format(self, array: Any, prefix: str = "") -> str:
         """The values of `array` as text, NumPy style."""
         return np.array2string(self.to_numpy(array), separator=", ", prefix=prefix)
-
 
     def synchronize(self) -> None:
         """Wait for queued device work (no-op on CPU)."""

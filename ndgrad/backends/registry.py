@@ -147,7 +147,7 @@ def _library(data: object) -> str | None:
     return kind
 
 
-def array_backend(data: object) -> Backend | None:
+def array_backend(data: Any) -> Backend | None:
     """The backend owning a device array (array-api-strict, CuPy, or any DLPack producer on a
     CUDA device), recognised by its library or DLPack device; None for host data."""
     if type(data).__module__.partition(".")[0] == "numpy":
@@ -195,6 +195,7 @@ def backend_for(data: object, device: str | Backend | None) -> Backend:
 
 
 def default_backend() -> Backend:
+    """The backend of the current default device (``cpu`` outside ``with ndgrad.device(...)``)."""
     return get_backend(_default.get())
 
 

@@ -56,6 +56,7 @@ class Executor:
     max_attempts: int = 2
 
     def describe(self) -> str:
+        """Where and how the runs go, in words, for the sweep's first line."""
         raise NotImplementedError
 
     def run(
@@ -67,6 +68,8 @@ class Executor:
         on_event: OnEvent,
         stop: threading.Event | None = None,
     ) -> None:
+        """Train every cell (``build(cell.config)`` on `data`), calling `on_event` in the
+        driver with each Start, Epoch and End; return once all ended or `stop` is set."""
         raise NotImplementedError
 
 

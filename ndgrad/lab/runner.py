@@ -41,6 +41,7 @@ class Data:
 
     @property
     def has_test(self) -> bool:
+        """Is there a held-out test set (both `x_test` and `y_test`)?"""
         return self.x_test is not None and self.y_test is not None
 
 

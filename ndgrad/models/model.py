@@ -62,6 +62,7 @@ class Model(Layer):
             )
 
     def compute_loss(self, y: Tensor, y_pred: Tensor) -> Tensor:
+        """The compiled loss of a batch, a 0-d tensor (per-sample losses are averaged)."""
         loss = self.loss(y, y_pred)
         return ops.mean(loss) if loss.ndim else loss
 
@@ -136,6 +137,7 @@ class Model(Layer):
         return loss
 
     def test_step(self, x: Tensor, y: Tensor) -> Tensor:
+        """One batch of `evaluate`: the loss (0-d, no gradient); the metrics are updated."""
         with no_grad():
             y_pred = self(x, training=False)
             loss = self.compute_loss(y, y_pred)

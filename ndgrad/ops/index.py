@@ -47,10 +47,10 @@ def _normalize(x: Tensor, index: Any) -> tuple[tuple, bool]:
                 arr = x.backend.astype(arr, x.backend.dtype_of(x.backend.asarray(0)))
             out.append(arr)
             basic = False
-    out = tuple(out)
-    if not basic or any(type(i) is int for i in out):
-        _check_bounds(x, out)
-    return out, basic
+    normalized = tuple(out)
+    if not basic or any(type(i) is int for i in normalized):
+        _check_bounds(x, normalized)
+    return normalized, basic
 
 
 def _check_bounds(x: Tensor, index: tuple) -> None:
@@ -213,7 +213,7 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     old = _alias(t) if record else None
     t.backend.setitem(t.data, idx, v.data)
     bump_version(t)
-    if record:
+    if old is not None:  # recorded
         node = IndexPut.__new__(IndexPut)
         node.index, node.backend = idx, t.backend
         node.inputs = (old, v)

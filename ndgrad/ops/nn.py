@@ -49,7 +49,8 @@ def _axis(x: Tensor, axis: int, op: str) -> tuple[int, ...]:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `axis`: probabilities that sum to 1."""
+    """exp(x) / sum(exp(x)) along `axis`: probabilities that sum to 1, of x's shape ((2, 3)
+    gives (2, 3), each row summing to 1 with the default ``axis=-1``)."""
     axes = _axis(x, axis, "softmax")
     out = Softmax.apply(x, axis=axes)
     if x.ndim and axes == (x.ndim - 1,):
@@ -58,5 +59,5 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """log(softmax(x)) along `axis`, computed stably."""
+    """log(softmax(x)) along `axis`, computed stably; of x's shape."""
     return LogSoftmax.apply(x, axis=_axis(x, axis, "log_softmax"))

@@ -408,11 +408,12 @@ class Optimizer:
             if not math.isfinite(total):  # as clip_by_global_norm: every gradient becomes NaN
                 return _scaled(pairs, math.nan)
             return _scaled(pairs, c / total) if total > c else pairs
-        c = self.clipvalue
+        limit = self.clipvalue
+        assert limit  # the caller clips only when one of the three is set
         out = []
         for g, v in pairs:
             with v.backend.activate():
-                out.append((v.backend.clip(g, -c, c), v))
+                out.append((v.backend.clip(g, -limit, limit), v))
         return out
 
     def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
@@ -446,7 +447,7 @@ class Optimizer:
         the `scratch` arrays (`_scratch_count` of them) for temporaries."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_step")
 
-    def _fused_class(self) -> type | None:
+    def _fused_class(self) -> type:
         """The class that defines the `update` in use: a fused kernel registered for it
         computes the same rule (a subclass that rewrites `update` gets none)."""
         cls = self._fused_for
@@ -459,13 +460,14 @@ class Optimizer:
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments (JSON-ready unless the learning rate is a plain function)."""
         lr = self._learning_rate
+        saved: float | dict[str, Any] | Callable[[int], float] = lr  # a plain function as is
         if isinstance(lr, LearningRateSchedule):
-            lr = serialize(lr)
+            saved = serialize(lr)
         elif not callable(lr):
-            lr = float(lr)
+            saved = float(lr)
         return {
             "name": self.name,
-            "learning_rate": lr,
+            "learning_rate": saved,
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ..family import Family
+
 
 def _is_basic(index: tuple) -> bool:
     return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in index)
@@ -33,7 +35,7 @@ def _basic(shape: tuple[int, ...], index: tuple) -> tuple:
     return tuple(out)
 
 
-class Indexing:
+class Indexing(Family):
     """The indexing family, written with the standard's functions only."""
 
     # -- primitives the Array API lacks ----------------------------------------------------

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from ..family import Family
 
-class Math:
+
+class Math(Family):
     """The math family, written with the standard's functions only."""
 
     def sum(self, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:

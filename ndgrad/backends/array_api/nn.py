@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..family import Family
 
-class NN:
+
+class NN(Family):
     """The nn family, written with the standard's functions only."""
 
     def im2col(self, x: Any, size: tuple[int, int], strides: tuple[int, int]) -> Any:

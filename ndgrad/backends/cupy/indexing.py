@@ -11,8 +11,10 @@ from typing import Any
 import cupy
 import cupyx
 
+from ..array_api.indexing import Indexing
 
-class CupyIndexing:
+
+class CupyIndexing(Indexing):
     def getitem(self, array: Any, index: tuple) -> Any:
         return array[index]
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import cupy
 
+from ..array_api.math import Math
 
-class CupyMath:
+
+class CupyMath(Math):
     def masked(self, values: Any, mask: Any) -> Any:
         return values * mask
 

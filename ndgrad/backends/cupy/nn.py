@@ -9,8 +9,10 @@ from typing import Any
 
 from cupy.lib.stride_tricks import as_strided
 
+from ..array_api.nn import NN
 
-class CupyNN:
+
+class CupyNN(NN):
     def windows(self, x: Any, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         n, h, w, c = x.shape
         kh, kw = size
