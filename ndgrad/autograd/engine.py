@@ -125,6 +125,9 @@ def backward(
                 pending[node] = pending[node] + g if node in pending else g
         counts = _count_consumers(pending)
         ready = [n for n in pending if n not in counts]
+        # Leaves' gradients go straight to .grad when no input was asked for (the usual
+        # `loss.backward()`), without the call through `deliver`.
+        direct = inputs is None
 
         # Run each node once all its consumers have sent their gradients.
         while ready:
@@ -161,12 +164,18 @@ def backward(
                     continue
                 parent = x._node
                 if gx is not None:
-                    if gx.data.shape != x.data.shape:
+                    data = gx.data
+                    if data.shape != x.data.shape:
                         gx = gx.sum_to(x.data.shape)
-                    if gx.data.dtype != x.data.dtype:
+                        data = gx.data
+                    if data.dtype != x.data.dtype:
                         gx = gx.astype(x.dtype)
                     if parent is None:
-                        deliver(x, gx)
+                        if direct and not x.backend.needs_activation:
+                            if x._requires_grad:
+                                _accumulate(x, gx, stored, create_graph)
+                        else:
+                            deliver(x, gx)
                     elif parent in pending:
                         pending[parent] = pending[parent] + gx
                     else:
@@ -191,18 +200,24 @@ def _count_consumers(starts: Any) -> dict[Any, int]:
     seen = set(stack)
     while stack:
         node = stack.pop()
-        if node.inputs is None:
+        inputs = node.inputs
+        if inputs is None:
             raise GraphError(
                 "backward: this graph was already freed by an earlier backward. Pass "
                 "retain_graph=True to the first backward to backpropagate through it again"
             )
-        for x, need in zip(node.inputs, node.needs_grad):
-            parent = x._node
-            if need and parent is not None:
-                counts[parent] = counts.get(parent, 0) + 1
-                if parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
+        for x, need in zip(inputs, node.needs_grad):
+            if need:
+                parent = x._node
+                if parent is None:
+                    continue
+                if parent in counts:
+                    counts[parent] += 1
+                else:
+                    counts[parent] = 1
+                    if parent not in seen:
+                        seen.add(parent)
+                        stack.append(parent)
     return counts
 
 

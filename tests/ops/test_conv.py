@@ -18,8 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import ndgrad
-from ndgrad.ops.conv import conv2d
-from ndgrad.ops.pooling import avg_pool2d, max_pool2d
+from ndgrad.ops.conv import avg_pool2d, conv2d, max_pool2d
 
 
 def _same(n: int, k: int, s: int) -> tuple[int, int]:
