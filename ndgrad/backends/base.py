@@ -16,7 +16,7 @@ folder, ``backends/<backend>/<family>.py``):
 
 - `creation`: `pad`, `expand`.
 - `indexing`: `getitem`, `setitem`, `scatter_add`, `add_into`.
-- `math`: `sum`, `masked`, `relu_`, `clip`, `sign`, `einsum`, `erf`.
+- `math`: `sum`, `prod`, `masked`, `relu_`, `clip`, `sign`, `einsum`, `erf`.
 - `nn`: `im2col`, `col2im`, `windows`, `max_pool`, `max_pool_arg`, `route_scatter`,
   `route_gather`, `bias_act_`, `relu_mask`, `softmax_xent`.
 - `random`: `seed`, `random`.

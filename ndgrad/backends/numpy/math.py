@@ -1,5 +1,5 @@
 """The NumPy backend's math family: math the Array API standard leaves out or words differently:
-sums with NumPy's dtypes, masks, in-place relu, clip, sign, einsum, erf. Fast paths over the
+sums and products with NumPy's dtypes, masks, in-place relu, clip, sign, einsum, erf. Fast paths over the
 Array-API fallbacks (`super()`).
 """
 
@@ -11,6 +11,9 @@ import numpy as np
 class NumpyMath:
     def sum(self, x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
         return x.sum(axis=axes, keepdims=keepdims)  # the method skips np.sum's dispatch
+
+    def prod(self, x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+        return x.prod(axis=axes, keepdims=keepdims)
 
     def masked(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return values * mask  # branch-free: np.where on a random mask is ~10x slower
