@@ -154,7 +154,6 @@ class Core:
         """The values of `array` as text, NumPy style."""
         return np.array2string(self.to_numpy(array), separator=", ", prefix=prefix)
 
-
     def synchronize(self) -> None:
         """Wait for queued device work (no-op on CPU)."""
 

@@ -1,6 +1,6 @@
-"""Math the Array API standard leaves out or words differently: sums and products with NumPy's dtypes, masks,
-in-place relu, clip, sign, einsum, erf. The Array-API fallbacks: standard functions only, used
-by every backend that does not override them.
+"""Math the Array API standard leaves out or words differently: sums and products with NumPy's
+dtypes, masks, in-place relu, clip, sign, einsum, erf. The Array-API fallbacks: standard
+functions only, used by every backend that does not override them.
 """
 
 from __future__ import annotations

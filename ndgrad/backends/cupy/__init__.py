@@ -70,6 +70,5 @@ class CupyBackend(CupyCreation, CupyIndexing, CupyMath, CupyNN, CupyRandom, Back
         with self.activate():
             return array.astype(self.to_native[dtype])
 
-
     def synchronize(self) -> None:
         cupy.cuda.Device(self.index).synchronize()

@@ -1,6 +1,6 @@
 """The CuPy backend's math family: math the Array API standard leaves out or words differently:
-sums and products with NumPy's dtypes, masks, in-place relu, clip, sign, einsum, erf. CuPy's own kernels
-where the Array-API fallbacks would be slow or differ from NumPy.
+sums and products with NumPy's dtypes, masks, in-place relu, clip, sign, einsum, erf. CuPy's
+own kernels where the Array-API fallbacks would be slow or differ from NumPy.
 """
 
 from __future__ import annotations

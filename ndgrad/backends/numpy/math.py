@@ -1,6 +1,6 @@
 """The NumPy backend's math family: math the Array API standard leaves out or words differently:
-sums and products with NumPy's dtypes, masks, in-place relu, clip, sign, einsum, erf. Fast paths over the
-Array-API fallbacks (`super()`).
+sums and products with NumPy's dtypes, masks, in-place relu, clip, sign, einsum, erf. Fast
+paths over the Array-API fallbacks (`super()`).
 """
 
 from __future__ import annotations
