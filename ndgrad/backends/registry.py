@@ -93,6 +93,11 @@ def _backend(kind: str, index: int) -> Backend:
     return backend
 
 
+def in_use(kind: str) -> list[Backend]:
+    """The backends of `kind` this process has used so far (created once, on first use)."""
+    return [b for (k, _), b in sorted(_instances.items()) if k == kind]
+
+
 def manual_seed(seed: int) -> None:
     """Seed the random generator of every device, present and future."""
     _seed[0] = seed
