@@ -236,7 +236,7 @@ def _run(
                                     max_attempts=args.max_attempts)
     else:
         executor = LocalExecutor(args.workers, max_attempts=args.max_attempts,
-                                 **({"device": "cuda", "gpus": gpus} if gpus else {}))
+                                 device="cuda" if gpus else None, gpus=gpus)
     settings = {"optimizer": optimizer, "model": args.model, "data_source": source,
                 "subset": args.subset, "random": trials if search == "random" else None}
     try:
