@@ -234,9 +234,11 @@ def _run(
     if args.ray:
         executor: Any = RayExecutor(None if args.ray == "local" else args.ray, args.workers,
                                     max_attempts=args.max_attempts)
+    elif gpus:
+        executor = LocalExecutor(args.workers, max_attempts=args.max_attempts, device="cuda",
+                                 gpus=gpus)
     else:
-        executor = LocalExecutor(args.workers, max_attempts=args.max_attempts,
-                                 device="cuda" if gpus else None, gpus=gpus)
+        executor = LocalExecutor(args.workers, max_attempts=args.max_attempts)
     settings = {"optimizer": optimizer, "model": args.model, "data_source": source,
                 "subset": args.subset, "random": trials if search == "random" else None}
     try:
