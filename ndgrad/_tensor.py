@@ -79,6 +79,8 @@ class Tensor(_Methods):
             if owner is not None and owner is not backend:
                 data = backend.transfer(data, owner)
         target = None if dtype is None else _dtypes.as_dtype(dtype)
+        if target is None and _host_float64(data, backend):
+            target = _dtypes.default_float  # cast on the host, before it crosses to a device
         array = backend.asarray(data, target, copy=True)
         found = backend.from_native.get(array.dtype)
         if found is None:
@@ -235,6 +237,12 @@ class Tensor(_Methods):
 
 
 _new = object.__new__
+
+
+def _host_float64(data: Any, backend: Any) -> bool:
+    """Whether `data` is a float64 host array (NumPy's, or another with a dtype) that is not
+    already an array of `backend`: made a float32 tensor, it is cast before the upload."""
+    return str(getattr(data, "dtype", "")) == "float64" and not backend.is_array(data)
 
 
 def wrap(data: Any, backend: Any, version: list[int] | None = None) -> Tensor:

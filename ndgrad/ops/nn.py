@@ -21,7 +21,7 @@ class Softmax(Op):
         if x.size == 0:
             return xp.asarray(x, copy=True)
         e = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))
-        e /= xp.sum(e, axis=self.axis, keepdims=True)
+        e /= self.backend.sum(e, self.axis, True)
         return e
 
     def backward(self, g: Tensor) -> tuple:
@@ -37,7 +37,7 @@ class LogSoftmax(Op):
         if x.size == 0:
             return xp.asarray(x, copy=True)
         z = x - xp.max(x, axis=self.axis, keepdims=True)
-        return z - xp.log(xp.sum(xp.exp(z), axis=self.axis, keepdims=True))
+        return z - xp.log(self.backend.sum(xp.exp(z), self.axis, True))
 
     def backward(self, g: Tensor) -> tuple:
         return (g - self.out.exp() * sum(g, self.axis, keepdims=True),)

@@ -73,8 +73,7 @@ class Sum(_Reduce):
 
 class Prod(_Reduce):
     def forward(self, xp: Any, x: Any) -> Any:
-        x = _accumulate(self.backend, x)
-        return xp.prod(x, axis=self.axes, keepdims=self.keepdims)
+        return self.backend.prod(_accumulate(self.backend, x), self.axes, self.keepdims)
 
     def backward(self, g: Tensor) -> tuple:
         # d prod / d x_i = product of the others; zeros handled without dividing by them.
@@ -102,7 +101,7 @@ class _Extreme(_Reduce):
         # extreme is piecewise constant in x, so the share is a constant (no node of its own).
         xp, x = self.backend.xp, self.inputs[0].data
         hit = xp.astype(x == xp.reshape(self.out.data, tuple(self._kept_shape())), x.dtype)
-        share = hit / xp.sum(hit, axis=self.axes, keepdims=True)
+        share = hit / self.backend.sum(hit, self.axes, True)
         return (self._spread(g) * wrap(share, self.backend),)
 
 

@@ -96,7 +96,7 @@ class SumTo(Op):
         axes = tuple(range(lead)) + tuple(
             lead + i for i, s in enumerate(self.shape) if s == 1 and x.shape[lead + i] != 1
         )
-        out = xp.sum(x, axis=axes, keepdims=True) if axes else x
+        out = self.backend.sum(x, axes, True) if axes else x  # float32 stays float32
         return xp.reshape(out, self.shape)
 
     def backward(self, g: Tensor) -> tuple:

@@ -143,6 +143,6 @@ class NN(Family):
         xp = self.xp
         z = logits - xp.max(logits, axis=-1, keepdims=True)
         e = xp.exp(z)
-        s = xp.sum(e, axis=-1, keepdims=True)
+        s = self.sum(e, (-1,), True)
         picked = xp.take_along_axis(z, xp.reshape(labels, (-1, 1)), axis=-1)
         return xp.reshape(xp.log(s) - picked, (-1,)), e / s
