@@ -197,7 +197,7 @@ def _count_consumers(starts: Any) -> dict[Any, int]:
     """For every node reachable from `starts`, how many consumers send it a gradient."""
     counts: dict[Any, int] = {}
     stack = list(starts)
-    seen = set(stack)
+    first = set(stack)  # the starting nodes are on the stack already
     while stack:
         node = stack.pop()
         inputs = node.inputs
@@ -213,10 +213,9 @@ def _count_consumers(starts: Any) -> dict[Any, int]:
                     continue
                 if parent in counts:
                     counts[parent] += 1
-                else:
+                else:  # found for the first time: its own inputs are counted next
                     counts[parent] = 1
-                    if parent not in seen:
-                        seen.add(parent)
+                    if parent not in first:
                         stack.append(parent)
     return counts
 
