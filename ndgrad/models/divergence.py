@@ -40,17 +40,18 @@ def first_nonfinite(x: Tensor) -> int | None:
 
 def _first_nonfinite(x: Tensor) -> int | None:
     xp, data = x.backend.xp, x.data
+    read = x.backend.to_numpy  # each read waits for a GPU: one per chunk, one for the answer
     n = x.shape[0] if x.ndim else 1
     if x.ndim == 0:
-        return None if bool(xp.isfinite(data)) else 0
+        return None if read(xp.isfinite(data)) else 0
     step = max(1, _CHUNK_ELEMENTS // max(1, x.size // n))
     for start in range(0, n, step):
         chunk = data[start : min(n, start + step), ...]
         finite = xp.isfinite(chunk)
-        if bool(xp.all(finite)):
+        if read(xp.all(finite)):
             continue
         per_sample = xp.all(xp.reshape(finite, (chunk.shape[0], -1)), axis=1)
-        return start + int(xp.argmin(xp.astype(per_sample, xp.int8)))
+        return start + int(read(xp.argmin(xp.astype(per_sample, xp.int8))))
     return None
 
 

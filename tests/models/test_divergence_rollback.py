@@ -62,14 +62,19 @@ def _data(n=24):
     return x, x @ np.array([[1.0], [-2.0], [0.5]], dtype="float32")
 
 
-def _fit_until(at, optimizer="sgd", dtype="float32", replace_weights_at=None):
+def _fit_until(at, optimizer="sgd", dtype="float32", replace_weights_at=None,
+               read_each_batch=False):
     model, opt = _model(optimizer, dtype)
     poison = _Poison(at, replace_weights_at)
     model.compile(optimizer=opt, loss=poison.loss)
     x, y = _data()
+    callbacks = [poison]
+    if read_each_batch:  # a callback that reads batch logs: fit reads each loss at once
+        callbacks.append(Callback())
+        callbacks[-1].on_train_batch_end = lambda batch, logs: None
     with pytest.warns(RuntimeWarning) as record:
         history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0,
-                            callbacks=[poison])
+                            callbacks=callbacks)
     return model, poison, history, str(record[0].message)
 
 
@@ -97,6 +102,27 @@ def test_rollback_restores_weights_state_and_iterations_exactly(optimizer, dtype
         else:
             assert opt.built and _same(state, [np.asarray(v) for v in opt.variables]), at
         assert len(history.epoch) == at[0]
+
+
+@pytest.mark.parametrize("at", [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)])
+def test_reading_each_loss_one_step_late_restores_the_same_state(at):
+    """Unless a callback reads batch logs, fit reads a step's loss after queueing the next
+    step: it sees the divergence one step later (that step ran too, unless the diverged one
+    ended the epoch) and undoes one more update, to the same weights and state."""
+    late, late_poison, late_history, message = _fit_until(at, "adam")
+    now, now_poison, now_history, now_message = _fit_until(at, "adam", read_each_batch=True)
+    d, d_now = late.divergence, now.divergence
+    assert (d.epoch, d.batch, d.restored_to) == (d_now.epoch, d_now.batch, d_now.restored_to)
+    assert (d.epoch, d.batch) == at and math.isnan(d.loss) and message == now_message
+    assert max(now_poison.seen) == at
+    assert max(late_poison.seen) == (at if at[1] == 2 else (at[0], at[1] + 1))
+    assert _same(late.get_weights(), now.get_weights())
+    assert late.optimizer.built == now.optimizer.built == (at != (0, 0) and at != (0, 1))
+    if now.optimizer.built:  # else its state is made afresh on the next update
+        assert _same([np.asarray(v) for v in late.optimizer.variables],
+                     [np.asarray(v) for v in now.optimizer.variables])
+    assert late.optimizer.iterations == now.optimizer.iterations
+    assert late_history.history == now_history.history
 
 
 def test_rollback_after_the_weights_were_replaced_between_steps():
