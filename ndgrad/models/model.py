@@ -203,7 +203,14 @@ class Model(Layer):
         shuffle: bool = True,
         initial_epoch: int = 0,
     ) -> Any:
-        """Train for `epochs` passes over (x, y) in batches; returns the `History`."""
+        """Train for `epochs` passes over (x, y) in batches; returns the `History`.
+
+        If the loss stops being finite, training stops with the weights and optimizer state
+        of the last step whose loss was finite, and `model.divergence` says where (see
+        `ndgrad.models.divergence`). Unless a callback reads each batch's logs, a step's loss
+        is read once the next step is queued, so the guard reacts one step later (and undoes
+        that step too).
+        """
         self._require_compiled("fit")
         _check_batch_size(batch_size, "fit")
         if epochs < 0:
