@@ -474,9 +474,10 @@ class _Step:
 
 
 def _float64(loss: Tensor) -> Tensor:
-    """A loss as float64, outside the graph: sums of losses are made as Python floats were."""
+    """A one-element loss as a 0-d float64 tensor outside the graph: sums of losses are then
+    made as they were with Python floats."""
     with no_grad():
-        return loss.astype("float64")
+        return ops.reshape(loss, ()).astype("float64")
 
 
 def _read(values: Sequence[Tensor]) -> list[float]:
