@@ -482,8 +482,9 @@ def _float64(loss: Tensor) -> Tensor:
 
 def _read(values: Sequence[Tensor]) -> list[float]:
     """0-d tensors of one device as Python floats, in one transfer (one wait for a GPU)."""
-    with no_grad():
-        return ops.stack(list(values)).tolist()
+    backend = values[0].backend
+    with backend.activate():
+        return backend.to_numpy(backend.xp.stack([v.data for v in values])).tolist()
 
 
 def _listens(callbacks: Any, *hooks: str) -> bool:
