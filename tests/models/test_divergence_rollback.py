@@ -258,3 +258,33 @@ def test_fit_names_the_bad_sample_and_what_to_do():
         "fit: y holds NaN or infinite values; the first is in sample 7 (y[7]). Training on "
         "them would make every weight NaN: remove or replace those samples first"
     )
+
+
+# -- Rollback's copies ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("late", [False, True], ids=["read_at_once", "read_one_step_late"])
+def test_rollback_reuses_two_or_three_sets_of_buffers(late):
+    """Confirming each step at once keeps two copies, one step late three; after that no
+    step allocates: the same buffers come round again."""
+    from ndgrad.models.divergence import Rollback
+
+    model, opt = _model("adam")
+    model.compile(optimizer=opt, loss="mse")
+    x, y = _data()
+    model.train_on_batch(x, y)  # the optimizer state exists
+    rollback = Rollback(model)
+    seen = set()
+    for step in range(8):
+        rollback.save(0, step)
+        if late and step:
+            rollback.confirm(0, step - 1)
+        elif not late:
+            rollback.confirm(0, step)
+        seen.update(id(copy["weights"][0]) for _, copy in rollback._kept)
+    assert len(seen) == (3 if late else 2)
+    assert rollback.confirmed_at == ((0, 6) if late else (0, 7))
+    weights = model.get_weights()
+    with ndgrad.no_grad():
+        model.weights[0][...] = 7.0
+    assert rollback.restore() == rollback.confirmed_at
+    assert _same(weights, model.get_weights())
