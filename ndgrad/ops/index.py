@@ -1,7 +1,9 @@
 """Indexing ``t[index]`` and assignment ``t[index] = v`` with NumPy's rules.
 
 Basic indices (ints, slices with any step, None, ...) give views; integer arrays and boolean
-masks gather, and their gradient scatter-adds, so repeated indices accumulate.
+masks gather, and their gradient scatter-adds, so repeated indices accumulate. Integer indices
+are checked against the axis (one host transfer per index array on a GPU), except by
+`permute_rows`, whose index is a permutation.
 """
 
 from __future__ import annotations
@@ -169,6 +171,18 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]``: ints, slices (negative steps too), None, ..., int arrays, bool masks."""
     idx, basic = _normalize(x, index)
     return (BasicIndex if basic else GatherIndex).apply(x, index=idx)
+
+
+def permute_rows(x: Tensor, order: Tensor) -> Tensor:
+    """``x[order]`` for `order` a permutation of ``range(len(x))``, such as
+    `ndgrad.permutation` draws: the same gather without the bounds check, which would make a
+    GPU wait for the order's min and max to learn what a permutation guarantees."""
+    if order.backend is not x.backend or order.dtype.kind not in "iu" or order.shape != x.shape[:1]:
+        raise IndexError(
+            f"permute_rows: expected an integer order of shape {x.shape[:1]} on {x.device}. "
+            f"Received shape {order.shape}, dtype {order.dtype.name} on {order.device}"
+        )
+    return GatherIndex.apply(x, index=(order.data,))
 
 
 def _alias(t: Tensor) -> Tensor:

@@ -161,6 +161,9 @@ def test_label_range_check_reads_the_labels_once(monkeypatch: pytest.MonkeyPatch
     labels = ndgrad.randint(0, 10, (64,), device="cuda")
     sparse_softmax_cross_entropy(logits, labels)
     assert reads == [(2,)]  # min and max together: one transfer, one wait
+    with ndgrad.ops.fused.labels_checked():  # checked once by the caller, as fit does: no wait
+        sparse_softmax_cross_entropy(logits, labels)
+    assert reads == [(2,)]
     with pytest.raises(ValueError, match=r"out-of-range labels \[-1, 10\]"):
         sparse_softmax_cross_entropy(logits[:3], ndgrad.tensor([10, -1, 3], device="cuda"))
 

@@ -203,12 +203,17 @@ def test_moving_between_devices_copies_device_to_device() -> None:
 
 # -- host synchronisations ---------------------------------------------------------------------
 class _DeviceArray(np.ndarray):
-    """An array whose values reach the host only through its backend's `to_numpy`."""
+    """An array whose values reach the host only through its backend's `to_numpy`. Results
+    computed from it are device arrays too, 0-d ones included (NumPy would hand back scalars,
+    which convert to Python numbers silently)."""
 
     def _sync(self, *args: Any) -> Any:
         raise RuntimeError("an implicit host synchronisation")
 
     __int__ = __float__ = __bool__ = __index__ = _sync
+
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        return np.asarray(array).view(type(self))
 
 
 class HostSyncs(NumpyBackend):
@@ -233,6 +238,10 @@ def test_label_range_check_costs_one_host_transfer() -> None:
     assert isinstance(labels.data, _DeviceArray)
     loss = ndgrad.ops.fused.sparse_softmax_cross_entropy(logits, labels)
     assert dev.transfers == 1 and loss.shape == (4,)
+    with ndgrad.ops.fused.labels_checked():  # the caller checked them (as fit does): no read
+        ndgrad.ops.fused.sparse_softmax_cross_entropy(logits, labels)
+        ndgrad.losses.sparse_categorical_crossentropy(labels, ndgrad.sigmoid(logits))
+    assert dev.transfers == 1
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\).*\[3, 7\]"):
         ndgrad.ops.fused.sparse_softmax_cross_entropy(
             logits, ndgrad.tensor([0, 3, 7, -0], device=dev)
