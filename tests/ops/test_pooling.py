@@ -109,3 +109,16 @@ def test_errors_name_the_op_and_the_argument(pool, name: str) -> None:
         pool(x, (5, 1))
     with pytest.raises(ValueError, match=rf"^{name}: padding must be 'valid' or 'same'"):
         pool(x, 2, padding="full")
+
+
+def test_same_padding_never_takes_the_gradient_of_a_flat_window(backend: str) -> None:
+    """Windows that start in the padding and see only equal values: the padding (-inf) loses
+    every tie, so each window's gradient reaches the image (padding with the image's minimum
+    would tie and, being the first tap, take it)."""
+    x = ndgrad.tensor(np.full((1, 3, 3, 1), 5.0), dtype="float64", device=backend)
+    x.requires_grad_()
+    max_pool2d(x, 3, 1, "same").sum().backward()
+    assert x.grad.numpy().sum() == 9.0  # nine windows, one unit of gradient each
+    tx = torch.full((1, 1, 3, 3), 5.0, dtype=torch.float64, requires_grad=True)
+    F.max_pool2d(F.pad(tx, (1, 1, 1, 1), value=float("-inf")), 3, 1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[0, :, :, 0], tx.grad.numpy()[0, 0])
