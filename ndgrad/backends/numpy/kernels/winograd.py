@@ -142,6 +142,8 @@ def input_transform(
     bt = matrices(m, x.dtype)[2]
     if compiled:
         out = np.empty((a * a, n * th * tw, c), dtype=x.dtype)
+        if m == 4:
+            return _compiled().input_tiles4(x, th, tw, out), (th, tw)
         return _compiled().tile_transform(x, bt, m, th, tw, out), (th, tw)
     hp, wp = th * m + 2, tw * m + 2
     if (hp, wp) != (h, w):
@@ -170,6 +172,8 @@ def _grad_transform(gy: np.ndarray, m: int, th: int, tw: int, compiled: bool) ->
     at_t = np.ascontiguousarray(matrices(m, gy.dtype)[0].T)  # A (a, m)
     if compiled:
         out = np.empty((a * a, n * th * tw, f), dtype=gy.dtype)
+        if m == 4:
+            return _compiled().grad_tiles4(gy, th, tw, out)
         return _compiled().tile_transform(gy, at_t, m, th, tw, out)
     padded = np.zeros((n, th * m, tw * m, f), dtype=gy.dtype)
     padded[:, :oh, :ow] = gy
@@ -200,6 +204,8 @@ def forward(
         mm = np.matmul(v, u, out=_scratch("m", (v.shape[0], v.shape[1], f), x.dtype))
         out = np.empty((n, h - 2, w - 2, f), dtype=x.dtype)
         b = _NO_BIAS[x.dtype] if bias is None else bias
+        if m == 4:
+            return _compiled().output_tiles4(mm, th, tw, b, relu, out), v, u
         return _compiled().untile_transform(mm, at, m, th, tw, b, relu, False, out), v, u
     a = m + 2
     mm = np.matmul(v, u)
@@ -266,6 +272,8 @@ def input_grad(
     dv = np.matmul(dm, u.transpose(0, 2, 1), out=_scratch("dv", (a * a, dm.shape[1], c), gy.dtype))
     if compiled:
         out = np.empty((n, oh + 2, ow + 2, c), dtype=gy.dtype)
+        if m == 4:
+            return _compiled().input_grad_tiles4(dv, th, tw, out)
         return _compiled().untile_transform(dv, b, m, th, tw, _NO_BIAS[gy.dtype], False, True, out)
     dd = _transform2(b, dv.reshape(a, a, n, th, tw, c))
     out = np.zeros((n, th * m + 2, tw * m + 2, c), dtype=gy.dtype)
