@@ -78,6 +78,19 @@ def matrices(m: int, dtype: np.dtype = np.float64) -> tuple[np.ndarray, np.ndarr
     return tuple(np.asarray(t, dtype=dtype) for t in _MATRICES[m])  # type: ignore[return-value]
 
 
+_KRON: dict[int, tuple] = {}  # m -> (the _MATRICES entry it was computed from, G (x) G)
+
+
+def _g_kron(m: int) -> np.ndarray:
+    """G (x) G, float64 (a*a, 9): the kernel transform as one product, computed once per m."""
+    entry = _MATRICES.get(m)
+    hit = _KRON.get(m)
+    if hit is None or hit[0] is not entry:  # recomputed if the matrices were replaced
+        gm = matrices(m)[1]
+        hit = _KRON[m] = (entry, np.kron(gm, gm))
+    return hit[1]
+
+
 def amplification(m: int) -> float:
     """R_m of the module's error bound: how much larger S is than im2col's sum of absolute
     products when every |x| and |w| is the same (im2col: 1)."""
@@ -160,8 +173,7 @@ def input_transform(
 def kernel_transform(g: np.ndarray, m: int) -> np.ndarray:
     """g (3, 3, C, F) -> U = G g G^T: (a*a, C, F), one product with G (x) G in float64."""
     a = m + 2
-    gm = matrices(m)[1]
-    u = np.kron(gm, gm) @ g.reshape(9, -1).astype(np.float64)  # (a*a, C*F)
+    u = _g_kron(m) @ g.reshape(9, -1).astype(np.float64)  # (a*a, C*F)
     return u.reshape(a * a, *g.shape[2:]).astype(g.dtype)
 
 
@@ -302,6 +314,5 @@ def kernel_grad(
     if dm is None:
         dm = _grad_transform(gy, m, th, tw, compiled)
     du = np.matmul(v.transpose(0, 2, 1), dm).reshape(a, a, c, f)  # (a, a, C, F)
-    gm = matrices(m)[1]
-    dg = np.kron(gm, gm).T @ du.reshape(a * a, -1).astype(np.float64)  # (9, C*F)
+    dg = _g_kron(m).T @ du.reshape(a * a, -1).astype(np.float64)  # (9, C*F)
     return dg.reshape(3, 3, c, f).astype(gy.dtype)
