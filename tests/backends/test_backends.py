@@ -135,7 +135,7 @@ def test_from_dlpack_errors() -> None:
     with pytest.raises(ndgrad.DeviceError, match="DLPack device type 4"):
         ndgrad.from_dlpack(_FakeDLPackProducer(4, 0))
     weight = ndgrad.ones(2, requires_grad=True)  # leaves as a copy: nothing writes behind
-    copy = torch.from_dlpack(weight)  # the graph's back (np.asarray agrees)
+    copy = torch.from_dlpack(weight)               # the graph's back (np.asarray agrees)
     copy[0] = 5.0
     assert weight.numpy().tolist() == [1.0, 1.0]
 
