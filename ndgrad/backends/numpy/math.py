@@ -1,8 +1,10 @@
 """The NumPy backend's math family: math the Array API standard leaves out or words differently:
 sums with NumPy's dtypes (a large float sum over every axis but the last, a bias gradient,
-as one BLAS product with a vector of ones: 5x faster than NumPy's row-by-row reduction and
-no less accurate), masks, in-place relu, clip, sign, einsum, erf. Fast paths over the
-Array-API fallbacks (`super()`).
+as one BLAS product with a vector of ones: 5x faster than NumPy's row-by-row reduction at
+(43264, 32) float32; each column sum of n rows is then within gamma_n * sum |x| of the exact
+sum, gamma_n = n u / (1 - n u), the bound of any summation order that NumPy's reduction
+obeys too; on random data its error measured 2-3x smaller), masks, in-place relu, clip,
+sign, einsum, erf. Fast paths over the Array-API fallbacks (`super()`).
 """
 
 from __future__ import annotations
