@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
-# Full MNIST for `make bench` when that folder holds it; otherwise synthetic learnable data.
-BENCH_DATA ?= ../shared/data/mnist
+# A folder of full MNIST for `make bench` (`make bench BENCH_DATA=DIR`); by default the bench
+# reads ndgrad's MNIST cache when it holds the files, otherwise synthetic learnable data.
+BENCH_DATA ?=
 # Graphviz's `dot` draws ndgrad.viz.draw_graph's pictures: installed with apt-get where it is
 # missing and we are root (updating the package lists only if the first try fails); never fails.
 GRAPHVIZ := command -v dot >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 \
@@ -53,7 +54,7 @@ $(VENV)/.bench: pyproject.toml | $(PY)
 	@touch $@
 
 bench: $(VENV)/.dev $(VENV)/.bench
-	$(PY) bench/run.py --data $(BENCH_DATA) --out bench/RESULTS.md
+	$(PY) bench/run.py $(if $(BENCH_DATA),--data $(BENCH_DATA)) --out bench/RESULTS.md
 
 $(VENV)/.cuda: pyproject.toml | $(PY)
 	$(PIP) -e '.[cuda]'

@@ -166,7 +166,12 @@ def calibrate(args: argparse.Namespace) -> guard.Calibration:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=None, help="folder of MNIST's gzipped IDX files")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="folder of MNIST's gzipped IDX files (default: ndgrad's MNIST cache when it holds "
+        "them, else synthetic learnable data)",
+    )
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--quick", action="store_true", help="10,000 training images (a smoke run)")
@@ -189,6 +194,11 @@ def main(argv: list[str] | None = None) -> None:
     args.argv = sys.argv[1:] if argv is None else argv
     if args.rounds < 1:
         raise SystemExit("--rounds must be >= 1")
+    if args.data is None:  # ndgrad's MNIST cache, where `ndgrad.datasets.mnist` keeps it
+        from ndgrad.datasets.mnist import cache_folder
+
+        if Path(cache_folder(), "train-images-idx3-ubyte.gz").exists():
+            args.data = str(cache_folder())
     if args.data and not Path(args.data, "train-images-idx3-ubyte.gz").exists():
         print(f"no MNIST in {args.data}: using synthetic teacher-labelled data", flush=True)
         args.data = None

@@ -33,6 +33,7 @@ class DType:
 
     @property
     def is_floating(self) -> bool:
+        """True for float16, float32 and float64 (the dtypes that can require grad)."""
         return self.kind == "f"
 
 
@@ -59,11 +60,11 @@ def as_dtype(dtype: DType | str | object) -> DType:
     name = dtype if isinstance(dtype, str) else getattr(dtype, "name", None)
     if name is None and isinstance(dtype, type):
         name = {bool: "bool", int: "int64", float: "float32"}.get(dtype, dtype.__name__)
-    try:
-        return BY_NAME[name]
-    except KeyError:
+    found = BY_NAME.get(name) if isinstance(name, str) else None
+    if found is None:
         valid = ", ".join(d.name for d in ALL)
-        raise DTypeError(f"unsupported dtype {dtype!r}. Valid dtypes: {valid}") from None
+        raise DTypeError(f"unsupported dtype {dtype!r}. Valid dtypes: {valid}")
+    return found
 
 
 def promote(a: DType, b: DType) -> DType:

@@ -14,17 +14,24 @@ values goes through `bump_version`, so that backward can tell a saved tensor was
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _dtypes
 from ._dtypes import DType
 from .backends.registry import array_backend, backend_for
 from .errors import DTypeError, GraphError
 
+if TYPE_CHECKING:  # the computing methods `ops/methods.py` attaches at import, for the checker
+    from .autograd.op import Op
+    from .backends.base import Backend
+    from .ops.methods import TensorMethods as _Methods
+else:
+    _Methods = object
+
 Axis = int | Sequence[int] | None
 
 
-class Tensor:
+class Tensor(_Methods):
     """An N-dimensional array that can record its computation for backpropagation.
 
     >>> import ndgrad
@@ -37,13 +44,22 @@ class Tensor:
     # increments it on every in-place change, and backward checks it (saved tensors).
     __slots__ = ("data", "backend", "_requires_grad", "grad", "_node", "_version", "__weakref__")
     __array_priority__ = 1000  # NumPy defers `ndarray + Tensor` to Tensor.__radd__
+    data: Any
+    """The values: an array of the device's library (a NumPy array on ``cpu``)."""
+    backend: Backend
+    """The device's `Backend`: its array namespace (``backend.xp``) and primitives."""
+    _requires_grad: bool
+    grad: Tensor | None
+    """The gradient `backward` accumulated here (same shape), or None."""
+    _node: Op | None
+    _version: list[int]
 
     def __init__(
         self,
         data: Any,
         dtype: DType | str | None = None,
         requires_grad: bool = False,
-        device: str | None = None,
+        device: str | Backend | None = None,
     ) -> None:
         backend = backend_for(data, device)
         if isinstance(data, Tensor):
@@ -63,6 +79,8 @@ class Tensor:
             if owner is not None and owner is not backend:
                 data = backend.transfer(data, owner)
         target = None if dtype is None else _dtypes.as_dtype(dtype)
+        if target is None and _host_float64(data, backend):
+            target = _dtypes.default_float  # cast on the host, before it crosses to a device
         array = backend.asarray(data, target, copy=True)
         found = backend.from_native.get(array.dtype)
         if found is None:
@@ -102,14 +120,17 @@ class Tensor:
 
     @property
     def dtype(self) -> DType:
+        """The element type: ``ndgrad.float32`` (the default float), ``int64``, ``bool`` ..."""
         return self.backend.from_native[self.data.dtype]
 
     @property
     def device(self) -> str:
+        """Where the values live: ``'cpu'``, ``'cuda:0'``, ``'strict'``."""
         return self.backend.name
 
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for `backward` (settable on leaves)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -176,6 +197,7 @@ class Tensor:
         return self.numpy().reshape(()).item()
 
     def tolist(self) -> Any:
+        """The values as nested Python lists (a number for a 0-d tensor)."""
         return self.numpy().tolist()
 
     def __bool__(self) -> bool:
@@ -215,6 +237,12 @@ class Tensor:
 
 
 _new = object.__new__
+
+
+def _host_float64(data: Any, backend: Any) -> bool:
+    """Whether `data` is a float64 host array (NumPy's, or another with a dtype) that is not
+    already an array of `backend`: made a float32 tensor, it is cast before the upload."""
+    return str(getattr(data, "dtype", "")) == "float64" and not backend.is_array(data)
 
 
 def wrap(data: Any, backend: Any, version: list[int] | None = None) -> Tensor:

@@ -72,4 +72,5 @@ def get(identifier: str | Activation | None) -> Activation:
 
 def name_of(fn: Activation) -> str:
     """The registered name of an activation function (for configs)."""
-    return ACTIVATIONS.name_of(fn) or getattr(fn, "__name__", repr(fn))
+    name = ACTIVATIONS.name_of(fn)
+    return name if name else str(getattr(fn, "__name__", repr(fn)))

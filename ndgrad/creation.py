@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _dtypes
 from ._dtypes import DType
@@ -16,6 +16,9 @@ from ._shapes import as_shape
 from ._tensor import Tensor, wrap
 from .backends.registry import dlpack_backend, get_backend
 from .errors import DeviceError, DTypeError
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
 
 ShapeLike = int | Sequence[int]
 
@@ -36,7 +39,7 @@ def tensor(
     data: Any,
     dtype: DType | str | None = None,
     requires_grad: bool = False,
-    device: str | None = None,
+    device: str | Backend | None = None,
 ) -> Tensor:
     """A new tensor holding a copy of `data` (scalars, nested lists, NumPy arrays, tensors).
 
@@ -86,7 +89,7 @@ def full(
     shape: ShapeLike,
     fill_value: bool | int | float,
     dtype: DType | str | None = None,
-    device: str | None = None,
+    device: str | Backend | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of `shape` filled with `fill_value` (dtype from the value by default).
@@ -110,7 +113,7 @@ def full(
 def zeros(
     *shape: Any,
     dtype: DType | str = "float32",
-    device: str | None = None,
+    device: str | Backend | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of zeros. ``zeros(2, 3)`` or ``zeros((2, 3))``."""
@@ -120,7 +123,7 @@ def zeros(
 def ones(
     *shape: Any,
     dtype: DType | str = "float32",
-    device: str | None = None,
+    device: str | Backend | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of ones. ``ones(2, 3)`` or ``ones((2, 3))``."""
@@ -138,10 +141,12 @@ def full_like(
 
 
 def zeros_like(t: Tensor, dtype: DType | str | None = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of `t`'s shape, on its device, of its dtype unless `dtype` is given."""
     return full_like(t, 0, dtype, requires_grad)
 
 
 def ones_like(t: Tensor, dtype: DType | str | None = None, requires_grad: bool = False) -> Tensor:
+    """Ones of `t`'s shape, on its device, of its dtype unless `dtype` is given."""
     return full_like(t, 1, dtype, requires_grad)
 
 
@@ -150,7 +155,7 @@ def arange(
     stop: float | None = None,
     step: float = 1,
     dtype: DType | str | None = None,
-    device: str | None = None,
+    device: str | Backend | None = None,
 ) -> Tensor:
     """Evenly spaced values in [start, stop), as NumPy (empty when the range is empty).
 
@@ -185,7 +190,7 @@ def linspace(
     num: int = 50,
     endpoint: bool = True,
     dtype: DType | str | None = None,
-    device: str | None = None,
+    device: str | Backend | None = None,
 ) -> Tensor:
     """`num` evenly spaced values from start to stop (inclusive unless endpoint=False)."""
     if num < 0:
@@ -209,7 +214,7 @@ def eye(
     m: int | None = None,
     k: int = 0,
     dtype: DType | str = "float32",
-    device: str | None = None,
+    device: str | Backend | None = None,
 ) -> Tensor:
     """An (n, m) matrix with ones on diagonal `k` and zeros elsewhere."""
     backend = get_backend(device)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .backends.registry import cuda_device_count, get_backend
+from .backends.registry import cuda_device_count, get_backend, in_use
 
 
 def device_count() -> int:
@@ -17,6 +17,15 @@ def is_available() -> bool:
     return cuda_device_count() > 0
 
 
-def synchronize(device: str = "cuda") -> None:
-    """Wait until the work queued on `device` is done (for timing: GPU calls return early)."""
-    get_backend(device).synchronize()
+def synchronize(device: str | None = None) -> None:
+    """Wait until the work queued on `device` is done (for timing: GPU calls return early);
+    without a device, on every GPU this process has used (none used: nothing to wait for).
+
+    >>> import ndgrad
+    >>> ndgrad.cuda.synchronize()  # no GPU used here: returns at once
+    """
+    if device is not None:
+        get_backend(device).synchronize()
+        return
+    for backend in in_use("cuda"):
+        backend.synchronize()

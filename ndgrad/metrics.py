@@ -63,14 +63,20 @@ def _accuracy_for(y_true: Tensor, y_pred: Tensor) -> Callable[..., Tensor]:
 
 
 class Metric:
-    """The running mean of a per-sample metric: `update_state`, `result`, `reset_state`."""
+    """The running mean of a per-sample metric: `update_state`, `result`, `reset_state`.
+
+    The running sum `total` stays on the device of the values (a 0-d float64 Tensor, None
+    before the first update), so `update_state` never waits for a GPU; `result()` reads it.
+    `count` (a number of values, known from shapes) lives on the host.
+    """
 
     def __init__(self, fn: Callable[..., Tensor] | None, name: str) -> None:
         self.fn, self.name = fn, name
         self.reset_state()
 
     def reset_state(self) -> None:
-        self.total, self.count = 0.0, 0
+        self.total: Tensor | None = None
+        self.count = 0
 
     def update_state(self, y_true: Any, y_pred: Tensor) -> None:
         with no_grad():
@@ -78,14 +84,22 @@ class Metric:
             if self.fn is None:
                 self.fn = _accuracy_for(y_true, y_pred)
             values = self.fn(y_true, y_pred)
-            self.total += float(ops.sum(values).item())
+            # float64: the same sum a Python float made when each batch's sum was read
+            batch = ops.sum(values).astype("float64")
+            self.total = (self.total if self.total is not None else 0.0) + batch
             self.count += values.size
 
     def result(self) -> float:
-        return self.total / self.count if self.count else 0.0
+        """The mean so far (0.0 before any value): reads the total from the device."""
+        return result_of(self.total.item() if self.total is not None else 0.0, self.count)
 
     def __repr__(self) -> str:
         return f"<Metric {self.name}={self.result():.4f}>"
+
+
+def result_of(total: float, count: int) -> float:
+    """A metric's mean from its `total` (read from the device) and `count`."""
+    return total / count if count else 0.0
 
 
 METRICS: Registry[Callable[..., Tensor] | None] = Registry(

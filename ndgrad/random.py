@@ -180,5 +180,5 @@ def randint(
 
 
 def permutation(n: int, dtype: DType | str = "int64", device: str | None = None) -> Tensor:
-    """A random ordering of 0 .. n-1."""
+    """A random ordering of 0 .. n-1: shape (n,), of `dtype` (int64 by default)."""
     return _draw("permutation", (int(n),), dtype, device, False, n=int(n))

@@ -34,6 +34,7 @@ from ._files import atomic_write
 from ._limits import WeightBudgetError, weight_budget
 from ._registry import Registry
 from ._tensor import bump_version
+from .backends import registry
 from .errors import ModelFileError, ShapeError
 
 #: default cap on the bytes of a model or weights file, each member once inflated
@@ -185,6 +186,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         "config": model.get_config(),
         "weights": f"model.{fmt}",
         "ndgrad_version": _version(),
+        "device": model.device,  # where load_model puts it back, when this machine has it
     }
     _check_loadable(model, config)
     members = {config["weights"]: _encode(_weights_dict(model), fmt)}
@@ -406,8 +408,15 @@ def _member_format(name: str, path: str) -> str:
     return fmt
 
 
-def load_model(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
+def load_model(
+    path: str | os.PathLike[str], *, device: str | None = None, max_bytes: int | None = None
+) -> Any:
     """Rebuild a model saved with `model.save`: weights, compile settings, optimizer state.
+
+    `device`: where to put the model and its optimizer state. Default: the device it was
+    saved from (recorded in the file) when this machine has it, else the default device
+    (`ndgrad.device`), as for files written before the device was recorded. An explicit
+    device that is not available raises `DeviceError`.
 
     Raises `ModelFileError` (naming the file) when the file is not such a model, is
     truncated, holds weights that do not fit its architecture, or exceeds the limits:
@@ -419,6 +428,27 @@ def load_model(path: str | os.PathLike[str], *, max_bytes: int | None = None) ->
     cap = _max_bytes(max_bytes)
     config, members = _read_members(path, cap)
     _check_sizes({k: v for k, v in config.items() if k != "compile"}, cap, path)
+    with registry.device(_load_device(config, device, path)):
+        return _rebuild(config, members, path)
+
+
+def _load_device(config: dict[str, Any], device: str | None, path: str) -> str:
+    """The device `load_model` builds on: `device`, else the saved one if offered here."""
+    if device is not None:
+        return registry.get_backend(device).name
+    saved = config.get("device")
+    if saved is not None and not isinstance(saved, str):
+        raise ModelFileError(
+            f"load_model: {path}: config.json's device must be a device name such as "
+            f"'cuda:0'. Received {saved!r}; {_MODEL_FILE}"
+        )
+    if saved is not None and saved in registry.devices():
+        return saved
+    return registry.default_backend().name
+
+
+def _rebuild(config: dict[str, Any], members: dict[str, bytes], path: str) -> Any:
+    """The model of a read file, its weights, compile settings and optimizer state."""
     name = config["weights"]
     where = f"load_model: {path}: {name}"
     weights = _decode(members[name], _member_format(name, path), where, _MODEL_FILE)

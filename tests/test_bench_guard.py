@@ -137,3 +137,62 @@ def test_a_quiet_run_is_written_with_its_load_and_calibration(
     assert calls[:2] == cal and calls[-2:] == cal
     # The README test reads the table: one ratio row per workload.
     assert sum(f"| {w} |" in text for w in run.WORKLOADS) == len(run.WORKLOADS)
+
+
+def test_a_baseline_revision_is_exported_and_timed_in_the_same_rounds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = _fake_bench(monkeypatch, load=0.2)
+    trees = []
+    real_child = run.child
+
+    def child(lib: str, workload: str, args, reps=None) -> dict:
+        if lib == "baseline":  # the exported tree is a checkout: its own workloads and package
+            tree = Path(args.baseline_tree)
+            trees.append(tree)
+            assert (tree / "bench" / "workloads.py").is_file()
+            assert (tree / "ndgrad" / "__init__.py").is_file()
+        report = real_child(lib, workload, args, reps)
+        if lib == "baseline":
+            report = {**report, "times": [0.08] * 3}  # twice as slow as this tree
+        return report
+
+    monkeypatch.setattr(run, "child", child)
+    out = tmp_path / "RESULTS.md"
+    with pytest.raises(SystemExit) as stopped:
+        run.main(
+            ["--rounds", "2", "--only", "small_op", "--settle", "0", "--baseline", "HEAD"]
+            + ["--out", str(out)]
+        )
+    assert stopped.value.code == 3
+    # Each of the two rounds times ndgrad, PyTorch and the baseline once, in turned order.
+    timed = [lib for lib, w in calls[2:-2]]  # between the calibrations
+    assert timed == ["ndgrad", "torch", "baseline", "baseline", "torch", "ndgrad"]
+    assert len(trees) == 2 and not trees[0].exists()  # the export is removed afterwards
+    assert not out.exists()  # a partial run (--only) is never a run of record
+
+
+def test_the_baseline_columns_give_the_ratio_to_the_baseline(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    _fake_bench(monkeypatch, load=0.2)
+    real_child = run.child
+
+    def child(lib: str, workload: str, args, reps=None) -> dict:
+        report = real_child(lib, workload, args, reps)
+        return {**report, "times": [0.08] * 3} if lib == "baseline" else report
+
+    monkeypatch.setattr(run, "child", child)
+    with pytest.raises(SystemExit):
+        run.main(["--rounds", "1", "--only", "small_op", "--settle", "0", "--baseline", "HEAD"])
+    printed = capsys.readouterr().out
+    assert "| baseline (s) | ndgrad / baseline |" in printed
+    assert "| 0.0800 [0.0800-0.0800] | 0.50 |" in printed  # 0.04 s now against 0.08 s then
+    assert "- Baseline: ndgrad at `HEAD` (commit " in printed
+
+
+def test_an_unknown_baseline_revision_or_workload_is_refused() -> None:
+    with pytest.raises(SystemExit, match="--baseline no-such-revision"):
+        run.main(["--baseline", "no-such-revision", "--settle", "0"])
+    with pytest.raises(SystemExit, match="unknown workload"):
+        run.main(["--only", "nonsense", "--settle", "0"])

@@ -105,3 +105,19 @@ def test_metrics_do_not_record_gradients():
     m.update_state(np.zeros((4, 3), "float32"), pred)
     assert isinstance(m.result(), float)
     assert pred.grad is None
+
+
+def test_the_running_total_stays_on_the_device_until_result():
+    """update_state reads nothing back (a GPU would wait there); result() reads once."""
+    from .backends.test_device_context import HostSyncs
+
+    dev = HostSyncs()
+    m = metrics.get("sparse_categorical_accuracy")
+    pred = ndgrad.tensor(PROBS, device=dev)
+    m.update_state(ndgrad.tensor(LABELS[:3], device=dev), pred[:3])
+    m.update_state(ndgrad.tensor(LABELS[3:], device=dev), pred[3:])
+    assert dev.transfers == 0
+    assert m.total.backend is dev and m.total.dtype == ndgrad.float64 and m.count == 4
+    assert m.result() == 0.75 and dev.transfers == 1
+    m.reset_state()
+    assert m.total is None and m.result() == 0.0 and dev.transfers == 1

@@ -949,3 +949,60 @@ def test_load_weights_refuses_files_beyond_the_limit(tmp_path, monkeypatch):
     monkeypatch.setenv("NDGRAD_MAX_MODEL_BYTES", "10")
     with pytest.raises(ndgrad.errors.ModelFileError, match=r"w\.safetensors: \d+ bytes, more"):
         _model(1).load_weights(str(path))
+
+
+# -- the device --------------------------------------------------------------------------------
+def _devices_of(model) -> set[str]:
+    return {w.device for w in model.weights} | {
+        ndgrad.tensor(a).device for a in model.optimizer.variables
+    }
+
+
+def test_the_device_is_saved_and_restored(tmp_path):
+    path = str(tmp_path / "model.ndgrad")
+    _trained("strict").save(path)
+    assert json.loads(_members(path)["config.json"])["device"] == "strict"
+    loaded = ndgrad.load_model(path)
+    assert loaded.device == "strict" and _devices_of(loaded) == {"strict"}
+    x = np.zeros((2, 6, 6, 1), dtype="float32")
+    assert loaded.predict(x).device == "strict"
+
+
+def test_load_model_puts_the_model_on_the_device_asked_for(tmp_path):
+    path = str(tmp_path / "model.ndgrad")
+    model = _trained("strict")
+    model.save(path)
+    loaded = ndgrad.load_model(path, device="cpu")
+    assert loaded.device == "cpu" and _devices_of(loaded) == {"cpu"}
+    assert _same(model.get_weights(), loaded.get_weights())
+    assert loaded.optimizer.iterations == 2
+    with pytest.raises(ndgrad.DeviceError, match="cuda:7"):
+        ndgrad.load_model(path, device="cuda:7")
+
+
+@pytest.mark.parametrize("saved", [None, "cuda:7"])
+def test_a_file_without_the_device_or_with_one_absent_here_loads_on_the_default_device(
+    tmp_path, saved
+):
+    path = str(tmp_path / "model.ndgrad")
+    _trained("cpu").save(path)
+
+    def edit(config):
+        if saved is None:
+            del config["device"]  # as files written before the device was recorded
+        else:
+            config["device"] = saved
+
+    _write_zip(path, _edit_config(_members(path), edit))
+    assert ndgrad.load_model(path).device == "cpu"
+    with ndgrad.device("strict"):
+        loaded = ndgrad.load_model(path)
+    assert loaded.device == "strict" and _devices_of(loaded) == {"strict"}
+
+
+def test_a_device_that_is_not_a_name_is_refused(tmp_path):
+    path = str(tmp_path / "model.ndgrad")
+    _trained("cpu").save(path)
+    _write_zip(path, _edit_config(_members(path), lambda c: c.update(device=[0])))
+    with pytest.raises(saving.ModelFileError, match=r"model.ndgrad: config.json's device.*\[0\]"):
+        ndgrad.load_model(path)

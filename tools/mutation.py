@@ -54,7 +54,17 @@ GROUPS: dict[str, list[str]] = {
     # the slow tests (minutes of training, run by make test) check accuracy, not the CLI
     "ndgrad/cli": ["tests/test_cli.py", "tests/test_cli_docs.py", "-m", "not slow"],
     "ndgrad/ops/fused.py": ["tests/ops/test_fused.py", *_catalog("linear", "linear_relu")],
-    "ndgrad/ops/conv.py": ["tests/ops/test_conv.py", *_catalog("conv2d", "conv2d_relu")],
+    "ndgrad/ops/conv.py": [
+        "tests/ops/test_conv.py",
+        "tests/ops/test_winograd.py",
+        *_catalog("conv2d", "conv2d_relu"),
+    ],
+    "ndgrad/ops/pooling.py": ["tests/ops/test_pooling.py", "tests/ops/test_conv.py"],
+    "ndgrad/ops/windows.py": [
+        "tests/ops/test_windows.py",
+        "tests/ops/test_conv.py",
+        *_catalog("conv2d", "conv2d_relu"),
+    ],
     "ndgrad/autograd/engine.py": ["tests/autograd", "tests/backends/test_device_context.py"],
 }
 

@@ -10,7 +10,7 @@ cast to its dtype here, in one place, so op authors write ``g * y`` and never un
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 from .._tensor import wrap
 from ..creation import tensor
@@ -40,6 +40,24 @@ def _seed(root: Any, grad: Any) -> Any:
     return grad
 
 
+@overload
+def backward(
+    roots: Sequence[Any],
+    grads: Sequence[Any] | None = None,
+    *,
+    inputs: None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None: ...
+@overload
+def backward(
+    roots: Sequence[Any],
+    grads: Sequence[Any] | None = None,
+    *,
+    inputs: Sequence[Any],
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> list[Any]: ...
 def backward(
     roots: Sequence[Any],
     grads: Sequence[Any] | None = None,
@@ -107,6 +125,9 @@ def backward(
                 pending[node] = pending[node] + g if node in pending else g
         counts = _count_consumers(pending)
         ready = [n for n in pending if n not in counts]
+        # Leaves' gradients go straight to .grad when no input was asked for (the usual
+        # `loss.backward()`), without the call through `deliver`.
+        direct = inputs is None
 
         # Run each node once all its consumers have sent their gradients.
         while ready:
@@ -143,12 +164,18 @@ def backward(
                     continue
                 parent = x._node
                 if gx is not None:
-                    if gx.data.shape != x.data.shape:
+                    data = gx.data
+                    if data.shape != x.data.shape:
                         gx = gx.sum_to(x.data.shape)
-                    if gx.data.dtype != x.data.dtype:
+                        data = gx.data
+                    if data.dtype != x.data.dtype:
                         gx = gx.astype(x.dtype)
                     if parent is None:
-                        deliver(x, gx)
+                        if direct and not x.backend.needs_activation:
+                            if x._requires_grad:
+                                _accumulate(x, gx, stored, create_graph)
+                        else:
+                            deliver(x, gx)
                     elif parent in pending:
                         pending[parent] = pending[parent] + gx
                     else:
@@ -170,21 +197,26 @@ def _count_consumers(starts: Any) -> dict[Any, int]:
     """For every node reachable from `starts`, how many consumers send it a gradient."""
     counts: dict[Any, int] = {}
     stack = list(starts)
-    seen = set(stack)
+    first = set(stack)  # the starting nodes are on the stack already
     while stack:
         node = stack.pop()
-        if node.inputs is None:
+        inputs = node.inputs
+        if inputs is None:
             raise GraphError(
                 "backward: this graph was already freed by an earlier backward. Pass "
                 "retain_graph=True to the first backward to backpropagate through it again"
             )
-        for x, need in zip(node.inputs, node.needs_grad):
-            parent = x._node
-            if need and parent is not None:
-                counts[parent] = counts.get(parent, 0) + 1
-                if parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
+        for x, need in zip(inputs, node.needs_grad):
+            if need:
+                parent = x._node
+                if parent is None:
+                    continue
+                if parent in counts:
+                    counts[parent] += 1
+                else:  # found for the first time: its own inputs are counted next
+                    counts[parent] = 1
+                    if parent not in first:
+                        stack.append(parent)
     return counts
 
 

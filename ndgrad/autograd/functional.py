@@ -33,18 +33,18 @@ def value_and_grad(
         from .._tensor import Tensor
         from ..creation import tensor, zeros_like
 
-        args = list(args)
+        call = list(args)
         nested = is_grad_enabled() and any(
-            isinstance(args[i], Tensor) and args[i].requires_grad for i in nums
+            isinstance(call[i], Tensor) and call[i].requires_grad for i in nums
         )
         for i in nums:
-            x = args[i] if isinstance(args[i], Tensor) else tensor(args[i])
+            x = call[i] if isinstance(call[i], Tensor) else tensor(call[i])
             if not x.requires_grad:
                 x = x.detach()
                 x.requires_grad_()
-            args[i] = x
+            call[i] = x
         with set_grad_enabled(True):
-            out = f(*args, **kwargs)
+            out = f(*call, **kwargs)
         value, aux = out if has_aux else (out, None)
         if value.data.size != 1:
             raise ShapeError(
@@ -52,9 +52,9 @@ def value_and_grad(
                 f"Received shape={value.shape}"
             )
         grads = backward(
-            [value], inputs=[args[i] for i in nums], retain_graph=nested, create_graph=nested
+            [value], inputs=[call[i] for i in nums], retain_graph=nested, create_graph=nested
         )
-        grads = [g if g is not None else zeros_like(args[i]) for g, i in zip(grads, nums)]
+        grads = [g if g is not None else zeros_like(call[i]) for g, i in zip(grads, nums)]
         result = grads[0] if isinstance(argnums, int) else tuple(grads)
         if not nested:
             value = value.detach()

@@ -107,9 +107,9 @@ def gradgradcheck(
     cotangents = [_random_like(o, seed + 100 + k) for k, o in enumerate(outs)]
 
     def first_order(*args: Any) -> tuple:
-        args = [a.requires_grad_() if a.dtype.is_floating else a for a in args]
-        grads = _vjp(f, list(args), cotangents, create_graph=True)
-        return tuple(g if g is not None else a * 0 for g, a in zip(grads, args))
+        leaves = [a.requires_grad_() if a.dtype.is_floating else a for a in args]
+        grads = _vjp(f, leaves, cotangents, create_graph=True)
+        return tuple(g if g is not None else a * 0 for g, a in zip(grads, leaves))
 
     return gradcheck(first_order, xs, eps=eps, atol=atol, rtol=rtol, seed=seed)
 

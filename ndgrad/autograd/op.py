@@ -10,13 +10,16 @@ strongly and its output weakly (no reference cycle).
 from __future__ import annotations
 
 import weakref
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import _dtypes
 from .._tensor import Tensor, wrap
 from ..creation import tensor
 from ..errors import DeviceError, DTypeError
 from .grad_mode import _enabled
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
 
 
 class Op:
@@ -35,41 +38,40 @@ class Op:
     #: backward reads the output (kept alive by the node); in-place changes to it are errors
     uses_output: ClassVar[bool] = False
 
-    inputs: tuple[Any, ...] | None
+    inputs: tuple[Any, ...]  # the input Tensors (None once backward freed the graph)
     needs_grad: tuple[bool, ...]
-    _out: weakref.ref
+    _out: weakref.ref[Tensor]
     _saved_versions: tuple[int, ...]
-    backend: Any
+    _out_data: Any  # only for ops that use their output: its array and version counter
+    _out_version: list[int]
+    backend: Backend
 
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Any:
         """Run the op on Tensors or scalars and return the output Tensor."""
+        # The common cases spelled out first (one Tensor; two Tensors on one device with one
+        # dtype): on small arrays this bookkeeping costs more than the op itself.
         xs = args
-        for a in args:
-            if type(a) is not Tensor:
-                xs = _lift(args, cls.promote_from)
-                break
-        x0 = xs[0]
-        backend = x0.backend
         n = len(xs)
-        if n > 1:  # one device, one dtype (promoted as NumPy 2 does)
-            native = x0.data.dtype
-            mixed = False
-            for x in xs:
-                if x.backend is not backend:
-                    raise _device_error(cls, xs)
-                if x.data.dtype != native:
-                    mixed = True
-            if mixed and cls.promote_from is not None and n - cls.promote_from > 1:
-                xs = _promote(xs, cls.promote_from)
+        if n == 2:
+            x0, x1 = xs
+            if (
+                type(x0) is Tensor
+                and type(x1) is Tensor
+                and x1.backend is x0.backend
+                and x0.data.dtype == x1.data.dtype
+            ):
+                arrays: tuple[Any, ...] = (x0.data, x1.data)
+            else:
+                xs, arrays = _inputs(cls, xs)
                 x0 = xs[0]
-        # One and two inputs spelled out: a comprehension costs more than the op on small arrays.
-        if n == 1:
+        elif n == 1 and type(xs[0]) is Tensor:
+            x0 = xs[0]
             arrays = (x0.data,)
-        elif n == 2:
-            arrays = (x0.data, xs[1].data)
         else:
-            arrays = tuple([x.data for x in xs])
+            xs, arrays = _inputs(cls, xs)
+            x0 = xs[0]
+        backend = x0.backend
         op = cls.__new__(cls)
         if params:
             op.__dict__.update(params)
@@ -93,6 +95,8 @@ class Op:
             )
         out = wrap(data, backend, x0._version if cls.view else None)
         if cls.differentiable and dtype.kind == "f" and _enabled.get():
+            needs: tuple[bool, ...]
+            versions: tuple[int, ...]
             if n == 1:
                 needs, versions = (x0._requires_grad,), (x0._version[0],)
             elif n == 2:
@@ -113,7 +117,7 @@ class Op:
                 out._requires_grad = True
         return out
 
-    def check(self, *shapes: tuple[int, ...]) -> None:
+    def check(self, *shapes: Any, **params: Any) -> None:
         """Raise ShapeError naming the shapes when they do not fit.
 
         Called when `forward` fails, to turn the array library's error into one that says
@@ -122,9 +126,12 @@ class Op:
         """
 
     def forward(self, xp: Any, *arrays: Any) -> Any:
+        """The output array from the input arrays, with the namespace `xp` (the backend's)."""
         raise NotImplementedError(f"{type(self).__name__} defines no forward")
 
     def backward(self, g: Any) -> tuple[Any, ...]:
+        """The gradient of each input (a Tensor, or None) from the output's gradient `g`, a
+        Tensor of the output's shape; written with ops, so it is differentiable again."""
         raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
     @property
@@ -145,6 +152,29 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+def _inputs(cls: type[Op], args: tuple) -> tuple[tuple, tuple]:
+    """The general case of `apply`'s inputs: scalars lifted, one device checked, dtypes
+    promoted from `cls.promote_from` on (as NumPy 2 does); the Tensors and their arrays."""
+    xs = args
+    for a in args:
+        if type(a) is not Tensor:
+            xs = _lift(args, cls.promote_from)
+            break
+    backend = xs[0].backend
+    n = len(xs)
+    if n > 1:
+        native = xs[0].data.dtype
+        mixed = False
+        for x in xs:
+            if x.backend is not backend:
+                raise _device_error(cls, xs)
+            if x.data.dtype != native:
+                mixed = True
+        if mixed and cls.promote_from is not None and n - cls.promote_from > 1:
+            xs = _promote(xs, cls.promote_from)
+    return xs, tuple([x.data for x in xs])
 
 
 def _device_error(cls: type, xs: tuple) -> DeviceError:

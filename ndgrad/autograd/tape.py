@@ -47,7 +47,8 @@ class GradientTape:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _recording.reset(self._token)
+        if self._token is not None:  # None: __exit__ without __enter__
+            _recording.reset(self._token)
         self._grad_mode.__exit__(*exc)
         for t in self._watched:
             t.requires_grad = False

@@ -24,6 +24,7 @@ class DeviceKind:
     needs: str  #: what makes it available
 
     def device_name(self, index: int) -> str:
+        """The device's name: ``cuda:1`` for a numbered kind, else the kind (``cpu``)."""
         return f"{self.name}:{index}" if self.numbered else self.name
 
 
@@ -40,9 +41,7 @@ KINDS: dict[str, DeviceKind] = {
             "array_api_strict",
             "the array-api-strict package: pip install 'ndgrad[strict]'",
         ),
-        DeviceKind(
-            "cuda", "cupy", "CupyBackend", True, "cupy", "ndgrad[cuda] and an NVIDIA GPU"
-        ),
+        DeviceKind("cuda", "cupy", "CupyBackend", True, "cupy", "ndgrad[cuda] and an NVIDIA GPU"),
     )
 }
 

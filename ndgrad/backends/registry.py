@@ -93,6 +93,11 @@ def _backend(kind: str, index: int) -> Backend:
     return backend
 
 
+def in_use(kind: str) -> list[Backend]:
+    """The backends of `kind` this process has used so far (created once, on first use)."""
+    return [b for (k, _), b in sorted(_instances.items()) if k == kind]
+
+
 def manual_seed(seed: int) -> None:
     """Seed the random generator of every device, present and future."""
     _seed[0] = seed
@@ -118,8 +123,20 @@ def _create(name: str, index: int) -> Backend:
             f"Available devices: {', '.join(devices())}"
         )
     module = importlib.import_module(f"{__package__}.{kind.package}")
+    _register_fused_updates(module)
     cls = getattr(module, kind.backend)
     return cls(index) if kind.numbered else cls()
+
+
+def _register_fused_updates(module: Any) -> None:
+    """Import the backend package's `optimizers` module, if it has one: it registers the
+    backend's fused optimizer updates (`Backend.fuses`). Imported here, when the first device
+    of the kind is created, because it imports the backend's library (CuPy)."""
+    if not hasattr(module, "__path__"):  # a single module (array_api.strict): no families
+        return
+    name = f"{module.__name__}.optimizers"
+    if importlib.util.find_spec(name) is not None:
+        importlib.import_module(name)
 
 
 def get_backend(device: str | Backend | None = None) -> Backend:
@@ -147,7 +164,7 @@ def _library(data: object) -> str | None:
     return kind
 
 
-def array_backend(data: object) -> Backend | None:
+def array_backend(data: Any) -> Backend | None:
     """The backend owning a device array (array-api-strict, CuPy, or any DLPack producer on a
     CUDA device), recognised by its library or DLPack device; None for host data."""
     if type(data).__module__.partition(".")[0] == "numpy":
@@ -195,6 +212,7 @@ def backend_for(data: object, device: str | Backend | None) -> Backend:
 
 
 def default_backend() -> Backend:
+    """The backend of the current default device (``cpu`` outside ``with ndgrad.device(...)``)."""
     return get_backend(_default.get())
 
 

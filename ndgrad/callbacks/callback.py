@@ -23,9 +23,12 @@ class Callback:
         self.params = {}
 
     def set_params(self, params):
+        """Keep the run's parameters (``{"epochs": ..., "steps": ..., "verbose": ...}``) as
+        `self.params`."""
         self.params = params
 
     def set_model(self, model):
+        """Keep the model being trained, evaluated or run as `self.model`."""
         self.model = model
 
     # Keras 2 names, still called by the `on_train_batch_*` defaults below.

@@ -53,6 +53,7 @@ class CallbackList(Callback):
             self.set_params(params)
 
     def append(self, callback):
+        """Add `callback` last: its hooks run after those of the callbacks already here."""
         self.callbacks.append(callback)
 
     def __iter__(self):
@@ -62,11 +63,13 @@ class CallbackList(Callback):
         return len(self.callbacks)
 
     def set_params(self, params):
+        """Give the run's parameters to every callback."""
         self.params = params
         for callback in self.callbacks:
             callback.set_params(params)
 
     def set_model(self, model):
+        """Give the model to every callback (and the History, as ``model.history``)."""
         self.model = model
         if self.history is not None:
             model.history = self.history

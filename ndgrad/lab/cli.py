@@ -87,6 +87,11 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="train on the first N images (validation: N/5)")
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="runs at once (default: one per core)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="train on the CPU (default) or on the GPUs: worker r on cuda:{r %% N}, "
+                   "one worker per GPU")
+    p.add_argument("--gpus", type=_positive_int, default=None, metavar="N",
+                   help="train on the first N GPUs (implies --device cuda)")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="run on Ray: a local instance, or the cluster at ADDRESS ('auto', ...)")
     p.add_argument("--search", choices=["grid", "random", "tpe"], default=None,
@@ -197,6 +202,7 @@ def _run(
     from .sweep import SweepInterrupted, sweep
 
     space = _checked_space(optimizer, space, options)
+    gpus = _gpus(args)
     search = args.search or ("random" if args.random else "grid")
     trials = args.trials or args.random or (12 if search != "grid" else None)
     if search == "grid" and args.trials:
@@ -228,6 +234,9 @@ def _run(
     if args.ray:
         executor: Any = RayExecutor(None if args.ray == "local" else args.ray, args.workers,
                                     max_attempts=args.max_attempts)
+    elif gpus:
+        executor = LocalExecutor(args.workers, max_attempts=args.max_attempts, device="cuda",
+                                 gpus=gpus)
     else:
         executor = LocalExecutor(args.workers, max_attempts=args.max_attempts)
     settings = {"optimizer": optimizer, "model": args.model, "data_source": source,
@@ -253,6 +262,25 @@ def _run(
               file=sys.stderr)
         return RUN_FAILED
     return OK
+
+
+def _gpus(args: argparse.Namespace) -> int | None:
+    """How many GPUs --device cuda / --gpus N ask for (None: the CPU); refused at once, in
+    one line, where there are not that many or with --ray."""
+    if args.device != "cuda" and args.gpus is None:
+        return None
+    import ndgrad
+
+    option = f"--gpus {args.gpus}" if args.gpus else "--device cuda"
+    if args.ray:
+        raise UsageError(f"{option} runs local workers on this machine's GPUs; not with --ray")
+    available = ndgrad.cuda.device_count()
+    if available == 0:
+        raise UsageError(f"{option}: no CUDA device here (ndgrad.cuda.is_available() is False; "
+                         "`ndgrad devices` lists what there is)")
+    if args.gpus is not None and args.gpus > available:
+        raise UsageError(f"--gpus {args.gpus}: this machine has {available} CUDA device(s)")
+    return args.gpus or available
 
 
 def _summarize(result: Any, no_report: bool, metric: str = "val_accuracy") -> None:
@@ -318,5 +346,11 @@ def run_verify(args: argparse.Namespace) -> int:
         for d in differences:
             print(f"  {d}")
         return RUN_FAILED
+    if settings.get("device") == "cuda":
+        from .sweep import GPU_TOLERANCE
+
+        print(f"within {GPU_TOLERANCE:g}: every stored metric of every epoch was reproduced "
+              "(a sweep run on GPUs)")
+        return OK
     print("identical: every stored metric of every epoch was reproduced")
     return OK

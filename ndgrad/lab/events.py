@@ -85,6 +85,8 @@ class RunOptions:
     `threads`: BLAS and kernel threads per run (the executor sets it); a cell's metrics are
     bit-identical for the same thread count. `tensorboard`: a folder for event files, or None.
     `models`: a folder where each run that ends done saves its final model, or None.
+    `device`: the default device of the run (the executor sets it per worker: ``cuda:N``), or
+    None for the CPU.
     """
 
     sweep_seed: int = 0
@@ -94,9 +96,13 @@ class RunOptions:
     tensorboard: str | None = None
     threads: int | None = None
     models: str | None = None
+    device: str | None = None
 
     def with_threads(self, threads: int | None) -> RunOptions:
         return dataclasses.replace(self, threads=threads)
+
+    def with_device(self, device: str | None) -> RunOptions:
+        return dataclasses.replace(self, device=device)
 
     def with_epochs(self, epochs: int) -> RunOptions:
         return dataclasses.replace(self, epochs=epochs)

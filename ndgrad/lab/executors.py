@@ -56,6 +56,7 @@ class Executor:
     max_attempts: int = 2
 
     def describe(self) -> str:
+        """Where and how the runs go, in words, for the sweep's first line."""
         raise NotImplementedError
 
     def run(
@@ -67,6 +68,8 @@ class Executor:
         on_event: OnEvent,
         stop: threading.Event | None = None,
     ) -> None:
+        """Train every cell (``build(cell.config)`` on `data`), calling `on_event` in the
+        driver with each Start, Epoch and End; return once all ended or `stop` is set."""
         raise NotImplementedError
 
 
@@ -130,8 +133,10 @@ def _sigint_ignored() -> Iterator[None]:
 class _Worker:
     """The driver's handle on one worker process and the cell it runs."""
 
-    def __init__(self, context: Any, payload: bytes) -> None:
+    def __init__(self, context: Any, payload: bytes, rank: int = 0) -> None:
         from . import workers
+
+        self.rank = rank  # its place in the pool: a replacement takes the rank (and device)
 
         self.conn, child = context.Pipe(duplex=True)
         self.process = context.Process(
@@ -176,23 +181,81 @@ class WorkersFailedToStart(RuntimeError):
     """Worker processes die before they can run anything (their start-up is broken)."""
 
 
+def gpu_devices(device: str | None, gpus: int | None, available: int) -> list[str]:
+    """The GPUs a sweep's workers use, from ``device`` ("cpu", "cuda" or "cuda:N") and ``gpus``
+    (how many, from cuda:0), given the `available` GPU count: [] for the CPU.
+
+    >>> gpu_devices("cuda", 2, available=4)
+    ['cuda:0', 'cuda:1']
+    >>> gpu_devices(None, None, available=4)
+    []
+    """
+    from ..errors import DeviceError
+
+    kind, _, index = (device or ("cuda" if gpus else "cpu")).partition(":")
+    if kind == "cpu" and not gpus:
+        return []
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ValueError(f"device must be cpu, cuda or cuda:N with gpus. Received {device!r}")
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
+        raise ValueError(f"gpus must be an int >= 1. Received {gpus!r}")
+    if available < 1:
+        raise DeviceError("the lab cannot run on GPUs here: no CUDA device (ndgrad.cuda."
+                          "is_available() is False)")
+    if index:
+        if gpus not in (None, 1) or int(index) >= available:
+            raise DeviceError(f"device {device!r} with gpus={gpus}: this machine has "
+                              f"{available} CUDA device(s)")
+        return [device]  # type: ignore[list-item]
+    count = available if gpus is None else gpus
+    if count > available:
+        raise DeviceError(f"gpus={gpus}: this machine has {available} CUDA device(s)")
+    return [f"cuda:{i}" for i in range(count)]
+
+
 class LocalExecutor(Executor):
     """`workers` supervised processes on this machine (default: one per core), each with
     `threads` = cores // workers BLAS threads, so that workers x threads = cores. A run whose
-    worker dies is tried again in a new worker, up to `max_attempts` times in all."""
+    worker dies is tried again in a new worker, up to `max_attempts` times in all.
+
+    On GPUs (``device="cuda"``, or ``gpus=N``: the first N; ``"cuda:K"``: GPU K only), worker
+    rank r trains on ``cuda:{r % N}`` (a replacement worker takes the rank of the one it
+    replaces), and there are at most N workers, one per GPU, by default N: each worker holds
+    a CUDA context, and more runs on one GPU only queue behind each other. A `build` should
+    not name a GPU itself: the worker's device is the default device while it builds.
+    """
 
     def __init__(
-        self, workers: int | None = None, threads: int | None = None, max_attempts: int = 2
+        self,
+        workers: int | None = None,
+        threads: int | None = None,
+        max_attempts: int = 2,
+        *,
+        device: str | None = None,
+        gpus: int | None = None,
     ) -> None:
         cores = os.cpu_count() or 1
-        self.workers = workers or cores
-        if self.workers < 1:
+        if device is None and gpus is None:
+            self.devices: list[str] = []
+        else:
+            import ndgrad
+
+            self.devices = gpu_devices(device, gpus, ndgrad.cuda.device_count())
+        if workers is not None and workers < 1:
             raise ValueError(f"LocalExecutor: workers must be >= 1. Received {workers}")
+        n = len(self.devices)
+        self.workers = min(workers or n, n) if n else workers or cores
         self.threads = threads or max(1, cores // self.workers)
         self.max_attempts = _check_attempts(max_attempts)
 
+    def device_of(self, rank: int) -> str | None:
+        """The device of worker `rank` (0, 1, ...): ``cuda:{rank % N}``, None on the CPU."""
+        return self.devices[rank % len(self.devices)] if self.devices else None
+
     def describe(self) -> str:
-        return f"{self.workers} local worker process(es), {self.threads} BLAS thread(s) each"
+        where = f" on {', '.join(self.devices)}" if self.devices else ""
+        return (f"{self.workers} local worker process(es){where}, "
+                f"{self.threads} BLAS thread(s) each")
 
     def run(self, cells, build, data, options, on_event, stop=None):
         if not cells:
@@ -206,7 +269,11 @@ class LocalExecutor(Executor):
                 "RayExecutor()"
             ) from e
         context = mp.get_context("spawn")  # no forked BLAS or Ray threads in the workers
-        payload = pickle.dumps((build, data, options.with_threads(self.threads)))
+        options = options.with_threads(self.threads)
+        payloads = {
+            rank: pickle.dumps((build, data, options.with_device(self.device_of(rank))))
+            for rank in range(self.workers)
+        }
         queue: deque[Cell] = deque(cells)
         deaths: dict[str, int] = {}
         pool: list[_Worker] = []
@@ -217,8 +284,9 @@ class LocalExecutor(Executor):
                     return
                 busy = sum(w.cell is not None for w in pool)
                 while len(pool) < min(self.workers, busy + len(queue)):
+                    rank = min(set(range(self.workers)) - {w.rank for w in pool})
                     with _thread_env(self.threads), _sigint_ignored():
-                        pool.append(_Worker(context, payload))
+                        pool.append(_Worker(context, payloads[rank], rank))
                 for w in pool:
                     if w.cell is None and queue:
                         w.give(queue.popleft())

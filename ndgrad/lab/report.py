@@ -23,6 +23,8 @@ from .grid import format_value
 from .metric import lower_is_better
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+
     from .results import SweepResult
 
 
@@ -178,7 +180,7 @@ def heatmap(
             if best is not None and s.config == best.config:
                 ax.add_patch(Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False,
                                        edgecolor="red", linewidth=2.5, zorder=5))
-    handles = []
+    handles: list[Artist] = []  # legend entries: Rectangle, Line2D
     if best is not None:
         handles.append(Rectangle((0, 0), 1, 1, fill=False, edgecolor="red", linewidth=2.5,
                                  label="best configuration"))
@@ -203,9 +205,9 @@ def heatmap(
     ax.set_xlabel(x)
     if y:
         ax.set_ylabel(y)
-    epochs = result.settings.get("epochs")
+    n_epochs = result.settings.get("epochs")
     how = "mean ± spread over seeds" if several else "one seed: no spread measured"
-    after = f" after {epochs} epoch{'s' * (epochs != 1)}" if epochs else ""
+    after = f" after {n_epochs} epoch{'s' * (n_epochs != 1)}" if n_epochs else ""
     ax.set_title(f"final {metric}{after}\n({how})", fontsize=10)
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
@@ -366,10 +368,10 @@ def parallel(result: SweepResult, path: str | Path, metric: str = "val_accuracy"
             index = {repr(v): i for i, v in enumerate(values)}
             n = max(1, len(values) - 1)
 
-            def place(v: Any, index: dict[str, int] = index, n: int = n) -> float:
+            def place_at(v: Any, index: dict[str, int] = index, n: int = n) -> float:
                 return index[repr(v)] / n
 
-            axes_of.append((p, place, [(place(v), format_value(v)) for v in values]))
+            axes_of.append((p, place_at, [(place_at(v), format_value(v)) for v in values]))
     scores = [s.mean for s in summaries]
     lo, hi, _, _ = colour_range(scores)
     m_lo, m_hi = min(scores), max(scores)
@@ -459,8 +461,8 @@ def ranking_rows(result: SweepResult, metric: str) -> list[dict[str, Any]]:
             row["spread"] = s.spread
         if not several:
             del row["spread"]
-        t = times.get(repr(sorted(s.config.items())))
-        row["seconds per run"] = statistics.fmean(t) if t else ""
+        seconds = times.get(repr(sorted(s.config.items())))
+        row["seconds per run"] = statistics.fmean(seconds) if seconds else ""
         rows.append(row)
     return rows
 

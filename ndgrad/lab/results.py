@@ -56,6 +56,7 @@ class ConfigSummary:
 
     @property
     def mean(self) -> float:
+        """The mean of the metric over the finished seeds (NaN for none)."""
         return statistics.fmean(self.values) if self.values else math.nan
 
     @property
@@ -76,13 +77,16 @@ class ConfigSummary:
 
     @property
     def n_diverged(self) -> int:
+        """How many of its runs diverged."""
         return self.statuses.count(Status.DIVERGED)
 
     @property
     def all_diverged(self) -> bool:
+        """Did every one of its runs diverge (False with no runs)?"""
         return bool(self.statuses) and self.n_diverged == len(self.statuses)
 
     def label(self, params: list[str] | None = None) -> str:
+        """``learning_rate=0.01, momentum=0.9``: the config's `params` (default: all)."""
         keys = params if params else list(self.config)
         return ", ".join(f"{k}={format_value(self.config[k])}" for k in keys)
 
@@ -129,6 +133,8 @@ class SweepResult:
         return varied or names
 
     def counts(self) -> dict[str, int]:
+        """How many runs have each status (done, diverged, stopped, failed, running,
+        queued)."""
         order = (Status.DONE, Status.DIVERGED, Status.STOPPED, Status.FAILED, Status.RUNNING,
                  Status.QUEUED)
         return {s: sum(r["status"] == s for r in self.runs) for s in order}
@@ -197,6 +203,7 @@ class SweepResult:
         return best if best.test else None
 
     def best(self, metric: str = "val_accuracy") -> ConfigSummary:
+        """The first config of `rank(metric)`; a ValueError when no run reported `metric`."""
         ranked = self.rank(metric)
         if not ranked or not ranked[0].values:
             raise ValueError(f"no finished run of this sweep reported {metric!r}")
@@ -219,6 +226,7 @@ class SweepResult:
         return rows
 
     def to_csv(self, path: str | Path, metric: str = "val_accuracy") -> Path:
+        """Write `table(metric)` to the CSV file `path`; returns the path."""
         rows = self.table(metric)
         path = Path(path)
         with open(path, "w", newline="") as f:
@@ -409,11 +417,13 @@ class SweepResult:
 
     # -- pictures ---------------------------------------------------------------------------
     def heatmap(self, path: str | Path, metric: str = "val_accuracy", **kw: Any) -> Path:
+        """Draw `metric` over the swept parameters into `path` (`report.heatmap`)."""
         from .report import heatmap
 
         return heatmap(self, path, metric=metric, **kw)
 
     def curves(self, path: str | Path, **kw: Any) -> Path:
+        """Draw the runs' learning curves into `path` (`report.curves`)."""
         from .report import curves
 
         return curves(self, path, **kw)

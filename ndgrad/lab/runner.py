@@ -41,6 +41,7 @@ class Data:
 
     @property
     def has_test(self) -> bool:
+        """Is there a held-out test set (both `x_test` and `y_test`)?"""
         return self.x_test is not None and self.y_test is not None
 
 
@@ -83,6 +84,7 @@ def run_cell(
     tensorboard: str | None = None,
     threads: int | None = None,
     models: str | None = None,
+    device: str | None = None,
 ) -> Outcome:
     """Train `cell` and report its epochs; returns how it ended. Exceptions propagate.
 
@@ -92,9 +94,16 @@ def run_cell(
     kind of CPU, whatever the machine, worker or order of runs (another CPU model may pick
     other BLAS kernels, which round differently). `models`: a folder; a run that ends done saves its
     final model there as ``<cell key>.ndgrad``. A run that ends done is then evaluated on
-    the data's test split, if it has one (``Outcome.test``).
+    the data's test split, if it has one (``Outcome.test``). `device`: the default device
+    while the run builds and trains (``"cuda:1"``: a GPU of its own), None for the CPU.
     """
     import ndgrad
+
+    if device is not None:
+        with ndgrad.device(device):
+            return run_cell(build, cell, data, report, sweep_seed=sweep_seed, epochs=epochs,
+                            batch_size=batch_size, explode=explode, tensorboard=tensorboard,
+                            threads=threads, models=models)
 
     start = time.perf_counter()
     if threads:

@@ -156,6 +156,7 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        """Close the database (as one self-contained file again, when this store wrote)."""
         if not self.readonly:
             # back to one self-contained file (WAL was for readers while the sweep ran); a
             # reader still attached keeps WAL on, which is just as safe
@@ -165,6 +166,7 @@ class Store:
 
     # -- settings ---------------------------------------------------------------------------
     def settings(self) -> dict[str, Any] | None:
+        """The sweep's recorded settings, or None before the first `claim`."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
         return None if row is None else json.loads(row["value"])
 
@@ -193,6 +195,7 @@ class Store:
         return None if row is None else json.loads(row["value"])
 
     def note_machine(self, machine: Mapping[str, Any]) -> None:
+        """Record what the driver runs on (see `machine`)."""
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('machine', ?)",
                         (json.dumps(dict(machine), sort_keys=True),))
 
@@ -214,6 +217,7 @@ class Store:
         return [c for c in cells if status.get(c.key, QUEUED) in wanted]
 
     def statuses(self) -> dict[str, Status]:
+        """Every stored run's status, by cell key."""
         return {
             r["cell"]: Status(r["status"]) for r in self.db.execute("SELECT cell, status FROM runs")
         }
@@ -300,6 +304,8 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
+        """Every stored run as a dict of its columns (config decoded, status a `Status`), in
+        the order they were added."""
         rows = self.db.execute("SELECT * FROM runs ORDER BY rowid").fetchall()
         out = []
         for r in rows:

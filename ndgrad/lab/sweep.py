@@ -174,6 +174,8 @@ def sweep(
         "explode": explode,
         **(settings or {}),
     }
+    if getattr(executor, "devices", None):  # on GPUs: verify compares with a tolerance
+        claimed["device"] = "cuda"
     if search != "grid":  # only when used: stores of earlier versions resume as they were
         claimed.update(search=search, trials=trials, wave=wave, space=_jsonable(space))
     if prune != "none":
@@ -350,7 +352,29 @@ def _keep_best_models(result: SweepResult, metric: str) -> None:
             path.unlink()
 
 
-def _model_differences(stored: Path, fresh: Path) -> list[str]:
+#: verify's tolerance for sweeps run on GPUs (relative and absolute, per metric and weight):
+#: their runs are not bit-identical (docs/lab.md says which operations and why)
+GPU_TOLERANCE = 1e-3
+
+
+def same_value(x: float | None, y: float | None, tolerance: float = 0.0) -> bool:
+    """Whether a stored metric `x` and its re-run's `y` agree: equal (NaN equals NaN), or,
+    with a `tolerance`, within it relatively or absolutely.
+
+    >>> same_value(0.5, 0.5004), same_value(0.5, 0.5004, GPU_TOLERANCE)
+    (False, True)
+    """
+    if x == y or (x is not None and y is not None and math.isnan(x) and math.isnan(y)):
+        return True
+    return (
+        tolerance > 0
+        and x is not None
+        and y is not None
+        and math.isclose(x, y, rel_tol=tolerance, abs_tol=tolerance)
+    )
+
+
+def _model_differences(stored: Path, fresh: Path, tolerance: float = 0.0) -> list[str]:
     """The weights of a kept model against those of its re-run (nothing when none was kept)."""
     if not stored.exists():
         return []
@@ -363,8 +387,13 @@ def _model_differences(stored: Path, fresh: Path) -> list[str]:
     a, b = load_model(str(stored)).get_weights(), load_model(str(fresh)).get_weights()
     if len(a) != len(b):
         return [f"model: {len(a)} weight arrays stored, {len(b)} now"]
+    def same(x: Any, y: Any) -> bool:
+        if not tolerance:
+            return bool(np.array_equal(x, y))
+        return x.shape == y.shape and bool(np.allclose(x, y, rtol=tolerance, atol=tolerance))
+
     return [f"model: weight array {i} differs from {stored}"
-            for i, (x, y) in enumerate(zip(a, b)) if not np.array_equal(x, y)]
+            for i, (x, y) in enumerate(zip(a, b)) if not same(x, y)]
 
 
 def verify(
@@ -375,7 +404,8 @@ def verify(
     stream: TextIO | None = None,
 ) -> list[str]:
     """Re-run one stored cell here and compare its metrics (and its kept model's weights, if
-    any) with the stored ones; returns the differences (empty when all are identical)."""
+    any) with the stored ones; returns the differences (empty when all are identical, or for
+    a sweep run on GPUs, when all agree within `GPU_TOLERANCE`)."""
     stream = stream or sys.stdout
     out = Path(out)
     with Store(out / DB_NAME, readonly=True) as db:
@@ -401,6 +431,7 @@ def verify(
     cell = Cell(run["config"], run["seed"])
     if settings.get("data") != fingerprint(data):
         raise ValueError("verify: the data differ from the data the sweep was run on")
+    tolerance = GPU_TOLERANCE if settings.get("device") == "cuda" else 0.0
     fresh: dict[int, dict[str, float]] = {}
     known_options = ("sweep_seed", "epochs", "batch_size", "explode")
     options = RunOptions(
@@ -409,6 +440,15 @@ def verify(
     )
     if stopped:
         options = options.with_epochs(max(stored))
+    if tolerance:
+        import ndgrad
+
+        on_gpu = ndgrad.cuda.is_available()
+        if on_gpu:
+            options = options.with_device("cuda:0")
+        print(f"verify: the sweep ran on GPUs, whose runs are not bit-identical: re-running on "
+              f"{'cuda:0' if on_gpu else 'the CPU (no GPU here)'}, metrics and weights compared "
+              f"within {tolerance:g} (relative or absolute)", file=stream, flush=True)
     ended: list[Ended] = []
 
     def collect(event: Event) -> None:
@@ -423,7 +463,9 @@ def verify(
         if stored_model.exists():  # the re-run saves its model too, to compare weights
             options = dataclasses.replace(options, models=scratch)
         execute(cell, build, data, options, collect)
-        differences = _model_differences(stored_model, Path(scratch) / stored_model.name)
+        differences = _model_differences(
+            stored_model, Path(scratch) / stored_model.name, tolerance
+        )
     now = ended[0]
     expected = Status.DONE if stopped else run["status"]
     if now.status != expected or now.diverged_epoch != run["diverged_epoch"]:
@@ -438,7 +480,6 @@ def verify(
             if name == "seconds":
                 continue  # wall time differs by nature
             x, y = a.get(name), b.get(name)
-            same = x == y or (x is not None and y is not None and math.isnan(x) and math.isnan(y))
-            if not same:
+            if not same_value(x, y, tolerance):
                 differences.append(f"epoch {epoch} {name}: stored {x}, now {y}")
     return differences

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from .. import activations, initializers, ops
@@ -102,8 +103,8 @@ class Flatten(Layer):
         """Flatten takes any shape."""
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        rest = input_shape[1:]
-        return (input_shape[0], None if None in rest else math.prod(rest))
+        known = [s for s in input_shape[1:] if s is not None]
+        return (input_shape[0], math.prod(known) if len(known) == len(input_shape) - 1 else None)
 
 
 class Dropout(Layer):
@@ -176,7 +177,7 @@ class Rescaling(Layer):
 class Reshape(Layer):
     """Reshape each sample to `target_shape` (the batch axis is kept)."""
 
-    def __init__(self, target_shape: Shape, **kwargs: Any) -> None:
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.target_shape = tuple(target_shape)
 

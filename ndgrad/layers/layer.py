@@ -11,7 +11,7 @@ import contextvars
 import inspect
 import itertools
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import initializers
@@ -41,6 +41,9 @@ def unique_name(base: str) -> str:
 
 class Layer:
     """Base class of every layer; callable on Tensors: ``y = layer(x)``."""
+
+    _layers: dict[str, Layer]  # the sublayers among its attributes, by attribute name
+    _output_shape: Shape  # set by the Sequential model that builds it (for `summary`)
 
     def __init__(
         self,
@@ -83,17 +86,21 @@ class Layer:
 
     @property
     def weights(self) -> list[Tensor]:
+        """Every weight of this layer and its sublayers (empty before `build`)."""
         return [w for _, w, _ in self.named_weights()]
 
     @property
     def trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer updates (a Dense layer's kernel and bias)."""
         return [w for _, w, t in self.named_weights() if t]
 
     @property
     def non_trainable_weights(self) -> list[Tensor]:
+        """The weights the optimizer leaves alone (BatchNormalization's moving statistics)."""
         return [w for _, w, t in self.named_weights() if not t]
 
     def count_params(self) -> int:
+        """How many numbers the weights hold: Dense(10) on 784 inputs has 784 * 10 + 10."""
         return sum(w.size for w in self.weights)
 
     # -- building and calling --------------------------------------------------------------
@@ -119,6 +126,8 @@ class Layer:
         """Create the weights for inputs of `input_shape` (batch axis first, may be None)."""
 
     def call(self, inputs: Tensor) -> Tensor:
+        """The layer's computation on a batch, `inputs` of shape (batch, ...): what
+        ``layer(x)`` runs after building. A subclass may take ``training`` too (Dropout)."""
         raise NotImplementedError(f"{type(self).__name__} must define call(inputs)")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -169,9 +178,8 @@ class Layer:
         self._ensure_built(inputs.shape)
         self._check_input(inputs)
         if self._accepts_training:
-            return self.call(
-                inputs, training=learning_phase.get() if training is None else training
-            )
+            call: Callable[..., Any] = self.call  # this subclass's call takes `training`
+            return call(inputs, training=learning_phase.get() if training is None else training)
         return self.call(inputs)
 
     # -- devices and configs ---------------------------------------------------------------
@@ -197,6 +205,7 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
+        """A new layer (no weights) from `get_config` output."""
         return cls(**config)
 
     def __repr__(self) -> str:

@@ -3,11 +3,17 @@
 `first_nonfinite(x)` finds the first sample of a float tensor holding NaN or ±inf, in chunks
 so the check costs one pass and little memory. `Rollback` keeps the weights and optimizer
 state of the last step whose loss was finite: `fit` saves before each step (one copy into
-reused buffers), `commit`s when the step's loss is finite and `restore`s when it is not. A
-step's loss is computed before its update, so a non-finite loss at step k condemns the weights
-that step k-1's update made: fit returns to the start of step k-1, the last weights seen to
-give a finite loss. A learning rate that blows up costs the user two updates, not the
-training.
+reused buffers), `confirm`s a step once it has read that step's loss and found it finite, and
+`restore`s when it is not. A step's loss is computed before its update, so a non-finite loss
+at step k condemns the weights that step k-1's update made: fit returns to the start of step
+k-1, the last weights seen to give a finite loss. A learning rate that blows up costs the user
+two updates, not the training.
+
+`fit` reads a step's loss (one wait for a GPU) after queueing the next step, so the device
+never idles while Python prepares a step; it therefore reacts one step later: step k+1 has
+run (its `on_train_batch_begin` too) when the non-finite loss of step k is seen, and its
+update is undone with the others. When a callback reads each batch's logs
+(`on_train_batch_end`), fit reads each loss at once instead, and reacts at step k.
 """
 
 from __future__ import annotations
@@ -34,17 +40,18 @@ def first_nonfinite(x: Tensor) -> int | None:
 
 def _first_nonfinite(x: Tensor) -> int | None:
     xp, data = x.backend.xp, x.data
+    read = x.backend.to_numpy  # each read waits for a GPU: one per chunk, one for the answer
     n = x.shape[0] if x.ndim else 1
     if x.ndim == 0:
-        return None if bool(xp.isfinite(data)) else 0
+        return None if read(xp.isfinite(data)) else 0
     step = max(1, _CHUNK_ELEMENTS // max(1, x.size // n))
     for start in range(0, n, step):
         chunk = data[start : min(n, start + step), ...]
         finite = xp.isfinite(chunk)
-        if bool(xp.all(finite)):
+        if read(xp.all(finite)):
             continue
         per_sample = xp.all(xp.reshape(finite, (chunk.shape[0], -1)), axis=1)
-        return start + int(xp.argmin(xp.astype(per_sample, xp.int8)))
+        return start + int(read(xp.argmin(xp.astype(per_sample, xp.int8))))
     return None
 
 
@@ -73,19 +80,22 @@ class Divergence:
 
 
 class Rollback:
-    """Two sets of buffers for the model's weights and the optimizer's state.
+    """Copies of the model's weights and the optimizer's state from the start of recent steps.
 
-    `save()` copies the current values into the spare set before a step; `commit()` makes
-    that set the one to return to (the step's loss was finite); `restore()` writes the
-    committed set back. A step costs one copy of the weights and state and no allocation.
+    `save(epoch, batch)` copies the current values before that step, into buffers released
+    by an older copy (no allocation once training runs); `confirm(epoch, batch)` says that
+    step's loss was finite, which makes its copy the one to return to and releases the older
+    ones; `restore()` writes back the last confirmed copy, or, if no step was confirmed, the
+    first one kept (the values fit started with). Steps are confirmed in order, each at most
+    one step after it ran, so at most three copies are kept. A step costs one copy of the
+    weights and state.
     """
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self._spare: dict[str, Any] | None = None
-        self._committed: dict[str, Any] | None = None
-        self.committed_at: tuple[int, int] | None = None
-        self._saving_at: tuple[int, int] | None = None
+        self._kept: list[tuple[tuple[int, int], dict[str, Any]]] = []  # oldest first
+        self._free: list[dict[str, Any]] = []
+        self.confirmed_at: tuple[int, int] | None = None  # the step of _kept[0], once confirmed
 
     def _arrays(self) -> tuple[list[Any], list[Any]]:
         weights = [w.data for w in self.model.weights]
@@ -94,48 +104,45 @@ class Rollback:
         return weights, state
 
     def save(self, epoch: int, batch: int) -> None:
-        """Copy the weights and optimizer state into the spare buffers."""
+        """Copy the weights and optimizer state, as they are before step (epoch, batch)."""
         with get_backend(self.model.device).activate():
             self._save(epoch, batch)
 
     def _save(self, epoch: int, batch: int) -> None:
         weights, state = self._arrays()
-        spare = self._spare
-        if spare is None or [len(spare["weights"]), len(spare["state"])] != [
+        copy = self._free.pop() if self._free else None
+        if copy is None or [len(copy["weights"]), len(copy["state"])] != [
             len(weights),
             len(state),
         ]:
             xp = get_backend(self.model.device).xp
-            spare = {
+            copy = {
                 "weights": [xp.empty_like(a) for a in weights],
                 "state": [xp.empty_like(a) for a in state],
             }
-        for buffer, a in zip(spare["weights"], weights):
+        for buffer, a in zip(copy["weights"], weights):
             buffer[...] = a
-        for buffer, a in zip(spare["state"], state):
+        for buffer, a in zip(copy["state"], state):
             buffer[...] = a
         opt = self.model.optimizer
-        spare["built"] = bool(opt is not None and opt.built)
-        spare["iterations"] = getattr(opt, "iterations", 0)
-        self._spare = spare
-        self._saving_at = (epoch, batch)
+        copy["built"] = bool(opt is not None and opt.built)
+        copy["iterations"] = getattr(opt, "iterations", 0)
+        self._kept.append(((epoch, batch), copy))
 
-    def commit(self) -> None:
-        """The values saved last belong to a finite step: keep them, reuse the older set."""
-        self._spare, self._committed = self._committed, self._spare
-        self.committed_at = self._saving_at
+    def confirm(self, epoch: int, batch: int) -> None:
+        """Step (epoch, batch) had a finite loss: return to its start from now on."""
+        while self._kept and self._kept[0][0] != (epoch, batch):
+            self._free.append(self._kept.pop(0)[1])
+        self.confirmed_at = (epoch, batch)
 
     def restore(self) -> tuple[int, int] | None:
-        """Write back the committed values (or, if no step was finite, those saved last);
-        returns the (epoch, batch) they were saved at, None for the initial values."""
-        saved, at = self._committed, self.committed_at
-        if saved is None:
-            saved, at = self._spare, None
-        if saved is None:
+        """Write back the last confirmed copy (or, if no step was confirmed, the first one
+        kept); returns the (epoch, batch) it was saved at, None for the initial values."""
+        if not self._kept:
             return None
         with get_backend(self.model.device).activate():
-            self._write_back(saved)
-        return at
+            self._write_back(self._kept[0][1])
+        return self.confirmed_at
 
     def _write_back(self, saved: dict[str, Any]) -> None:
         for w, buffer in zip(self.model.weights, saved["weights"]):

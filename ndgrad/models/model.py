@@ -4,13 +4,22 @@ Subclass it and define ``call(inputs)`` (layers assigned in ``__init__`` are tra
 `Sequential`. `fit` is a loop over batches calling `train_on_batch`'s step and the callbacks
 (the progress bar and `History` are callbacks too). Bad input is rejected before any weight
 changes.
+
+On a GPU every read of a number waits for the device. So the loops read at most once per
+step: the loss and the metrics' totals stay on the device and are read together; `fit`
+shuffles the data on the device once per epoch and slices it, and the labels, checked once
+before training, are not checked again by the loss. With no callback reading each batch's
+logs, `fit` reads a step's numbers only after queueing the next step, and `evaluate` reads
+once at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .. import losses as _losses
@@ -23,6 +32,8 @@ from ..backends.registry import get_backend
 from ..creation import tensor
 from ..errors import ShapeError
 from ..layers.layer import Layer, learning_phase
+from ..ops.fused import labels_checked
+from ..ops.index import permute_rows
 from ..random import permutation
 from .divergence import Divergence, Rollback, first_nonfinite
 
@@ -62,6 +73,7 @@ class Model(Layer):
             )
 
     def compute_loss(self, y: Tensor, y_pred: Tensor) -> Tensor:
+        """The compiled loss of a batch, a 0-d tensor (per-sample losses are averaged)."""
         loss = self.loss(y, y_pred)
         return ops.mean(loss) if loss.ndim else loss
 
@@ -80,11 +92,12 @@ class Model(Layer):
                 f"len(x)={len(x)}, len(y)={len(y) if y.ndim else 'a scalar'}"
             )
 
-    def _check_inputs(self, x: Tensor, y: Tensor, what: str) -> None:
+    def _check_inputs(self, x: Tensor, y: Tensor, what: str) -> bool:
         """A dry run on the first sample (shapes, loss) and, for integer labels, their range:
-        bad data is rejected before any weight changes."""
+        bad data is rejected before any weight changes. True when the labels were checked
+        (then the loss need not check them again at every step)."""
         if not len(x):
-            return
+            return False
         try:
             with no_grad():
                 out = self(x[:1], training=False)
@@ -94,13 +107,17 @@ class Model(Layer):
         sparse = isinstance(self.loss, _losses.SparseCategoricalCrossentropy) or (
             self.loss is _losses.sparse_categorical_crossentropy
         )
+        if not (sparse and y.size):
+            return False
         classes = out.shape[-1]
-        if sparse and y.size and (int(y.min().item()) < 0 or int(y.max().item()) >= classes):
+        lo, hi = ops.stack([y.min(), y.max()]).tolist()  # one transfer for both
+        if int(lo) < 0 or int(hi) >= classes:
             bad = sorted({v for v in ops.reshape(y, (-1,)).tolist() if not 0 <= v < classes})
             raise ValueError(
                 f"{what}: labels must be in [0, {classes}) for a model with {classes} outputs. "
                 f"Received labels {bad[:10]}"
             )
+        return True
 
     def _callbacks(
         self, callbacks: Any, verbose: int | str, epochs: int, steps: int, history: bool
@@ -136,6 +153,7 @@ class Model(Layer):
         return loss
 
     def test_step(self, x: Tensor, y: Tensor) -> Tensor:
+        """One batch of `evaluate`: the loss (0-d, no gradient); the metrics are updated."""
         with no_grad():
             y_pred = self(x, training=False)
             loss = self.compute_loss(y, y_pred)
@@ -150,10 +168,28 @@ class Model(Layer):
         self._check_data(x, y, "train_on_batch")
         for m in self.compiled_metrics:
             m.reset_state()
-        loss = float(self.train_step(x, y).item())
-        return (
-            [loss, *(m.result() for m in self.compiled_metrics)] if self.compiled_metrics else loss
-        )
+        loss = self.train_step(x, y)
+        read = _read([_float64(loss), *self._metric_totals()])  # one transfer
+        return [read[0], *self._metric_results(read[1:])] if self.compiled_metrics else read[0]
+
+    def _zero(self) -> Tensor:
+        """A float64 zero on the model's device, to sum losses and metrics into."""
+        return tensor(0.0, "float64", device=self.device)
+
+    def _metric_totals(self) -> list[Tensor]:
+        """Each metric's running total, on the device (0 for a metric not updated yet)."""
+        return [m.total if m.total is not None else self._zero() for m in self.compiled_metrics]
+
+    def _metric_names(self) -> list[str]:
+        return [m.name for m in self.compiled_metrics]
+
+    def _metric_results(
+        self, totals: Sequence[float], counts: Sequence[int] | None = None
+    ) -> list[float]:
+        """The metrics' means from totals read from the device (and their counts then)."""
+        if counts is None:
+            counts = [m.count for m in self.compiled_metrics]
+        return [_metrics.result_of(t, c) for t, c in zip(totals, counts)]
 
     # -- loops -------------------------------------------------------------------------------
     def fit(
@@ -169,7 +205,14 @@ class Model(Layer):
         shuffle: bool = True,
         initial_epoch: int = 0,
     ) -> Any:
-        """Train for `epochs` passes over (x, y) in batches; returns the `History`."""
+        """Train for `epochs` passes over (x, y) in batches; returns the `History`.
+
+        If the loss stops being finite, training stops with the weights and optimizer state
+        of the last step whose loss was finite, and `model.divergence` says where (see
+        `ndgrad.models.divergence`). Unless a callback reads each batch's logs, a step's loss
+        is read once the next step is queued, so the guard reacts one step later (and undoes
+        that step too).
+        """
         self._require_compiled("fit")
         _check_batch_size(batch_size, "fit")
         if epochs < 0:
@@ -189,10 +232,11 @@ class Model(Layer):
             _check_finite(vx, vy, "fit (validation_data)")
             self._check_inputs(vx, vy, "fit (validation_data)")
         _check_finite(x, y, "fit")
-        self._check_inputs(x, y, "fit")
+        trusted = self._check_inputs(x, y, "fit")
         n = len(x)
         steps = math.ceil(n / batch_size)
         cbs = self._callbacks(callbacks, verbose, epochs, steps, history=True)
+        at_once = _listens(cbs, "on_train_batch_end", "on_batch_end")
         self.stop_training = False
         self.divergence = None
         rollback = Rollback(self)
@@ -201,24 +245,33 @@ class Model(Layer):
             for m in self.compiled_metrics:
                 m.reset_state()
             cbs.on_epoch_begin(epoch)
-            order = permutation(n, device=self.device) if shuffle else None
-            total = 0.0
+            xs, ys = (x, y)
+            if shuffle:  # one gather per epoch on the device; batches are slices of it
+                order = permutation(n, device=self.device)
+                xs, ys = permute_rows(x, order), permute_rows(y, order)
+            total = self._zero()  # sum of loss * batch size so far, on the device
+            pending = None  # the last step whose numbers are not read yet
             for step in range(steps):
                 cbs.on_train_batch_begin(step)
                 sl = slice(step * batch_size, min(n, (step + 1) * batch_size))
-                index = order[sl] if order is not None else sl
                 rollback.save(epoch, step)
-                loss = float(self.train_step(x[index], y[index]).item())
-                if math.isfinite(loss):
-                    rollback.commit()
-                else:
-                    self._diverged(epoch, step, loss, rollback)
-                total += loss * (sl.stop - sl.start)
-                logs = {"loss": total / sl.stop}  # the mean over the samples seen, as Keras
-                logs.update((m.name, m.result()) for m in self.compiled_metrics)
-                cbs.on_train_batch_end(step, logs)
+                with labels_checked() if trusted else contextlib.nullcontext():
+                    loss = _float64(self.train_step(xs[sl], ys[sl]))
+                total = total + loss * (sl.stop - sl.start)
+                numbers = [loss, total, *self._metric_totals()]
+                counts = [m.count for m in self.compiled_metrics]
+                done = _Step(epoch, step, sl.stop, numbers, counts)
+                if at_once:  # a callback reads this batch's logs: read them now
+                    logs = self._read_step(done, rollback)
+                    cbs.on_train_batch_end(step, logs)
+                else:  # read the step before, while this one runs on the device
+                    if pending is not None:
+                        self._read_step(pending, rollback)
+                    pending = done
                 if self.stop_training:
                     break
+            if pending is not None and self.divergence is None:
+                logs = self._read_step(pending, rollback)
             if self.divergence is not None:
                 break  # the diverged epoch is not finished: no epoch end, no validation
             epoch_logs = dict(logs) if steps else {}
@@ -233,12 +286,24 @@ class Model(Layer):
         cbs.on_train_end()
         return self.history
 
+    def _read_step(self, done: _Step, rollback: Rollback) -> dict[str, float]:
+        """Read a step's numbers (one transfer), confirm its loss is finite or undo the
+        divergence, and return the logs: the running loss and metrics up to that step."""
+        loss, total, *totals = _read(done.numbers)
+        if math.isfinite(loss):
+            rollback.confirm(done.epoch, done.step)
+        else:
+            self._diverged(done.epoch, done.step, loss, rollback)
+        logs = {"loss": total / done.seen}  # the mean over the samples seen, as Keras
+        logs.update(zip(self._metric_names(), self._metric_results(totals, done.counts)))
+        return logs
+
     def _diverged(self, epoch: int, step: int, loss: float, rollback: Rollback) -> None:
         """The loss of (epoch, step) is not finite: restore the last finite step, stop, say so."""
         restored_to = rollback.restore()
         self.divergence = Divergence(epoch, step, loss, restored_to)
         self.stop_training = True
-        warnings.warn(self.divergence.message(), RuntimeWarning, stacklevel=3)
+        warnings.warn(self.divergence.message(), RuntimeWarning, stacklevel=4)
 
     def evaluate(
         self,
@@ -254,23 +319,29 @@ class Model(Layer):
         _check_batch_size(batch_size, "evaluate")
         x, y = self._as_tensor(x), self._as_tensor(y)
         self._check_data(x, y, "evaluate")
-        self._check_inputs(x, y, "evaluate")
+        trusted = self._check_inputs(x, y, "evaluate")
         for m in self.compiled_metrics:
             m.reset_state()
         n = len(x)
         steps = math.ceil(n / batch_size)
         cbs = self._callbacks(callbacks, verbose, 1, steps, history=False)
+        each_batch = _listens(cbs, "on_test_batch_end")
         cbs.on_test_begin()
-        total = 0.0
+        total = self._zero()  # sum of loss * batch size so far, on the device
         for step in range(steps):
             cbs.on_test_batch_begin(step)
             sl = slice(step * batch_size, min(n, (step + 1) * batch_size))
-            total += float(self.test_step(x[sl], y[sl]).item()) * (sl.stop - sl.start)
-            logs = {"loss": total / sl.stop}
-            logs.update((m.name, m.result()) for m in self.compiled_metrics)
-            cbs.on_test_batch_end(step, logs)
-        result = {"loss": total / n if n else float("nan")}
-        result.update((m.name, m.result()) for m in self.compiled_metrics)
+            with labels_checked() if trusted else contextlib.nullcontext():
+                loss = _float64(self.test_step(x[sl], y[sl]))
+            total = total + loss * (sl.stop - sl.start)
+            if each_batch:  # a callback reads each batch's logs: one transfer per batch
+                seen, *totals = _read([total, *self._metric_totals()])
+                logs = {"loss": seen / sl.stop}
+                logs.update(zip(self._metric_names(), self._metric_results(totals)))
+                cbs.on_test_batch_end(step, logs)
+        summed, *totals = _read([total, *self._metric_totals()])  # one transfer
+        result = {"loss": summed / n if n else float("nan")}
+        result.update(zip(self._metric_names(), self._metric_results(totals)))
         cbs.on_test_end(result)
         if return_dict:
             return result
@@ -389,6 +460,45 @@ def _check_finite(x: Tensor, y: Tensor, what: str) -> None:
                 f"({name}[{bad}]). Training on them would make every weight NaN: remove or "
                 "replace those samples first"
             )
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A training step queued on the device, and what reading it needs: its `numbers` (0-d
+    float64 Tensors: its loss, the running loss sum, each metric's total, not read yet), the
+    samples `seen` in the epoch so far and each metric's `counts` then."""
+
+    epoch: int
+    step: int
+    seen: int
+    numbers: list[Tensor]
+    counts: list[int]
+
+
+def _float64(loss: Tensor) -> Tensor:
+    """A one-element loss as a 0-d float64 tensor outside the graph: sums of losses are then
+    made as they were with Python floats."""
+    with no_grad():
+        return ops.reshape(loss, ()).astype("float64")
+
+
+def _read(values: Sequence[Tensor]) -> list[float]:
+    """0-d tensors of one device as Python floats, in one transfer (one wait for a GPU)."""
+    backend = values[0].backend
+    with backend.activate():
+        return backend.to_numpy(backend.xp.stack([v.data for v in values])).tolist()
+
+
+def _listens(callbacks: Any, *hooks: str) -> bool:
+    """Whether a callback has code of its own for one of `hooks` (its class overrides it, or
+    a function was set on it, as `LambdaCallback` does): only then are batch logs read."""
+    from ..callbacks import Callback
+
+    return any(
+        hook in vars(c) or getattr(type(c), hook, None) is not getattr(Callback, hook)
+        for c in callbacks
+        for hook in hooks
+    )
 
 
 def _check_batch_size(batch_size: int, what: str) -> None:

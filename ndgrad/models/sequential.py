@@ -46,6 +46,7 @@ class Sequential(Model):
 
     def _build_layer(self, layer: Layer) -> None:
         previous = self.layers[-2]._output_shape if len(self.layers) > 1 else self._build_shape
+        assert previous is not None  # called once built (or given an Input): shapes are known
         _build_chain(layer, previous)
 
     def build(self, input_shape: Shape) -> None:
@@ -56,6 +57,7 @@ class Sequential(Model):
         self.built = True
 
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
+        """The layers in order, each on the output of the one before."""
         x = inputs
         for layer in self.layers:
             x = layer(x, training=training)
@@ -82,6 +84,8 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new model with the layers of `get_config` output (fresh weights: `load_model`
+        restores saved ones)."""
         from ..saving import layer_from_config
 
         layers = [layer_from_config(c) for c in config["layers"]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .._tensor import Tensor
 from ..errors import ShapeError
 from .fused import linear
+from .pooling import avg_pool2d, max_pool2d  # noqa: F401  (importable from here, as before)
 from .shape import reshape
 from .windows import Im2Col, out_size, pair, prepare
 from .winograd import Conv3x3, Conv3x3Relu

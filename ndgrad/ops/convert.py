@@ -40,7 +40,7 @@ class ToDevice(Op):
     target: Any
 
     @classmethod
-    def apply(cls, x: Tensor, target: Any) -> Tensor:  # type: ignore[override]
+    def apply(cls, x: Tensor, target: Any) -> Tensor:
         out = wrap(target.transfer(x.data, x.backend), target)  # GPU to GPU without the host
         if is_grad_enabled() and x._requires_grad:
             op = cls.__new__(cls)
@@ -102,6 +102,7 @@ def inplace(t: Tensor, fn: Callable[[Any, Any], Tensor], other: Any) -> Tensor:
             f"{t.dtype.name} tensor; use t = t {fn.__name__} other"
         )
     if record:
+        assert r._node is not None  # recorded: `fn` made r with a node
         t.data, t._node, t._requires_grad = r.data, r._node, True
         r._node._out = weakref.ref(t)
     else:

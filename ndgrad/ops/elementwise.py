@@ -471,54 +471,67 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
 
 
 def equal(x: Any, y: Any) -> Tensor:
+    """x == y element-wise, broadcasting: a bool tensor of the broadcast shape."""
     return Equal.apply(x, y)
 
 
 def not_equal(x: Any, y: Any) -> Tensor:
+    """x != y element-wise, broadcasting: a bool tensor of the broadcast shape."""
     return NotEqual.apply(x, y)
 
 
 def less(x: Any, y: Any) -> Tensor:
+    """x < y element-wise, broadcasting: a bool tensor of the broadcast shape."""
     return Less.apply(x, y)
 
 
 def less_equal(x: Any, y: Any) -> Tensor:
+    """x <= y element-wise, broadcasting: a bool tensor of the broadcast shape."""
     return LessEqual.apply(x, y)
 
 
 def greater(x: Any, y: Any) -> Tensor:
+    """x > y element-wise, broadcasting: a bool tensor of the broadcast shape."""
     return Greater.apply(x, y)
 
 
 def greater_equal(x: Any, y: Any) -> Tensor:
+    """x >= y element-wise, broadcasting: a bool tensor of the broadcast shape."""
     return GreaterEqual.apply(x, y)
 
 
 def logical_and(x: Any, y: Any) -> Tensor:
+    """x and y element-wise (as truth values), broadcasting: a bool tensor."""
     return LogicalAnd.apply(x, y)
 
 
 def logical_or(x: Any, y: Any) -> Tensor:
+    """x or y element-wise (as truth values), broadcasting: a bool tensor."""
     return LogicalOr.apply(x, y)
 
 
 def logical_not(x: Any) -> Tensor:
+    """not x element-wise (as truth values): a bool tensor of x's shape."""
     return LogicalNot.apply(x)
 
 
 def negative(x: Any) -> Tensor:
+    """-x, element-wise (same shape and dtype)."""
     return Negative.apply(x)
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
+    """|x|, element-wise (same shape and dtype); its gradient at 0 is 0."""
     return Abs.apply(x)
 
 
 def sign(x: Any) -> Tensor:
+    """-1, 0 or 1 by the sign of x, element-wise (same shape; NaN stays NaN); no gradient."""
     return Sign.apply(x)
 
 
 def exp(x: Any) -> Tensor:
+    """e ** x, element-wise (same shape; integers become float32)."""
     return Exp.apply(x)
 
 
@@ -533,22 +546,27 @@ def log1p(x: Any) -> Tensor:
 
 
 def sqrt(x: Any) -> Tensor:
+    """The square root, element-wise (same shape; integers become float32)."""
     return Sqrt.apply(x)
 
 
 def square(x: Any) -> Tensor:
+    """x * x, element-wise (same shape and dtype)."""
     return Square.apply(x)
 
 
 def sin(x: Any) -> Tensor:
+    """The sine (radians), element-wise (same shape; integers become float32)."""
     return Sin.apply(x)
 
 
 def cos(x: Any) -> Tensor:
+    """The cosine (radians), element-wise (same shape; integers become float32)."""
     return Cos.apply(x)
 
 
 def tanh(x: Any) -> Tensor:
+    """The hyperbolic tangent, element-wise (same shape; integers become float32)."""
     return Tanh.apply(x)
 
 
@@ -580,6 +598,7 @@ def softplus(x: Any) -> Tensor:
 
 
 def erf(x: Any) -> Tensor:
+    """The error function, element-wise (same shape; integers become float32)."""
     return Erf.apply(x)
 
 

@@ -3,11 +3,16 @@
 - `linear(x, w, b, relu=False)`: ``x @ w + b`` (then relu, in place) with one BLAS call
   forward and one per needed gradient.
 - `sparse_softmax_cross_entropy(logits, labels)`: per-sample ``-log softmax(logits)[label]``,
-  stable for any logits (no log(0), no overflow at 1e4), gradient ``softmax - onehot``.
+  stable for any logits (no log(0), no overflow at 1e4), gradient ``softmax - onehot``. It
+  checks that the labels lie in [0, C), which costs a GPU a wait for their min and max,
+  except inside `labels_checked()`, where the caller vouches for them.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from .._tensor import Tensor, wrap
@@ -74,6 +79,26 @@ def linear(x: Tensor, w: Tensor, b: Tensor | None = None, relu: bool = False) ->
     return op.apply(x, w) if b is None else op.apply(x, w, b)
 
 
+_labels_checked: ContextVar[bool] = ContextVar("labels_checked", default=False)
+
+
+@contextlib.contextmanager
+def labels_checked() -> Iterator[None]:
+    """Inside, `sparse_softmax_cross_entropy` trusts its labels to lie in [0, C): the caller
+    checked them once for the whole data set (`Model.fit` and `evaluate` do), so no step
+    waits for the device to report the labels' min and max."""
+    token = _labels_checked.set(True)
+    try:
+        yield
+    finally:
+        _labels_checked.reset(token)
+
+
+def labels_were_checked() -> bool:
+    """Whether the caller vouched for the labels (inside `labels_checked()`)."""
+    return _labels_checked.get()
+
+
 class SparseSoftmaxCrossEntropy(Op):
     """Per-sample cross-entropy of integer `labels` (N,) under softmax(`logits`) (N, C)."""
 
@@ -81,16 +106,20 @@ class SparseSoftmaxCrossEntropy(Op):
 
     def forward(self, xp: Any, logits: Any, labels: Any) -> Any:
         n, c = logits.shape
+        if n and not labels_were_checked():
+            self._check_labels(xp, labels, c)
+        loss, self.probs = self.backend.softmax_xent(logits, labels)
+        return loss
+
+    def _check_labels(self, xp: Any, labels: Any, c: int) -> None:
         # One transfer to the host for both bounds (a GPU waits for each).
-        lo, hi = self.backend.to_numpy(xp.stack([xp.min(labels), xp.max(labels)])) if n else (0, 0)
+        lo, hi = self.backend.to_numpy(xp.stack([xp.min(labels), xp.max(labels)]))
         if lo < 0 or hi >= c:
             bad = sorted({int(v) for v in self.backend.to_numpy(labels).tolist() if not 0 <= v < c})
             raise ValueError(
                 f"sparse_categorical_crossentropy: labels must be in [0, {c}) for {c} classes. "
                 f"Received out-of-range labels {bad[:10]}"
             )
-        loss, self.probs = self.backend.softmax_xent(logits, labels)
-        return loss
 
     def backward(self, g: Tensor) -> tuple:
         logits, labels = self.inputs

@@ -1,7 +1,9 @@
 """Indexing ``t[index]`` and assignment ``t[index] = v`` with NumPy's rules.
 
 Basic indices (ints, slices with any step, None, ...) give views; integer arrays and boolean
-masks gather, and their gradient scatter-adds, so repeated indices accumulate.
+masks gather, and their gradient scatter-adds, so repeated indices accumulate. Integer indices
+are checked against the axis (one host transfer per index array on a GPU), except by
+`permute_rows`, whose index is a permutation.
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ def _normalize(x: Tensor, index: Any) -> tuple[tuple, bool]:
                 arr = x.backend.astype(arr, x.backend.dtype_of(x.backend.asarray(0)))
             out.append(arr)
             basic = False
-    out = tuple(out)
-    if not basic or any(type(i) is int for i in out):
-        _check_bounds(x, out)
-    return out, basic
+    normalized = tuple(out)
+    if not basic or any(type(i) is int for i in normalized):
+        _check_bounds(x, normalized)
+    return normalized, basic
 
 
 def _check_bounds(x: Tensor, index: tuple) -> None:
@@ -171,6 +173,18 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return (BasicIndex if basic else GatherIndex).apply(x, index=idx)
 
 
+def permute_rows(x: Tensor, order: Tensor) -> Tensor:
+    """``x[order]`` for `order` a permutation of ``range(len(x))``, such as
+    `ndgrad.permutation` draws: the same gather without the bounds check, which would make a
+    GPU wait for the order's min and max to learn what a permutation guarantees."""
+    if order.backend is not x.backend or order.dtype.kind not in "iu" or order.shape != x.shape[:1]:
+        raise IndexError(
+            f"permute_rows: expected an integer order of shape {x.shape[:1]} on {x.device}. "
+            f"Received shape {order.shape}, dtype {order.dtype.name} on {order.device}"
+        )
+    return GatherIndex.apply(x, index=(order.data,))
+
+
 def _alias(t: Tensor) -> Tensor:
     """A second handle on t's array, node and current version (t is about to change)."""
     a = wrap(t.data, t.backend, [t._version[0]])
@@ -213,7 +227,7 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     old = _alias(t) if record else None
     t.backend.setitem(t.data, idx, v.data)
     bump_version(t)
-    if record:
+    if old is not None:  # recorded
         node = IndexPut.__new__(IndexPut)
         node.index, node.backend = idx, t.backend
         node.inputs = (old, v)

@@ -148,7 +148,7 @@ class Einsum(Op):
 
     def backward(self, g: Tensor) -> tuple:
         ins, out = self.spec
-        grads = []
+        grads: list[Tensor | None] = []
         for k, (sub, x) in enumerate(zip(ins, self.inputs)):
             if not self.needs_grad[k]:
                 grads.append(None)

@@ -10,7 +10,7 @@ hot path. A new op that should also be a method gets its line here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from .._dtypes import DType
 from .._tensor import Tensor
@@ -72,8 +72,31 @@ from .shape import (
 )
 
 
+# The in-place operators, as functions like the operators they pair with (``__add__ = add``):
+# mypy cannot match a ``def __iadd__`` method against an operator that is a module function.
+def _iadd(x: Tensor, y: Any) -> Tensor:
+    """``x += y``: in place, as NumPy (an error where the graph still needs the old values)."""
+    return inplace(x, add, y)
+
+
+def _isub(x: Tensor, y: Any) -> Tensor:
+    """``x -= y``: in place, as NumPy (an error where the graph still needs the old values)."""
+    return inplace(x, subtract, y)
+
+
+def _imul(x: Tensor, y: Any) -> Tensor:
+    """``x *= y``: in place, as NumPy (an error where the graph still needs the old values)."""
+    return inplace(x, multiply, y)
+
+
+def _itruediv(x: Tensor, y: Any) -> Tensor:
+    """``x /= y``: in place, as NumPy (an error where the graph still needs the old values)."""
+    return inplace(x, divide, y)
+
+
 class TensorMethods:
-    """The methods `attach` copies onto Tensor (never instantiated, never a base class)."""
+    """The methods `attach` copies onto Tensor (never instantiated; a base class of Tensor
+    only for the type checker, which then knows ``t + u`` and ``t.sum()``)."""
 
     # -- autograd and conversion ------------------------------------------------------------
     def backward(
@@ -87,25 +110,27 @@ class TensorMethods:
 
     def to(self, device: str | None = None, dtype: DType | str | None = None) -> Tensor:
         """This tensor on `device` and/or as `dtype` (itself when nothing changes)."""
-        return to(self, device, dtype)
+        return to(cast(Tensor, self), device, dtype)
 
     def cpu(self) -> Tensor:
-        return to(self, "cpu")
+        """This tensor on the CPU (itself when it is there already)."""
+        return to(cast(Tensor, self), "cpu")
 
     astype = astype
 
     def clone(self) -> Tensor:
         """A copy with its own memory; gradients flow back to this tensor."""
-        return clone(self)
+        return clone(cast(Tensor, self))
 
     def sum_to(self, shape: tuple[int, ...]) -> Tensor:
-        """Sum broadcast axes away so that the result has `shape` (broadcast_to's gradient)."""
-        return sum_to(self, shape)
+        """Sum broadcast axes away so that the result has `shape` (broadcast_to's gradient):
+        (2, 3) to (1, 3) or (3,)."""
+        return sum_to(cast(Tensor, self), shape)
 
     @property
     def T(self) -> Tensor:
-        """All axes reversed (the transpose of a matrix)."""
-        return transpose(self)
+        """All axes reversed (the transpose of a matrix): (2, 3) gives (3, 2)."""
+        return transpose(cast(Tensor, self))
 
     # -- arithmetic: operators are never called with keywords, so the op itself serves -----
     __add__ = add
@@ -155,20 +180,13 @@ class TensorMethods:
         return matmul(other, self)
 
     def __pos__(self) -> Tensor:
-        return self
+        return cast(Tensor, self)
 
     # -- in place: numpy semantics; an error where the graph still needs the old values ----
-    def __iadd__(self, other: Any) -> Tensor:
-        return inplace(self, add, other)
-
-    def __isub__(self, other: Any) -> Tensor:
-        return inplace(self, subtract, other)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return inplace(self, multiply, other)
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return inplace(self, divide, other)
+    __iadd__ = _iadd
+    __isub__ = _isub
+    __imul__ = _imul
+    __itruediv__ = _itruediv
 
     # -- elementwise ------------------------------------------------------------------------
     abs = abs
@@ -190,9 +208,13 @@ class TensorMethods:
     clip = clip
 
     def maximum(self, other: Any) -> Tensor:
+        """The larger of this tensor and `other` element-wise, broadcasting: (2, 3) and (3,)
+        give (2, 3)."""
         return maximum(self, other)
 
     def minimum(self, other: Any) -> Tensor:
+        """The smaller of this tensor and `other` element-wise, broadcasting: (2, 3) and (3,)
+        give (2, 3)."""
         return minimum(self, other)
 
     # -- reductions -------------------------------------------------------------------------
@@ -211,19 +233,29 @@ class TensorMethods:
 
     # -- linear algebra and shapes --------------------------------------------------------
     def matmul(self, other: Any) -> Tensor:
+        """The matrix product ``self @ other``: (2, 3) @ (3, 4) -> (2, 4); leading axes
+        broadcast as batches, (5, 2, 3) @ (3, 4) -> (5, 2, 4)."""
         return matmul(self, other)
 
     def dot(self, other: Any) -> Tensor:
+        """`ndgrad.dot`: the inner product of two vectors, (3,) and (3,) -> (); see it for
+        higher ranks."""
         return dot(self, other)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        return reshape(self, shape[0] if len(shape) == 1 else shape)
+        """The same elements in a new shape, given as sizes or one tuple: (2, 3) with
+        ``reshape(3, 2)`` or ``reshape((-1,))`` -> (3, 2) or (6,) (one size may be -1)."""
+        return reshape(cast(Tensor, self), _one_or_many(shape))
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
-        return transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+        """Axes permuted, reversed when none are given: (2, 3, 4) -> (4, 3, 2);
+        ``transpose(0, 2, 1)`` -> (2, 4, 3)."""
+        return transpose(cast(Tensor, self), _one_or_many(axes) or None)
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
-        return transpose(self, axes[0] if len(axes) == 1 else axes)
+        """Axes in the order given (PyTorch's name): (2, 3, 4) with ``permute(2, 0, 1)`` ->
+        (4, 2, 3)."""
+        return transpose(cast(Tensor, self), _one_or_many(axes))
 
     swapaxes = swapaxes
     expand_dims = expand_dims
@@ -233,6 +265,11 @@ class TensorMethods:
     broadcast_to = broadcast_to
     repeat = repeat
     tile = tile
+
+
+def _one_or_many(args: tuple[int | Sequence[int], ...]) -> int | Sequence[int]:
+    """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: the one argument, or all of them (ints)."""
+    return args[0] if len(args) == 1 else cast(tuple[int, ...], args)
 
 
 #: Class machinery that is not a method (``__hash__`` is None here because of ``__eq__``;

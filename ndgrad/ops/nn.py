@@ -21,7 +21,7 @@ class Softmax(Op):
         if x.size == 0:
             return xp.asarray(x, copy=True)
         e = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))
-        e /= xp.sum(e, axis=self.axis, keepdims=True)
+        e /= self.backend.sum(e, self.axis, True)
         return e
 
     def backward(self, g: Tensor) -> tuple:
@@ -37,7 +37,7 @@ class LogSoftmax(Op):
         if x.size == 0:
             return xp.asarray(x, copy=True)
         z = x - xp.max(x, axis=self.axis, keepdims=True)
-        return z - xp.log(xp.sum(xp.exp(z), axis=self.axis, keepdims=True))
+        return z - xp.log(self.backend.sum(xp.exp(z), self.axis, True))
 
     def backward(self, g: Tensor) -> tuple:
         return (g - self.out.exp() * sum(g, self.axis, keepdims=True),)
@@ -49,7 +49,8 @@ def _axis(x: Tensor, axis: int, op: str) -> tuple[int, ...]:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along `axis`: probabilities that sum to 1."""
+    """exp(x) / sum(exp(x)) along `axis`: probabilities that sum to 1, of x's shape ((2, 3)
+    gives (2, 3), each row summing to 1 with the default ``axis=-1``)."""
     axes = _axis(x, axis, "softmax")
     out = Softmax.apply(x, axis=axes)
     if x.ndim and axes == (x.ndim - 1,):
@@ -58,5 +59,5 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """log(softmax(x)) along `axis`, computed stably."""
+    """log(softmax(x)) along `axis`, computed stably; of x's shape."""
     return LogSoftmax.apply(x, axis=_axis(x, axis, "log_softmax"))

@@ -73,8 +73,7 @@ class Sum(_Reduce):
 
 class Prod(_Reduce):
     def forward(self, xp: Any, x: Any) -> Any:
-        x = _accumulate(self.backend, x)
-        return xp.prod(x, axis=self.axes, keepdims=self.keepdims)
+        return self.backend.prod(_accumulate(self.backend, x), self.axes, self.keepdims)
 
     def backward(self, g: Tensor) -> tuple:
         # d prod / d x_i = product of the others; zeros handled without dividing by them.
@@ -102,7 +101,7 @@ class _Extreme(_Reduce):
         # extreme is piecewise constant in x, so the share is a constant (no node of its own).
         xp, x = self.backend.xp, self.inputs[0].data
         hit = xp.astype(x == xp.reshape(self.out.data, tuple(self._kept_shape())), x.dtype)
-        share = hit / xp.sum(hit, axis=self.axes, keepdims=True)
+        share = hit / self.backend.sum(hit, self.axes, True)
         return (self._spread(g) * wrap(share, self.backend),)
 
 
@@ -132,7 +131,7 @@ class Argmin(_ArgExtreme):
         return xp.argmin(x, axis=self.axis, keepdims=self.keepdims)
 
 
-def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool) -> Tensor:
+def _reduce(cls: type[Op], x: Any, axis: Axis, keepdims: bool) -> Tensor:
     if not isinstance(x, Tensor):
         from ..creation import tensor
 
@@ -145,22 +144,25 @@ def _reduce(cls: type, x: Any, axis: Axis, keepdims: bool) -> Tensor:
 
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over `axis` (all axes by default)."""
+    """Sum over `axis` (all axes by default): shape (2, 3) gives (), with ``axis=0`` (3,),
+    with ``axis=1, keepdims=True`` (2, 1)."""
     return _reduce(Sum, x, axis, keepdims)
 
 
 def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Product over `axis`."""
+    """Product over `axis` (all axes by default): (2, 3) with ``axis=1`` gives (2,)."""
     return _reduce(Prod, x, axis, keepdims)
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Largest value over `axis`; ties share the gradient."""
+    """Largest value over `axis` (all axes by default); ties share the gradient: (2, 3) with
+    ``axis=0`` gives (3,)."""
     return _reduce(Max, x, axis, keepdims)
 
 
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Smallest value over `axis`; ties share the gradient."""
+    """Smallest value over `axis` (all axes by default); ties share the gradient: (2, 3) with
+    ``axis=1`` gives (2,)."""
     return _reduce(Min, x, axis, keepdims)
 
 
@@ -169,13 +171,15 @@ def _count(x: Tensor, axis: Axis) -> int:
 
 
 def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over `axis` (integers and bools give float32, as PyTorch and JAX)."""
+    """Arithmetic mean over `axis` (all axes by default; integers and bools give float32, as
+    PyTorch and JAX): (2, 3) gives (), with ``axis=0`` (3,)."""
     s = sum(x, axis, keepdims)
     return s / _count(x, axis) if _count(x, axis) else s * float("nan")
 
 
 def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over `axis`, divided by ``n - ddof``."""
+    """Variance over `axis` (all axes by default), divided by ``n - ddof``: (2, 3) with
+    ``axis=1`` gives (2,)."""
     d = x - mean(x, axis, keepdims=True)
     n = _count(x, axis) - ddof
     s = sum(d * d, axis, keepdims)
@@ -183,7 +187,8 @@ def var(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> 
 
 
 def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Standard deviation over `axis`: ``sqrt(var(x, axis, ddof=ddof))``.
+    """Standard deviation over `axis`: ``sqrt(var(x, axis, ddof=ddof))``; (2, 3) with
+    ``axis=0`` gives (3,).
 
     Where the variance is 0 (constant values) the gradient is 0, as PyTorch's, not the NaN
     that sqrt's infinite slope at 0 would give.
@@ -194,7 +199,8 @@ def std(x: Tensor, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> 
 
 
 def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over `axis`, without overflow."""
+    """log(sum(exp(x))) over `axis` (all axes by default), without overflow: (2, 3) with
+    ``axis=1`` gives (2,)."""
     from .elementwise import _to_float, exp
 
     x = _to_float(x)
@@ -212,10 +218,12 @@ def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 
 def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the largest value (over the flattened tensor when `axis` is None)."""
+    """Index of the largest value (over the flattened tensor when `axis` is None), int64:
+    (2, 3) gives (), with ``axis=1`` (2,)."""
     return Argmax.apply(x, axis=axis, keepdims=keepdims)
 
 
 def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Index of the smallest value (over the flattened tensor when `axis` is None)."""
+    """Index of the smallest value (over the flattened tensor when `axis` is None), int64:
+    (2, 3) gives (), with ``axis=0`` (3,)."""
     return Argmin.apply(x, axis=axis, keepdims=keepdims)

@@ -96,7 +96,7 @@ class SumTo(Op):
         axes = tuple(range(lead)) + tuple(
             lead + i for i, s in enumerate(self.shape) if s == 1 and x.shape[lead + i] != 1
         )
-        out = xp.sum(x, axis=axes, keepdims=True) if axes else x
+        out = self.backend.sum(x, axes, True) if axes else x  # float32 stays float32
         return xp.reshape(out, self.shape)
 
     def backward(self, g: Tensor) -> tuple:
@@ -172,8 +172,9 @@ def reshape(x: Tensor, shape: int | Sequence[int]) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
-def transpose(x: Tensor, axes: Sequence[int] | None = None) -> Tensor:
-    """Axes permuted (reversed by default, as NumPy)."""
+def transpose(x: Tensor, axes: int | Sequence[int] | None = None) -> Tensor:
+    """Axes permuted (reversed by default, as NumPy): (2, 3, 4) gives (4, 3, 2), with
+    ``axes=(0, 2, 1)`` (2, 4, 3)."""
     axes = tuple(reversed(range(x.ndim))) if axes is None else _axes_arg(axes, "transpose")
     return Transpose.apply(x, axes=axes)
 
@@ -182,7 +183,7 @@ permute = transpose
 
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
-    """Axes `axis1` and `axis2` exchanged."""
+    """Axes `axis1` and `axis2` exchanged: (2, 3, 4) with ``(0, 2)`` gives (4, 3, 2)."""
     axes = list(range(x.ndim))
     a, b = normalize_axis(axis1, x.ndim, "swapaxes"), normalize_axis(axis2, x.ndim, "swapaxes")
     axes[a], axes[b] = axes[b], axes[a]
@@ -190,7 +191,7 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 
 
 def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """A view of `x` broadcast to `shape`; its gradient sums back."""
+    """A view of `x` broadcast to `shape` ((3,) to (2, 3)); its gradient sums back."""
     shape = as_shape(shape, "broadcast_to")
     if tuple(x.data.shape) == shape:
         return x
@@ -198,7 +199,8 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
-    """Sum `x` down to `shape`, which must broadcast to x's shape (broadcast_to's gradient)."""
+    """Sum `x` down to `shape`, which must broadcast to x's shape (broadcast_to's gradient):
+    (2, 3) to (1, 3) or (3,)."""
     shape = as_shape(shape, "sum_to")
     if tuple(x.data.shape) == shape:
         return x
@@ -206,7 +208,8 @@ def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 def expand_dims(x: Tensor, axis: int | Sequence[int]) -> Tensor:
-    """Insert size-1 axes at `axis` (positions in the result)."""
+    """Insert size-1 axes at `axis` (positions in the result): (2, 3) with ``axis=0`` gives
+    (1, 2, 3), with ``axis=-1`` (2, 3, 1)."""
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     ndim = x.ndim + len(axes)
     where = set(normalize_axes(axes, ndim, "expand_dims"))
@@ -218,7 +221,8 @@ unsqueeze = expand_dims
 
 
 def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
-    """Remove size-1 axes (all of them, or those in `axis`, which must have size 1)."""
+    """Remove size-1 axes (all of them, or those in `axis`, which must have size 1):
+    (1, 3, 1) gives (3,), with ``axis=0`` (3, 1)."""
     if axis is None:
         return reshape(x, [s for s in x.shape if s != 1])
     axes = normalize_axes(axis, x.ndim, "squeeze")
@@ -229,7 +233,8 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
 
 
 def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Merge axes `start_axis` .. `end_axis` into one (all axes by default)."""
+    """Merge axes `start_axis` .. `end_axis` into one (all axes by default): (2, 3, 4) gives
+    (24,), with ``start_axis=1`` (2, 12)."""
     if x.ndim == 0:
         return reshape(x, (1,))
     a = normalize_axis(start_axis, x.ndim, "flatten")
@@ -244,7 +249,8 @@ def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis. Alias: `concat`."""
+    """Join tensors along an existing axis. Alias: `concat`. (2, 3) and (4, 3) give (6, 3);
+    two (2, 3) with ``axis=1`` give (2, 6)."""
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
     return Concatenate.apply(*tensors, axis=axis)
@@ -254,7 +260,8 @@ concat = concatenate
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
+    """Join same-shaped tensors along a new axis: two (2, 3) give (2, 2, 3), with
+    ``axis=-1`` (2, 3, 2)."""
     from ..creation import tensor as _tensor
 
     ts = [t if isinstance(t, Tensor) else _tensor(t) for t in tensors]
@@ -371,7 +378,8 @@ def pad(x: Tensor, pad_width: Any, mode: str = "constant", constant_values: Any 
 
 
 def repeat(x: Tensor, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
-    """Repeat each element `repeats` times along `axis` (flattened when None), as NumPy."""
+    """Repeat each element `repeats` times along `axis` (flattened when None), as NumPy:
+    (2, 3) with ``repeats=2`` gives (12,), with ``axis=0`` (4, 3)."""
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
     axis = normalize_axis(axis, x.ndim, "repeat")
@@ -400,7 +408,8 @@ def repeat(x: Tensor, repeats: int | Sequence[int], axis: int | None = None) -> 
 
 
 def tile(x: Tensor, reps: int | Sequence[int]) -> Tensor:
-    """The whole tensor repeated `reps` times along each axis, as NumPy."""
+    """The whole tensor repeated `reps` times along each axis, as NumPy: (2, 3) with
+    ``reps=2`` gives (2, 6), with ``reps=(2, 1)`` (4, 3)."""
     reps = as_shape(reps, "tile")
     ndim = max(x.ndim, len(reps))
     reps = (1,) * (ndim - len(reps)) + reps

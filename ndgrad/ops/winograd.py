@@ -15,17 +15,21 @@ computed from their own inputs, so a gradient op applied again (second order) re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._tensor import Tensor
 from ..autograd.op import Op
 from .elementwise import ReluGrad
 from .reduce import sum
 
+if TYPE_CHECKING:  # the one backend with a Winograd path (conv2d asks `backend.winograd`)
+    from ..backends.numpy import NumpyBackend
+
 
 class Conv3x3(Op):
     """``conv(x, w) + b`` for a 3x3 kernel, stride 1, valid (channels last)."""
 
+    backend: NumpyBackend
     relu = False
     saved: Any = None  # the transformed input and kernel, kept for the gradients
 
@@ -59,6 +63,7 @@ class Conv3x3InputGrad(Op):
     Linear in each input: d/dg is the convolution of the cotangent with w, d/dw the kernel
     gradient of the cotangent and g."""
 
+    backend: NumpyBackend
     dm: Any = None  # g's transformed tiles, when the backward that applied this computed them
     saved: Any = None  # the forward's transformed input and kernel
 
@@ -79,6 +84,7 @@ class Conv3x3KernelGrad(Op):
     d/dx is the input gradient of g under the cotangent kernel, d/dg the convolution of x
     with it."""
 
+    backend: NumpyBackend
     dm: Any = None  # g's transformed tiles
     saved: Any = None  # the forward's transformed input and kernel
 

@@ -37,6 +37,7 @@ __all__ = [
     "serialize",
 ]
 
+
 def serialize(optimizer: Optimizer) -> dict[str, Any]:
     """``{"class_name": ..., "config": optimizer.get_config()}``."""
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
@@ -62,7 +63,7 @@ def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
-        return OPTIMIZERS.lookup(identifier, what="identifier")()
+        return OPTIMIZERS.lookup(identifier, what="identifier").from_config({})  # defaults
     if isinstance(identifier, dict):
         return deserialize(identifier)
     raise ValueError(

@@ -53,21 +53,39 @@ OPTIMIZERS: Registry[type[Optimizer]] = Registry(
 )
 
 
-def _scaled(pairs: list[tuple[Any, Tensor]], factor: float) -> list[tuple[Any, Tensor]]:
-    """Each gradient times `factor`, computed on its variable's device."""
-    out = []
-    for g, v in pairs:
-        with v.backend.activate():
-            out.append((g * factor, v))
-    return out
-
-
-def _norm(xp: Any, g: Any) -> float:
-    """The L2 norm of all elements of `g`, as a Python float."""
+def _norm(xp: Any, g: Any) -> Any:
+    """The L2 norm of all elements of `g`: a 0-d float64 array on g's device, not read."""
     linalg = getattr(xp, "linalg", None)
     if linalg is not None and hasattr(linalg, "vector_norm"):
-        return float(linalg.vector_norm(g))  # NumPy: one dot product, no temporary
-    return math.sqrt(float(xp.sum(g * g)))
+        return xp.astype(linalg.vector_norm(g), xp.float64)  # NumPy: one dot product
+    return xp.sqrt(xp.astype(xp.sum(g * g), xp.float64))
+
+
+def _scale(xp: Any, g: Any, factor: Any) -> Any:
+    """``g * factor`` for a 0-d float64 `factor`, rounded to g's dtype first (as a Python
+    float would be: weak scalars take the array's dtype)."""
+    return g * xp.astype(factor, g.dtype)
+
+
+def _global_clip_factor(pairs: list[tuple[Any, Tensor]], c: float) -> Any:
+    """``c / max(total, c)`` for the joint L2 norm `total` of all gradients, or NaN when that
+    norm is not finite (as ``clip_by_global_norm``: every gradient becomes NaN): a 0-d float64
+    array on the first variable's device, the squares summed in the variables' order."""
+    home = pairs[0][1].backend
+    squares: Any = 0.0
+    for g, v in pairs:
+        with v.backend.activate():
+            n = _norm(v.backend.xp, g)
+            square = n * n
+        if v.backend is not home:
+            square = home.transfer(square, v.backend)
+        with home.activate():
+            squares = squares + square
+    with home.activate():
+        xp = home.xp
+        total = xp.sqrt(squares)
+        clipped = xp.where(total > c, c / xp.maximum(total, c), 1.0)
+        return xp.where(xp.isfinite(total), clipped, math.nan)
 
 
 class Optimizer:
@@ -224,8 +242,10 @@ class Optimizer:
             )
         iterations, slots = state["iterations"], state["slots"]
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"{name}.set_state: iterations must be an int >= 0. Received "
-                             f"iterations={iterations!r}")
+            raise ValueError(
+                f"{name}.set_state: iterations must be an int >= 0. Received "
+                f"iterations={iterations!r}"
+            )
         if set(slots) != set(self._slots):
             raise ValueError(
                 f"{name}.set_state: the state has slots {sorted(slots)}, this optimizer "
@@ -389,30 +409,32 @@ class Optimizer:
         return pairs
 
     def _clip_gradients(self, pairs: list[tuple[Any, Tensor]]) -> list[tuple[Any, Tensor]]:
-        """Keras's clipping; new arrays only for the gradients that change."""
+        """Keras's clipping, computed on the device: no norm is read back to the host, so a
+        GPU never waits here (the scale is 1 where a gradient needs no clipping)."""
+        if not pairs:
+            return pairs
+        out = []
         if self.clipnorm:
             c = self.clipnorm
-            out = []
             for g, v in pairs:
                 with v.backend.activate():
-                    n = _norm(v.backend.xp, g)
-                    out.append((g * (c / n) if n > c else g, v))
+                    xp = v.backend.xp
+                    n = _norm(xp, g)  # NaN: no clipping, as `n > c` is False
+                    out.append((_scale(xp, g, xp.where(n > c, c / xp.maximum(n, c), 1.0)), v))
             return out
         if self.global_clipnorm:
-            c = self.global_clipnorm
-            squares = 0.0
+            home = pairs[0][1].backend
+            factor = _global_clip_factor(pairs, self.global_clipnorm)
             for g, v in pairs:
                 with v.backend.activate():
-                    squares += _norm(v.backend.xp, g) ** 2
-            total = math.sqrt(squares)
-            if not math.isfinite(total):  # as clip_by_global_norm: every gradient becomes NaN
-                return _scaled(pairs, math.nan)
-            return _scaled(pairs, c / total) if total > c else pairs
-        c = self.clipvalue
-        out = []
+                    f = factor if v.backend is home else v.backend.transfer(factor, home)
+                    out.append((_scale(v.backend.xp, g, f), v))
+            return out
+        limit = self.clipvalue
+        assert limit  # the caller clips only when one of the three is set
         for g, v in pairs:
             with v.backend.activate():
-                out.append((v.backend.clip(g, -c, c), v))
+                out.append((v.backend.clip(g, -limit, limit), v))
         return out
 
     def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
@@ -446,7 +468,7 @@ class Optimizer:
         the `scratch` arrays (`_scratch_count` of them) for temporaries."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_step")
 
-    def _fused_class(self) -> type | None:
+    def _fused_class(self) -> type:
         """The class that defines the `update` in use: a fused kernel registered for it
         computes the same rule (a subclass that rewrites `update` gets none)."""
         cls = self._fused_for
@@ -459,13 +481,14 @@ class Optimizer:
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments (JSON-ready unless the learning rate is a plain function)."""
         lr = self._learning_rate
+        saved: float | dict[str, Any] | Callable[[int], float] = lr  # a plain function as is
         if isinstance(lr, LearningRateSchedule):
-            lr = serialize(lr)
+            saved = serialize(lr)
         elif not callable(lr):
-            lr = float(lr)
+            saved = float(lr)
         return {
             "name": self.name,
-            "learning_rate": lr,
+            "learning_rate": saved,
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,

@@ -41,10 +41,12 @@ class LearningRateSchedule:
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(step)")
 
     def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this schedule."""
         raise NotImplementedError(f"{type(self).__name__} must implement get_config()")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
+        """A new schedule from `get_config` output."""
         return cls(**config)
 
     def __repr__(self) -> str:

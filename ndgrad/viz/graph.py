@@ -184,7 +184,7 @@ def _broadcasts_to(shapes: list[tuple[int, ...]], out: tuple[int, ...]) -> bool:
         return False
 
 
-def _number(v: float) -> str:
+def _number(v: float | np.floating) -> str:
     return f"{v + 0.0:.4g}"  # + 0.0 prints -0 as 0
 
 
@@ -193,8 +193,9 @@ def _values(x: Tensor) -> str:
     a = x.numpy()
     if a.ndim == 0:
         return _number(a.item()) if a.dtype.kind == "f" else str(a.item())
-    short = {"float_kind": _number}
-    text = np.array2string(a, separator=", ", max_line_width=10**6, formatter=short)
+    text = np.array2string(
+        a, separator=", ", max_line_width=10**6, formatter={"float_kind": _number}
+    )
     return "\n".join(" ".join(row.split()) for row in text.splitlines() if row.strip())
 
 
@@ -205,8 +206,8 @@ def _param(value: Any) -> str | None:
     if isinstance(value, DType):
         return value.name
     if isinstance(value, tuple):
-        parts = [_param(v) for v in value]
-        if None in parts:
+        parts = [p for p in map(_param, value) if p is not None]
+        if len(parts) < len(value):  # a part not worth showing
             return None
         return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
     return None

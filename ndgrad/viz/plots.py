@@ -161,15 +161,16 @@ def show_images(
         ax.imshow(images[i], cmap="binary" if images[i].ndim == 2 else None)
         ax.set_xticks([])
         ax.set_yticks([])
-        wrong = truth is not None and guess is not None and guess[i] != truth[i]
-        if wrong:
+        if truth is not None and guess is not None and guess[i] != truth[i]:
             mistakes += 1
             ax.set_title(f"{name(guess[i])} (true {name(truth[i])})", color=MISTAKE_COLOR)
             for spine in ax.spines.values():
                 spine.set_color(MISTAKE_COLOR)
                 spine.set_linewidth(2.5)
-        elif truth is not None or guess is not None:
-            ax.set_title(name((guess if guess is not None else truth)[i]))
+        elif guess is not None:
+            ax.set_title(name(guess[i]))
+        elif truth is not None:
+            ax.set_title(name(truth[i]))
     if truth is not None and guess is not None:
         fig.suptitle(f"predictions; {mistakes} of {n} wrong (in red)")
     fig.tight_layout()

@@ -161,6 +161,9 @@ def test_label_range_check_reads_the_labels_once(monkeypatch: pytest.MonkeyPatch
     labels = ndgrad.randint(0, 10, (64,), device="cuda")
     sparse_softmax_cross_entropy(logits, labels)
     assert reads == [(2,)]  # min and max together: one transfer, one wait
+    with ndgrad.ops.fused.labels_checked():  # checked once by the caller, as fit does: no wait
+        sparse_softmax_cross_entropy(logits, labels)
+    assert reads == [(2,)]
     with pytest.raises(ValueError, match=r"out-of-range labels \[-1, 10\]"):
         sparse_softmax_cross_entropy(logits[:3], ndgrad.tensor([10, -1, 3], device="cuda"))
 
@@ -302,3 +305,54 @@ def test_a_model_trains_on_cuda1(gpu0_current: None) -> None:
     assert all(_on(w, 1) for w in model.weights)
     assert all(a.device.id == 1 for a in model.optimizer.variables)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+# -- uploads, copies, synchronisation ---------------------------------------------------------
+def test_float64_host_data_is_cast_on_the_host(monkeypatch: pytest.MonkeyPatch, cupy: Any) -> None:
+    uploaded: list[str] = []
+    array = cupy.array
+
+    def recording(data: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data, np.ndarray):
+            uploaded.append(data.dtype.name)
+        return array(data, *args, **kwargs)
+
+    monkeypatch.setattr(cupy, "array", recording)
+    t = ndgrad.tensor(np.linspace(0.0, 1.0, 5), device="cuda")
+    u = ndgrad.tensor(np.linspace(0.0, 1.0, 5), dtype="float64", device="cuda")
+    assert (t.dtype.name, u.dtype.name) == ("float32", "float64")
+    assert uploaded == ["float32", "float64"]
+
+
+def test_a_model_loads_back_on_its_gpu(tmp_path: Any) -> None:
+    model = Sequential([layers.Input((4,)), layers.Dense(3)]).to("cuda")
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((8, 4), "float32"), np.zeros((8, 3), "float32"), verbose=0)
+    path = str(tmp_path / "m.ndgrad")
+    model.save(path)
+    loaded = ndgrad.load_model(path)
+    assert loaded.device == "cuda:0" and all(w.device == "cuda:0" for w in loaded.weights)
+    assert ndgrad.load_model(path, device="cpu").device == "cpu"
+
+
+@pytest.mark.gpu(devices=2)
+def test_cuda_synchronize_waits_for_both_gpus(cupy: Any) -> None:
+    a = ndgrad.randn(2048, 2048, device="cuda:0")
+    b = ndgrad.randn(2048, 2048, device="cuda:1")
+    for _ in range(3):
+        a, b = a @ a, b @ b
+    ndgrad.cuda.synchronize()
+    for index in (0, 1):
+        with cupy.cuda.Device(index):
+            assert cupy.cuda.get_current_stream().done
+
+
+@pytest.mark.gpu(devices=2)
+def test_copies_between_gpus_are_ordered_with_both_gpus_work(gpu0_current: None) -> None:
+    x = ndgrad.randn(2048, 2048, device="cuda:0") / 45.0
+    for _ in range(3):
+        z = x @ x @ x  # queued on GPU 0, still running when the copy is asked for
+        y = z.to("cuda:1")
+        z.data *= 0  # GPU 0's next work: must not overwrite what the copy still reads
+        assert _on(y, 1)
+        np.testing.assert_array_equal(y.numpy(), (x @ x @ x).numpy())

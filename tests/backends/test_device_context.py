@@ -203,12 +203,17 @@ def test_moving_between_devices_copies_device_to_device() -> None:
 
 # -- host synchronisations ---------------------------------------------------------------------
 class _DeviceArray(np.ndarray):
-    """An array whose values reach the host only through its backend's `to_numpy`."""
+    """An array whose values reach the host only through its backend's `to_numpy`. Results
+    computed from it are device arrays too, 0-d ones included (NumPy would hand back scalars,
+    which convert to Python numbers silently)."""
 
     def _sync(self, *args: Any) -> Any:
         raise RuntimeError("an implicit host synchronisation")
 
     __int__ = __float__ = __bool__ = __index__ = _sync
+
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        return np.asarray(array).view(type(self))
 
 
 class HostSyncs(NumpyBackend):
@@ -233,7 +238,85 @@ def test_label_range_check_costs_one_host_transfer() -> None:
     assert isinstance(labels.data, _DeviceArray)
     loss = ndgrad.ops.fused.sparse_softmax_cross_entropy(logits, labels)
     assert dev.transfers == 1 and loss.shape == (4,)
+    with ndgrad.ops.fused.labels_checked():  # the caller checked them (as fit does): no read
+        ndgrad.ops.fused.sparse_softmax_cross_entropy(logits, labels)
+        ndgrad.losses.sparse_categorical_crossentropy(labels, ndgrad.sigmoid(logits))
+    assert dev.transfers == 1
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\).*\[3, 7\]"):
         ndgrad.ops.fused.sparse_softmax_cross_entropy(
             logits, ndgrad.tensor([0, 3, 7, -0], device=dev)
         )
+
+
+# -- uploads and synchronisation -----------------------------------------------------------------
+class _Uploads:
+    """array-api-strict, noting the dtype of every host array handed to `asarray`."""
+
+    def __init__(self) -> None:
+        import array_api_strict
+
+        self._xp = array_api_strict
+        self.dtypes: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._xp, name)
+
+    def asarray(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, np.ndarray):
+            self.dtypes.append(data.dtype.name)
+        return self._xp.asarray(data, **kwargs)
+
+
+def test_float64_host_data_for_a_float32_tensor_is_cast_on_the_host() -> None:
+    from ndgrad.backends.array_api.strict import StrictBackend
+
+    class Uploading(StrictBackend):
+        kind = "uploading"
+        xp = _Uploads()
+
+    dev = Uploading()
+    dev.xp.dtypes.clear()
+    t = ndgrad.tensor(np.linspace(0.0, 1.0, 5), dtype="float32", device=dev)
+    assert t.dtype is ndgrad.float32 and dev.xp.dtypes == ["float32"]  # never float64
+    assert t.tolist() == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+    dev.xp.dtypes.clear()
+    model = layers.Dense(2)
+    model(ndgrad.ones(1, 3))
+    model.to(dev)
+    assert set(dev.xp.dtypes) == {"float32"}
+    dev.xp.dtypes.clear()
+    t = ndgrad.tensor(np.arange(3.0), device=dev)  # no dtype asked: float32, ndgrad's default
+    assert t.dtype is ndgrad.float32 and dev.xp.dtypes == ["float32"]
+    dev.xp.dtypes.clear()
+    t = ndgrad.tensor(np.arange(3.0), dtype="float64", device=dev)
+    assert t.dtype is ndgrad.float64 and dev.xp.dtypes == ["float64"]
+
+
+def test_host_array_casts_only_when_asked() -> None:
+    from ndgrad.backends.base import host_array
+
+    a = np.arange(4.0)
+    assert host_array(a, None) is a and host_array(a, ndgrad.float64) is a
+    b = host_array(a, ndgrad.float32)
+    assert b.dtype == np.float32 and b.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_cuda_synchronize_waits_for_every_gpu_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ndgrad.backends import registry
+
+    waited: list[str] = []
+
+    class Gpu(NumpyBackend):
+        kind = "cuda"
+
+        def synchronize(self) -> None:
+            waited.append(self.name)
+
+    gpus = {("cuda", i): Gpu(i) for i in (0, 2)}
+    monkeypatch.setattr(registry, "_instances", {("cpu", 0): NumpyBackend(), **gpus})
+    ndgrad.cuda.synchronize()
+    assert waited == ["cuda:0", "cuda:2"]
+    waited.clear()
+    monkeypatch.setattr(registry, "_instances", {("cpu", 0): NumpyBackend()})
+    ndgrad.cuda.synchronize()  # no GPU used: nothing to wait for
+    assert waited == []

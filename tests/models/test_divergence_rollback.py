@@ -62,14 +62,19 @@ def _data(n=24):
     return x, x @ np.array([[1.0], [-2.0], [0.5]], dtype="float32")
 
 
-def _fit_until(at, optimizer="sgd", dtype="float32", replace_weights_at=None):
+def _fit_until(at, optimizer="sgd", dtype="float32", replace_weights_at=None,
+               read_each_batch=False):
     model, opt = _model(optimizer, dtype)
     poison = _Poison(at, replace_weights_at)
     model.compile(optimizer=opt, loss=poison.loss)
     x, y = _data()
+    callbacks = [poison]
+    if read_each_batch:  # a callback that reads batch logs: fit reads each loss at once
+        callbacks.append(Callback())
+        callbacks[-1].on_train_batch_end = lambda batch, logs: None
     with pytest.warns(RuntimeWarning) as record:
         history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0,
-                            callbacks=[poison])
+                            callbacks=callbacks)
     return model, poison, history, str(record[0].message)
 
 
@@ -97,6 +102,27 @@ def test_rollback_restores_weights_state_and_iterations_exactly(optimizer, dtype
         else:
             assert opt.built and _same(state, [np.asarray(v) for v in opt.variables]), at
         assert len(history.epoch) == at[0]
+
+
+@pytest.mark.parametrize("at", [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)])
+def test_reading_each_loss_one_step_late_restores_the_same_state(at):
+    """Unless a callback reads batch logs, fit reads a step's loss after queueing the next
+    step: it sees the divergence one step later (that step ran too, unless the diverged one
+    ended the epoch) and undoes one more update, to the same weights and state."""
+    late, late_poison, late_history, message = _fit_until(at, "adam")
+    now, now_poison, now_history, now_message = _fit_until(at, "adam", read_each_batch=True)
+    d, d_now = late.divergence, now.divergence
+    assert (d.epoch, d.batch, d.restored_to) == (d_now.epoch, d_now.batch, d_now.restored_to)
+    assert (d.epoch, d.batch) == at and math.isnan(d.loss) and message == now_message
+    assert max(now_poison.seen) == at
+    assert max(late_poison.seen) == (at if at[1] == 2 else (at[0], at[1] + 1))
+    assert _same(late.get_weights(), now.get_weights())
+    assert late.optimizer.built == now.optimizer.built == (at != (0, 0) and at != (0, 1))
+    if now.optimizer.built:  # else its state is made afresh on the next update
+        assert _same([np.asarray(v) for v in late.optimizer.variables],
+                     [np.asarray(v) for v in now.optimizer.variables])
+    assert late.optimizer.iterations == now.optimizer.iterations
+    assert late_history.history == now_history.history
 
 
 def test_rollback_after_the_weights_were_replaced_between_steps():
@@ -232,3 +258,33 @@ def test_fit_names_the_bad_sample_and_what_to_do():
         "fit: y holds NaN or infinite values; the first is in sample 7 (y[7]). Training on "
         "them would make every weight NaN: remove or replace those samples first"
     )
+
+
+# -- Rollback's copies ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("late", [False, True], ids=["read_at_once", "read_one_step_late"])
+def test_rollback_reuses_two_or_three_sets_of_buffers(late):
+    """Confirming each step at once keeps two copies, one step late three; after that no
+    step allocates: the same buffers come round again."""
+    from ndgrad.models.divergence import Rollback
+
+    model, opt = _model("adam")
+    model.compile(optimizer=opt, loss="mse")
+    x, y = _data()
+    model.train_on_batch(x, y)  # the optimizer state exists
+    rollback = Rollback(model)
+    seen = set()
+    for step in range(8):
+        rollback.save(0, step)
+        if late and step:
+            rollback.confirm(0, step - 1)
+        elif not late:
+            rollback.confirm(0, step)
+        seen.update(id(copy["weights"][0]) for _, copy in rollback._kept)
+    assert len(seen) == (3 if late else 2)
+    assert rollback.confirmed_at == ((0, 6) if late else (0, 7))
+    weights = model.get_weights()
+    with ndgrad.no_grad():
+        model.weights[0][...] = 7.0
+    assert rollback.restore() == rollback.confirmed_at
+    assert _same(weights, model.get_weights())

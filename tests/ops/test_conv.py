@@ -18,8 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import ndgrad
-from ndgrad.ops.conv import conv2d
-from ndgrad.ops.pooling import avg_pool2d, max_pool2d
+from ndgrad.ops.conv import avg_pool2d, conv2d, max_pool2d
 
 
 def _same(n: int, k: int, s: int) -> tuple[int, int]:
@@ -128,6 +127,29 @@ def test_conv2d_errors_name_the_shapes():
         conv2d(x, ndgrad.randn(3, 3, 3, 4), padding="full")
     with pytest.raises(ValueError, match="strides"):
         conv2d(x, ndgrad.randn(3, 3, 3, 4), strides=0)
+
+
+def test_conv2d_messages_say_what_was_expected():
+    x = ndgrad.randn(2, 6, 5, 3)
+    with pytest.raises(
+        ndgrad.ShapeError,
+        match=r"^conv2d: expected a kernel \(KH, KW, 3, filters\) for inputs with 3 channels\.",
+    ):
+        conv2d(x, ndgrad.randn(3, 3, 2, 4))
+    with pytest.raises(ndgrad.ShapeError, match=r"^conv2d: expected images"):
+        conv2d(ndgrad.randn(6, 5, 3), ndgrad.randn(3, 3, 3, 4))
+    with pytest.raises(ValueError, match=r"^strides must be a positive int"):
+        conv2d(x, ndgrad.randn(3, 3, 3, 4), strides=(1, 0))
+    with pytest.raises(ValueError, match=r"^conv2d: padding must be 'valid' or 'same'"):
+        conv2d(x, ndgrad.randn(3, 3, 3, 4), padding="full")
+
+
+def test_conv2d_strides_default_to_one():
+    x = _nd(np.random.default_rng(4).standard_normal((1, 6, 5, 2)), "cpu")
+    k = _nd(np.random.default_rng(5).standard_normal((2, 2, 2, 3)), "cpu")
+    y = conv2d(x, k)
+    assert y.shape == (1, 5, 4, 3)
+    np.testing.assert_allclose(y.numpy(), conv2d(x, k, strides=1).numpy())
 
 
 # -- pooling ---------------------------------------------------------------------------------

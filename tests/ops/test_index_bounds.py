@@ -122,3 +122,32 @@ def test_bounds_are_checked_before_the_backend_indexes() -> None:
     with pytest.raises(IndexError, match="index 3 is out of bounds for axis 1 with size 3"):
         m[:, [3]]
     assert t.tolist() == [1.0, 2.0, 3.0] and m[:, [2, -1]].shape == (2, 2)
+
+
+# -- permute_rows: fit's gather by its own permutation, with no bounds check -------------------
+def test_permute_rows_gathers_as_indexing_without_reading_the_order() -> None:
+    from ndgrad.ops.index import permute_rows
+
+    from ..backends.test_device_context import HostSyncs
+
+    dev = HostSyncs()
+    x = ndgrad.tensor(np.arange(12.0).reshape(4, 3), device=dev, requires_grad=True)
+    order = ndgrad.tensor([2, 0, 3, 1], device=dev)
+    rows = permute_rows(x, order)
+    assert dev.transfers == 0  # x[order] reads the order's min and max
+    np.testing.assert_array_equal(dev.to_numpy(rows.data), dev.to_numpy(x[order].data))
+    assert dev.transfers == 3
+    (rows * ndgrad.tensor([[1.0], [2.0], [3.0], [4.0]], device=dev)).sum().backward()
+    assert x.grad.tolist() == [[2.0] * 3, [4.0] * 3, [1.0] * 3, [3.0] * 3]
+
+
+@pytest.mark.parametrize(
+    "order", [[0, 1, 2], [[0, 1], [2, 3]], [0.0, 1.0, 2.0, 3.0]], ids=["short", "2d", "float"]
+)
+def test_permute_rows_refuses_what_is_no_order_of_the_rows(order: list) -> None:
+    from ndgrad.ops.index import permute_rows
+
+    x = ndgrad.zeros(4, 2)
+    with pytest.raises(IndexError, match=r"^permute_rows: expected an integer order of shape "
+                                         r"\(4,\) on cpu\. Received shape"):
+        permute_rows(x, ndgrad.tensor(order))

@@ -364,6 +364,10 @@ def test_a_subclass_without_update_step_says_so() -> None:
 
 
 # -- the L2 norm used by clipnorm and global_clipnorm ----------------------------------------
+def _namespace(**parts: Any) -> SimpleNamespace:
+    return SimpleNamespace(sum=np.sum, sqrt=np.sqrt, astype=np.astype, float64=np.float64, **parts)
+
+
 def test_norm_uses_the_namespace_vector_norm_when_there_is_one() -> None:
     calls = []
 
@@ -371,21 +375,26 @@ def test_norm_uses_the_namespace_vector_norm_when_there_is_one() -> None:
         calls.append(g)
         return np.linalg.vector_norm(g)
 
-    xp = SimpleNamespace(linalg=SimpleNamespace(vector_norm=vector_norm), sum=np.sum)
-    g = np.array([3.0, 4.0])
-    assert _norm(xp, g) == 5.0 and len(calls) == 1 and calls[0] is g
-    assert type(_norm(xp, g)) is float
+    xp = _namespace(linalg=SimpleNamespace(vector_norm=vector_norm))
+    g = np.array([3.0, 4.0], "float32")
+    n = _norm(xp, g)
+    assert n == 5.0 and len(calls) == 1 and calls[0] is g
+    # a float64 array of the namespace, not a Python float: nothing is read to the host
+    assert type(n) is not float and n.dtype == np.float64
 
 
 @pytest.mark.parametrize(
-    "xp",
-    [SimpleNamespace(sum=np.sum), SimpleNamespace(linalg=SimpleNamespace(), sum=np.sum)],
-    ids=["no_linalg", "linalg_without_vector_norm"],
+    "parts", [{}, {"linalg": SimpleNamespace()}], ids=["no_linalg", "linalg_without_vector_norm"]
 )
-def test_norm_falls_back_to_the_sum_of_squares(xp: Any) -> None:
-    g = np.array([[3.0, 0.0], [0.0, -4.0]])
-    assert _norm(xp, g) == 5.0 and type(_norm(xp, g)) is float
+def test_norm_falls_back_to_the_sum_of_squares(parts: dict[str, Any]) -> None:
+    xp = _namespace(**parts)
+    g = np.array([[3.0, 0.0], [0.0, -4.0]], "float32")
+    n = _norm(xp, g)
+    assert n == 5.0 and type(n) is not float and n.dtype == np.float64
     assert _norm(xp, np.array([1e-3, 1e-3, 1e-3, 1e-3])) == pytest.approx(2e-3)
+    # the square root is taken in float64, as math.sqrt took it of the float32 sum
+    g = np.array([0.1, 0.2, 0.3], "float32")
+    assert _norm(xp, g) == np.sqrt(np.float64(np.sum(g * g)))
 
 
 # -- get / deserialize -----------------------------------------------------------------------

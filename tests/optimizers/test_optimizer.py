@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -218,6 +219,42 @@ def test_global_clipnorm_non_finite_gives_nan() -> None:
     opt = optimizers.SGD(1.0, global_clipnorm=1.0)
     opt.apply([ndgrad.tensor([float("inf")]), ndgrad.tensor([1.0])], [a, b])
     assert np.isnan(a.item()) and np.isnan(b.item())
+
+
+def test_clipping_scales_as_python_floats_did() -> None:
+    """The scale is computed on the device in float64, then rounded to the gradient's dtype:
+    the same bits as ``g * (c / float(norm))`` with Python floats."""
+    rng = np.random.default_rng(0)
+    g32, g64 = rng.normal(size=7).astype("float32"), rng.normal(size=(2, 3))
+
+    def step(**clipping: float) -> list[np.ndarray]:
+        a, b = ndgrad.zeros(7), ndgrad.zeros(2, 3, dtype="float64")
+        grads = [ndgrad.tensor(g32), ndgrad.tensor(g64, dtype="float64")]
+        optimizers.SGD(1.0, **clipping).apply(grads, [a, b])
+        return [-a.numpy(), -b.numpy()]
+
+    for got, g in zip(step(clipnorm=0.1), (g32, g64)):
+        np.testing.assert_array_equal(got, g * (0.1 / float(np.linalg.vector_norm(g))))
+    total = math.sqrt(
+        0.0 + float(np.linalg.vector_norm(g32)) ** 2 + float(np.linalg.vector_norm(g64)) ** 2
+    )
+    for got, g in zip(step(global_clipnorm=0.3), (g32, g64)):
+        np.testing.assert_array_equal(got, g * (0.3 / total))
+
+
+def test_clipnorm_leaves_a_gradient_with_a_nan_norm_as_it_is() -> None:
+    w = ndgrad.tensor([0.0, 0.0])
+    optimizers.SGD(1.0, clipnorm=1.0).apply([ndgrad.tensor([float("nan"), 4.0])], [w])
+    assert np.isnan(w.numpy()[0]) and w.numpy()[1] == -4.0
+
+
+def test_global_clipnorm_over_two_devices() -> None:
+    """The joint norm of gradients on two devices: each scaled by the same factor."""
+    a, b = ndgrad.tensor([0.0]), ndgrad.tensor([0.0, 0.0], device="strict")
+    opt = optimizers.SGD(1.0, global_clipnorm=1.5)
+    opt.apply([ndgrad.tensor([1.0]), ndgrad.tensor([2.0, 2.0], device="strict")], [a, b])
+    assert a.tolist() == pytest.approx([-0.5]) and b.tolist() == pytest.approx([-1.0, -1.0])
+    assert b.device == "strict"
 
 
 # -- learning rate -----------------------------------------------------------------------------

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..family import Family
 
-class Creation:
+
+class Creation(Family):
     """The creation family, written with the standard's functions only."""
 
     def expand(self, g: Any, kept: tuple[int, ...], shape: tuple[int, ...]) -> Any:

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ..family import Family
+
 
 def _is_basic(index: tuple) -> bool:
     return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in index)
@@ -33,7 +35,42 @@ def _basic(shape: tuple[int, ...], index: tuple) -> tuple:
     return tuple(out)
 
 
-class Indexing:
+def last_write_sources(xp: Any, shape: tuple[int, ...], index: tuple) -> Any:
+    """Which write each write of ``array[index] = values`` should carry, for libraries that
+    keep an arbitrary one of the writes to a repeated position (CuPy) where NumPy keeps the
+    last: for every write (the elements of ``array[index]`` for an array of `shape`, in C
+    order), the number of the last write to the same position. Gathering the broadcast
+    values through it gives every write to a position the value NumPy leaves there, so
+    whichever write the library keeps, the result is NumPy's.
+
+    Every temporary is sized by the index (the number of writes), none by the target: each
+    write's flat position is summed from per-axis coordinates read through broadcast views
+    (no memory), the positions are sorted stably, and a binary search finds the last write
+    of each position. `xp` is NumPy or CuPy (their `argsort(kind="stable")` and
+    `searchsorted`). Returns an int64 array shaped like ``array[index]``.
+    """
+    pos = None
+    stride = 1
+    for axis in range(len(shape) - 1, -1, -1):
+        size = shape[axis]
+        if size > 1:
+            coord = xp.arange(size, dtype=xp.int64).reshape(
+                (size,) + (1,) * (len(shape) - 1 - axis)
+            )
+            part = xp.broadcast_to(coord, shape)[index]
+            if stride != 1:
+                part = part * stride
+            pos = part if pos is None else pos + part
+        stride *= size
+    if pos is None:  # every axis of size 1 (or 0): one position at most
+        pos = xp.broadcast_to(xp.zeros((), dtype=xp.int64), shape)[index]
+    flat = pos.reshape(-1)
+    order = xp.argsort(flat, kind="stable")  # equal positions stay in write order
+    last = xp.searchsorted(flat[order], flat, side="right") - 1
+    return order[last].reshape(pos.shape)
+
+
+class Indexing(Family):
     """The indexing family, written with the standard's functions only."""
 
     # -- primitives the Array API lacks ----------------------------------------------------

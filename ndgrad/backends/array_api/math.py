@@ -1,6 +1,6 @@
-"""Math the Array API standard leaves out or words differently: sums with NumPy's dtypes, masks,
-in-place relu, clip, sign, einsum, erf. The Array-API fallbacks: standard functions only, used
-by every backend that does not override them.
+"""Math the Array API standard leaves out or words differently: sums and products with NumPy's
+dtypes, masks, in-place relu, clip, sign, einsum, erf. The Array-API fallbacks: standard
+functions only, used by every backend that does not override them.
 """
 
 from __future__ import annotations
@@ -9,13 +9,26 @@ from typing import Any
 
 import numpy as np
 
+from ..family import Family
 
-class Math:
+
+class Math(Family):
     """The math family, written with the standard's functions only."""
 
     def sum(self, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-        """Sum over `axes` (NumPy's result dtypes: small integers and bools sum as int64)."""
-        return self.xp.sum(x, axis=axes, keepdims=keepdims)
+        """Sum over `axes` (NumPy's result dtypes: small integers and bools sum as int64,
+        floats keep their dtype). The dtype is passed for floats: array-api-compat before
+        1.9 sums float32 as float64, as the standard's 2022 edition asked."""
+        return self.xp.sum(x, axis=axes, keepdims=keepdims, dtype=self._float_dtype(x))
+
+    def prod(self, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        """Product over `axes`, with the result dtypes of `sum`."""
+        return self.xp.prod(x, axis=axes, keepdims=keepdims, dtype=self._float_dtype(x))
+
+    def _float_dtype(self, x: Any) -> Any:
+        """x's dtype when it is a floating-point one (kept by reductions), else None."""
+        dtype = self.from_native.get(x.dtype)
+        return x.dtype if dtype is not None and dtype.kind == "f" else None
 
     def masked(self, values: Any, mask: Any) -> Any:
         """`values` where the bool `mask` holds, else 0."""

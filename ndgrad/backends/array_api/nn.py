@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..family import Family
 
-class NN:
+
+class NN(Family):
     """The nn family, written with the standard's functions only."""
 
     def im2col(self, x: Any, size: tuple[int, int], strides: tuple[int, int]) -> Any:
@@ -141,6 +143,6 @@ class NN:
         xp = self.xp
         z = logits - xp.max(logits, axis=-1, keepdims=True)
         e = xp.exp(z)
-        s = xp.sum(e, axis=-1, keepdims=True)
+        s = self.sum(e, (-1,), True)
         picked = xp.take_along_axis(z, xp.reshape(labels, (-1, 1)), axis=-1)
         return xp.reshape(xp.log(s) - picked, (-1,)), e / s

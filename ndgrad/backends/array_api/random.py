@@ -9,10 +9,13 @@ from typing import Any
 import numpy as np
 
 from ..._dtypes import DType
+from ..family import Family
 
 
-class Random:
+class Random(Family):
     """The random family, written with the standard's functions only."""
+
+    rng: np.random.Generator  # made by `seed`
 
     # -- random numbers: a NumPy generator on the host, results moved here -----------------
     def seed(self, seed: int | None) -> None:
@@ -21,6 +24,7 @@ class Random:
     def random(self, kind: str, shape: tuple[int, ...], dtype: DType, **kw: Any) -> Any:
         """Draw `kind` ('uniform', 'normal', 'integers', 'permutation') with this device's rng."""
         rng = self.rng
+        host: np.ndarray
         if kind == "uniform":
             host = rng.uniform(kw["low"], kw["high"], size=shape)
         elif kind == "normal":

@@ -20,7 +20,7 @@ import cupy
 import numpy as np
 
 from ..._dtypes import DType
-from ..base import Backend
+from ..base import Backend, host_array
 from .creation import CupyCreation
 from .indexing import CupyIndexing
 from .math import CupyMath
@@ -48,9 +48,12 @@ class CupyBackend(CupyCreation, CupyIndexing, CupyMath, CupyNN, CupyRandom, Back
 
     def asarray(self, data: Any, dtype: DType | None = None, copy: bool | None = None) -> Any:
         native = None if dtype is None else self.native_dtype(dtype)
+        if isinstance(data, cupy.ndarray):
+            if data.device.id != self.index:  # GPU to GPU, not through the host
+                data, copy = peer_copy(data, data.device.id, self.index), False
+        elif not isinstance(data, (list, tuple, int, float, bool)):
+            data = host_array(data, dtype)  # cast on the host: float64 is not uploaded
         with self.activate():
-            if isinstance(data, cupy.ndarray) and data.device.id != self.index:
-                data, copy = data.copy(order="C"), False  # GPU to GPU, not through the host
             return cupy.array(data, dtype=native, copy=True if copy is None else copy)
 
     def from_numpy(self, array: np.ndarray) -> Any:
@@ -60,8 +63,7 @@ class CupyBackend(CupyCreation, CupyIndexing, CupyMath, CupyNN, CupyRandom, Back
     def transfer(self, array: Any, source: Backend) -> Any:
         if not isinstance(source, CupyBackend):
             return super().transfer(array, source)
-        with self.activate():
-            return array.copy(order="C")  # a peer copy from the source GPU
+        return peer_copy(array, source.index, self.index)
 
     def to_numpy(self, array: Any) -> np.ndarray:
         return cupy.asnumpy(array)
@@ -70,6 +72,23 @@ class CupyBackend(CupyCreation, CupyIndexing, CupyMath, CupyNN, CupyRandom, Back
         with self.activate():
             return array.astype(self.to_native[dtype])
 
-
     def synchronize(self) -> None:
         cupy.cuda.Device(self.index).synchronize()
+
+
+def peer_copy(array: Any, source: int, target: int) -> Any:
+    """A C-contiguous copy on GPU `target` of `array`, an array on GPU `source`, ordered with
+    the work of both: the copy (queued on the target's current stream) waits for the work
+    already queued on the source's current stream (which may still be writing `array`), and
+    the source's later work waits for the copy (which may still be reading it)."""
+    with cupy.cuda.Device(source):
+        source_stream = cupy.cuda.get_current_stream()
+        written = source_stream.record()
+    with cupy.cuda.Device(target):
+        stream = cupy.cuda.get_current_stream()
+        stream.wait_event(written)
+        out = array.copy(order="C")  # a peer copy from the source GPU
+        read = stream.record()
+    with cupy.cuda.Device(source):
+        source_stream.wait_event(read)
+    return out

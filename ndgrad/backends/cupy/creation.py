@@ -9,7 +9,9 @@ from typing import Any
 
 import cupy
 
+from ..array_api.creation import Creation
 
-class CupyCreation:
+
+class CupyCreation(Creation):
     def pad(self, array: Any, pad_width: tuple, value: float = 0) -> Any:
         return cupy.pad(array, pad_width, constant_values=value)

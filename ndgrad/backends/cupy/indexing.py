@@ -5,14 +5,15 @@ slow or differ from NumPy.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import cupy
 import cupyx
 
+from ..array_api.indexing import Indexing, last_write_sources
 
-class CupyIndexing:
+
+class CupyIndexing(Indexing):
     def getitem(self, array: Any, index: tuple) -> Any:
         return array[index]
 
@@ -32,14 +33,11 @@ class CupyIndexing:
 
     def _last_writes(self, array: Any, index: tuple, values: Any) -> Any:
         """`values` as ``array[index]`` is shaped, each replaced by the value of the last write
-        to its position: CuPy keeps an arbitrary one of repeated positions, NumPy the last."""
-        shape = array[index].shape
-        n = math.prod(shape)
-        order = cupy.int32 if n < 2**31 - 1 else cupy.uint64  # types scatter_max supports
-        last = cupy.zeros(array.shape, dtype=order)
-        cupyx.scatter_max(last, index, cupy.arange(1, n + 1, dtype=order).reshape(shape))
-        flat = cupy.broadcast_to(values, shape).reshape(-1)
-        return flat[last[index] - 1]
+        to its position: CuPy keeps an arbitrary one of repeated positions, NumPy the last.
+        Temporaries are sized by the index, not by `array` (`last_write_sources`)."""
+        src = last_write_sources(cupy, array.shape, index)
+        flat = cupy.broadcast_to(values, src.shape).reshape(-1)
+        return flat[src.reshape(-1)].reshape(src.shape)
 
     def add_into(self, out: Any, index: tuple, values: Any) -> None:
         view = out[index]

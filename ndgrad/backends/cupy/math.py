@@ -1,6 +1,6 @@
 """The CuPy backend's math family: math the Array API standard leaves out or words differently:
-sums with NumPy's dtypes, masks, in-place relu, clip, sign, einsum, erf. CuPy's own kernels
-where the Array-API fallbacks would be slow or differ from NumPy.
+sums and products with NumPy's dtypes, masks, in-place relu, clip, sign, einsum, erf. CuPy's
+own kernels where the Array-API fallbacks would be slow or differ from NumPy.
 """
 
 from __future__ import annotations
@@ -9,8 +9,19 @@ from typing import Any
 
 import cupy
 
+from ..array_api.math import Math
 
-class CupyMath:
+
+class CupyMath(Math):
+    # CuPy's own reductions: NumPy's dtypes (float32 stays float32, small integers and bools
+    # go to int64), whatever array-api-compat's version (before 1.9 its sum and prod return
+    # float64 for float32).
+    def sum(self, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        return cupy.sum(x, axis=axes, keepdims=keepdims)
+
+    def prod(self, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        return cupy.prod(x, axis=axes, keepdims=keepdims)
+
     def masked(self, values: Any, mask: Any) -> Any:
         return values * mask
 

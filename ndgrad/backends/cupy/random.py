@@ -10,9 +10,10 @@ from typing import Any
 import cupy
 
 from ..._dtypes import DType
+from ..array_api.random import Random
 
 
-class CupyRandom:
+class CupyRandom(Random):
     # -- random numbers: CuPy's generator, drawn on the GPU -------------------------------------
     def seed(self, seed: int | None) -> None:
         with self.activate():  # the generator's state lives on this GPU

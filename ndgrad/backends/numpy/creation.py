@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..array_api.creation import Creation
 
-class NumpyCreation:
+
+class NumpyCreation(Creation):
     def expand(self, g: np.ndarray, kept: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
         out = np.empty(shape, dtype=g.dtype)  # a writable array, cheaper than broadcast_to
         out[...] = g.reshape(kept)

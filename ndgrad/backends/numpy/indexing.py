@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..array_api.indexing import _is_basic
+from ..array_api.indexing import Indexing, _is_basic
 
 
-class NumpyIndexing:
+class NumpyIndexing(Indexing):
     def getitem(self, array: np.ndarray, index: tuple) -> np.ndarray:
         return array[index]
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..array_api.nn import NN
 from . import _FLOAT32, _LOCK, _big, _fast, _int8, kernels
 from .kernels import winograd as wino
 
@@ -19,7 +20,7 @@ from .kernels import winograd as wino
 WINOGRAD_M = 4
 
 
-class NumpyNN:
+class NumpyNN(NN):
     def im2col(self, x: np.ndarray, size: tuple[int, int], strides: tuple[int, int]) -> Any:
         if x.shape[3] >= 8:
             return super().im2col(x, size, strides)

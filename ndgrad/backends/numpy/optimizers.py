@@ -34,8 +34,9 @@ def sgd(opt: SGD, w: Any, g: Any, state: dict, lr: float) -> bool:
     if not _ready(w, g, m):
         return False
     t = w.dtype.type
+    wf, gf, mf = _flat(w, g, m)
     with _LOCK:
-        kernels.optimizers.sgd(*_flat(w, g, m), t(lr), t(opt.momentum), opt.nesterov)
+        kernels.optimizers.sgd(wf, gf, mf, t(lr), t(opt.momentum), opt.nesterov)
     return True
 
 
@@ -47,9 +48,14 @@ def rmsprop(opt: RMSprop, w: Any, g: Any, state: dict, lr: float) -> bool:
     if not _ready(w, g, v, m, a):
         return False
     t, rho = w.dtype.type, opt.rho
+    wf, gf, vf, mf, af = _flat(w, g, v, m, a)
     with _LOCK:
         kernels.optimizers.rmsprop(
-            *_flat(w, g, v, m, a),
+            wf,
+            gf,
+            vf,
+            mf,
+            af,
             t(lr),
             t(rho),
             t(1.0 - rho),
@@ -67,9 +73,14 @@ def adam(opt: Adam, w: Any, g: Any, state: dict, lr: float) -> bool:
     if not _ready(w, g, m, v, v_hat):
         return False
     t, b1, b2 = w.dtype.type, opt.beta_1, opt.beta_2
+    wf, gf, mf, vf, v_hatf = _flat(w, g, m, v, v_hat)
     with _LOCK:
         kernels.optimizers.adam(
-            *_flat(w, g, m, v, v_hat),
+            wf,
+            gf,
+            mf,
+            vf,
+            v_hatf,
             t(opt.step_size(lr)),
             t(b1),
             t(1.0 - b1),

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from ..._dtypes import DType
+from ..array_api.random import Random
 
 
-class NumpyRandom:
+class NumpyRandom(Random):
     def random(self, kind: str, shape: tuple[int, ...], dtype: DType, **kw: Any) -> np.ndarray:
         rng = self.rng
         native = self.to_native[dtype]

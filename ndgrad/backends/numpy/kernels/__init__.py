@@ -103,7 +103,7 @@ def _load() -> None:
             # Workqueue threads sleep between kernels. OpenMP's spin-wait fights the BLAS
             # pool's own spinning for the cores: on 2 cores an im2col-sized kernel right after
             # a matrix product took 30x longer with OpenMP than with the workqueue.
-            numba.config.THREADING_LAYER = "workqueue"
+            numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]  # set at import
         from . import conv, fused, optimizers, pooling, winograd_tiles
 
         if _uncached(conv, fused, optimizers, pooling):  # a first run: say why it waits
@@ -119,7 +119,7 @@ def _load() -> None:
 if ENABLED and not _installed():
     warnings.warn(_MISSING.format("not installed"), RuntimeWarning, stacklevel=2)
     ENABLED = False
-_started = []
+_started: list[threading.Thread] = []  # the loading thread, once started
 
 
 def start() -> None:
@@ -148,7 +148,8 @@ def set_kernel_threads(n: int) -> None:
     if wait():
         import numba
 
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        pool = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set at import
+        numba.set_num_threads(min(n, pool))
 
 
 def kernel_threads() -> int:

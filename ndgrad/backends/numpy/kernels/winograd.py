@@ -38,8 +38,11 @@ largest output for F(2x2) and im2col alike, 1e-6 to 5e-6 for F(4x4).
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+from numpy.typing import DTypeLike
 
 # Lavin & Gray's matrices (interpolation points 0, 1, -1 and infinity for m = 2; 0, +-1,
 # +-2 and infinity for m = 4): (A^T (m x a), G (a x 3), B^T (a x a)) with a = m + 2.
@@ -71,11 +74,12 @@ _MATRICES = {
 }
 
 
-def matrices(m: int, dtype: np.dtype = np.float64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def matrices(m: int, dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(A^T, G, B^T) of F(m x m, 3 x 3) for m in (2, 4)."""
     if m not in _MATRICES:
         raise ValueError(f"winograd: tile size m must be 2 or 4. Received m={m}")
-    return tuple(np.asarray(t, dtype=dtype) for t in _MATRICES[m])  # type: ignore[return-value]
+    at, g, bt = (np.asarray(t, dtype=dtype) for t in _MATRICES[m])
+    return at, g, bt
 
 
 _KRON: dict[int, tuple] = {}  # m -> (the _MATRICES entry it was computed from, G (x) G)
@@ -135,7 +139,7 @@ def _transform2(t: np.ndarray, x: np.ndarray) -> np.ndarray:
     return y.reshape(t.shape[0], t.shape[0], *rest)
 
 
-def _compiled() -> object:
+def _compiled() -> ModuleType:
     from . import winograd_tiles
 
     return winograd_tiles
@@ -204,7 +208,7 @@ def forward(
     bias: np.ndarray | None = None,
     relu: bool = False,
     compiled: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`conv3x3`, the transformed input V (a*a, tiles, C) and kernel U (a*a, C, F), which
     `kernel_grad` and `input_grad` reuse."""
     n, h, w, _ = x.shape
