@@ -317,3 +317,20 @@ def test_the_import_guard_sees_imports(tmp_path: Path) -> None:
         "5 imports numpy.linalg",
         "6 imports cupy",
     ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_large_column_sums_of_the_numpy_backend(dtype: type, keepdims: bool) -> None:
+    """A large sum over every axis but the last (a bias gradient) is one product with ones:
+    the same values as NumPy's sum to float round-off, in the input's dtype and shape rule."""
+    cpu = registry.get_backend("cpu")
+    x = np.random.default_rng(0).standard_normal((30, 20, 40, 7)).astype(dtype)
+    got = cpu.sum(x, (0, 1, 2), keepdims)
+    want = x.astype(np.float64).sum(axis=(0, 1, 2), keepdims=keepdims)
+    assert got.dtype == dtype and got.shape == want.shape
+    scale = np.abs(x).astype(np.float64).sum(axis=(0, 1, 2), keepdims=keepdims)
+    tol = 1e-6 if dtype == np.float32 else 1e-14  # of the column's sum of |x|: round-off
+    assert np.all(np.abs(got - want) <= tol * scale)
+    strided = x[:, :, :, ::2]  # not contiguous: NumPy's own sum
+    np.testing.assert_allclose(cpu.sum(strided, (0, 1, 2), False), strided.sum((0, 1, 2)))

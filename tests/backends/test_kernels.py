@@ -73,6 +73,39 @@ def test_max_pool_route_matches_reference(geometry: tuple, dtype: type, seed: in
     np.testing.assert_array_equal(gathered, y)  # each window's route reads its maximum
 
 
+@given(conv_geometry(), st.integers(0, 2**31))
+def test_max_pool_in_one_pass_matches_reference(geometry: tuple, seed: int) -> None:
+    """The compiled forward (maximum and winning tap together) against the reference maximum
+    and `max_pool_arg`: ties (few values), NaN (wins and propagates, tap 0) and -inf."""
+    shape, size, strides = geometry
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-1, 2, shape).astype(np.float32)
+    if x.size:
+        x.flat[rng.integers(0, x.size, 3)] = [np.nan, -np.inf, np.inf]
+    want = Backend.max_pool(CPU, x, size, strides)[0]
+    with kernels_on():
+        y, arg = CPU.max_pool(x, size, strides)
+    np.testing.assert_array_equal(y, want)
+    assert y.dtype == np.float32
+    if x.size:  # an empty batch takes the reference (no tap to report)
+        assert arg is not None and arg.dtype == np.int8
+        np.testing.assert_array_equal(arg, Backend.max_pool_arg(CPU, x, want, size, strides))
+
+
+def test_max_pool_with_kernels_gives_the_reference_gradient() -> None:
+    x = np.random.default_rng(3).integers(0, 4, (2, 7, 9, 5)).astype(np.float32)  # ties
+    grads = []
+    for on in (True, False):
+        t = ndgrad.tensor(x, requires_grad=True)
+        with kernels_on(on):
+            y = ndgrad.ops.max_pool2d(t, 3, strides=2, padding="same")
+            weights = np.arange(y.size, dtype=np.float32).reshape(y.shape)
+            (y * ndgrad.tensor(weights)).sum().backward()
+        grads.append((y.numpy(), t.grad.numpy()))
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+
+
 @given(st.integers(0, 40), st.integers(1, 20), st.booleans(), FLOATS, st.integers(0, 2**31))
 def test_bias_relu_and_mask_match_reference(
     rows: int, cols: int, relu: bool, dtype: type, seed: int

@@ -142,3 +142,46 @@ def test_the_transforms_compute_a_one_dimensional_correlation() -> None:
 def test_an_unknown_tile_size_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="m must be 2 or 4. Received m=3"):
         winograd.matrices(3)
+
+
+@given(problems())
+def test_written_out_f4x4_transforms_match_the_generic_kernels(problem: tuple) -> None:
+    """The F(4x4, 3x3) kernels (`input_tiles4`, `grad_tiles4`, `output_tiles4` with bias and
+    relu, `input_grad_tiles4`) give the generic matrix-driven kernels' results, edges included
+    (only the summation order differs: a few units in the last place)."""
+    tiles = pytest.importorskip("ndgrad.backends.numpy.kernels.winograd_tiles")
+    x, k, gy = problem
+    n, h, w, c = x.shape
+    f = k.shape[3]
+    th, tw = -(-(h - 2) // 4), -(-(w - 2) // 4)
+    at, _, bt = winograd.matrices(4, np.float32)
+    rng = np.random.default_rng(c * 100 + f)
+    mm = rng.standard_normal((36, n * th * tw, f)).astype(np.float32)
+    dv = rng.standard_normal((36, n * th * tw, c)).astype(np.float32)
+    bias = rng.standard_normal(f).astype(np.float32)
+
+    def same(got: np.ndarray, want: np.ndarray) -> None:
+        scale = float(np.abs(want).max()) if want.size else 0.0
+        np.testing.assert_allclose(got, want, rtol=0, atol=4 * U * 64 * scale + 1e-30)
+
+    def empty(*shape: int) -> np.ndarray:
+        return np.full(shape, np.nan, np.float32)  # every element must be written
+
+    same(
+        tiles.input_tiles4(x, th, tw, empty(36, n * th * tw, c)),
+        tiles.tile_transform(x, bt, 4, th, tw, empty(36, n * th * tw, c)),
+    )
+    same(
+        tiles.grad_tiles4(gy, th, tw, empty(36, n * th * tw, f)),
+        tiles.tile_transform(gy, np.ascontiguousarray(at.T), 4, th, tw, empty(36, n * th * tw, f)),
+    )
+    for b, relu in ((bias, True), (bias, False), (bias[:0], True), (bias[:0], False)):
+        same(
+            tiles.output_tiles4(mm, th, tw, b, relu, empty(n, h - 2, w - 2, f)),
+            tiles.untile_transform(mm, at, 4, th, tw, b, relu, False, empty(n, h - 2, w - 2, f)),
+        )
+    b_ = np.ascontiguousarray(bt.T)
+    same(
+        tiles.input_grad_tiles4(dv, th, tw, empty(n, h, w, c)),
+        tiles.untile_transform(dv, b_, 4, th, tw, bias[:0], False, True, empty(n, h, w, c)),
+    )

@@ -1,6 +1,7 @@
 """The NumPy backend's nn family: network primitives: im2col and its adjoint col2im, sliding
-windows, max pooling and its gradient route, bias + relu in place, the relu mask, softmax cross-
-entropy. Fast paths over the Array-API fallbacks (`super()`).
+windows, max pooling (the maximum and its winning tap in one pass) and its gradient route,
+bias + relu in place, the relu mask, softmax cross-entropy. Fast paths over the Array-API
+fallbacks (`super()`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ class NumpyNN(NN):
         out = np.empty(shape, dtype=cols.dtype)
         with _LOCK:
             return kernels.conv.col2im(cols, kh, kw, sh, sw, oh, ow, out)
+
+    def max_pool(self, x: np.ndarray, size: tuple, strides: tuple) -> tuple:
+        """The maximum of each window and its winning tap (int8), in one compiled pass."""
+        (kh, kw), (sh, sw) = size, strides
+        if kh * kw > 127 or not _fast(x):
+            return super().max_pool(x, size, strides)
+        n, h, w, c = x.shape
+        shape = (n, (h - kh) // sh + 1, (w - kw) // sw + 1, c)
+        out, arg = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int8)
+        with _LOCK:
+            kernels.pooling.max_pool(x, kh, kw, sh, sw, out, arg)
+        return out, arg
 
     def max_pool_arg(self, x: np.ndarray, y: np.ndarray, size: tuple, strides: tuple) -> Any:
         (kh, kw), (sh, sw) = size, strides

@@ -2,11 +2,11 @@
 
 `conv` (col2im in one pass), `winograd_tiles` (the tile transforms of Winograd's 3x3
 convolutions, whose algorithm is `winograd`: NumPy and BLAS, importable without numba),
-`pooling` (max pooling's argmax, the gradient's scatter and its adjoint gather), `fused`
-(bias + relu on a product's output, the relu mask applied to a gradient, softmax
-cross-entropy), `optimizers` (one pass per weight array for SGD, RMSprop and Adam). Only
-`NumpyBackend` calls them, through its primitives; the NumPy code of every primitive stays the
-reference and the fallback.
+`pooling` (max pooling with its argmax in one pass, the argmax alone, the gradient's scatter
+and its adjoint gather), `fused` (bias + relu on a product's output, the relu mask applied to
+a gradient, softmax cross-entropy), `optimizers` (one pass per weight array for SGD, RMSprop
+and Adam). Only `NumpyBackend` calls them, through its primitives; the NumPy code of every
+primitive stays the reference and the fallback.
 
 `ENABLED` is False when ``NDGRAD_KERNELS=numpy`` is set or numba is not installed (then one
 warning says so). Kernels are compiled once and cached on disk (``cache=True``: next to this
@@ -56,6 +56,7 @@ def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any, tiles: Any) -> N
     f, i8 = np.float32, np.int8
     one, img, arg = np.zeros((1, 1), f), np.zeros((1, 1, 1, 1), f), np.zeros((1, 1, 1, 1), i8)
     conv.col2im(one, 1, 1, 1, 1, 1, 1, img)
+    pooling.max_pool(img, 1, 1, 1, 1, img.copy(), arg.copy())
     pooling.max_pool_arg(img, img, 1, 1, 1, 1, arg)
     pooling.route_scatter(img, arg, 1, 1, 1, 1, img.copy())
     pooling.route_gather(img, arg, 1, 1, 1, 1, img.copy())
@@ -69,6 +70,11 @@ def _warm(conv: Any, fused: Any, optimizers: Any, pooling: Any, tiles: Any) -> N
     t, rows, none = np.zeros((1, 1), f), np.zeros((1, 1, 1), f), np.zeros(0, f)
     tiles.tile_transform(img, t, 1, 1, 1, rows)
     tiles.untile_transform(rows, t, 1, 1, 1, none, False, False, img)
+    x6, t36 = np.zeros((1, 6, 6, 1), f), np.zeros((36, 1, 1), f)
+    tiles.input_tiles4(x6, 1, 1, t36)
+    tiles.grad_tiles4(np.zeros((1, 4, 4, 1), f), 1, 1, t36)
+    tiles.output_tiles4(t36, 1, 1, none, False, np.zeros((1, 4, 4, 1), f))
+    tiles.input_grad_tiles4(t36, 1, 1, x6)
 
 
 COMPILING = (

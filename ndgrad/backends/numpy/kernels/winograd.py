@@ -82,6 +82,19 @@ def matrices(m: int, dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndar
     return at, g, bt
 
 
+_KRON: dict[int, tuple] = {}  # m -> (the _MATRICES entry it was computed from, G (x) G)
+
+
+def _g_kron(m: int) -> np.ndarray:
+    """G (x) G, float64 (a*a, 9): the kernel transform as one product, computed once per m."""
+    entry = _MATRICES.get(m)
+    hit = _KRON.get(m)
+    if hit is None or hit[0] is not entry:  # recomputed if the matrices were replaced
+        gm = matrices(m)[1]
+        hit = _KRON[m] = (entry, np.kron(gm, gm))
+    return hit[1]
+
+
 def amplification(m: int) -> float:
     """R_m of the module's error bound: how much larger S is than im2col's sum of absolute
     products when every |x| and |w| is the same (im2col: 1)."""
@@ -146,6 +159,8 @@ def input_transform(
     bt = matrices(m, x.dtype)[2]
     if compiled:
         out = np.empty((a * a, n * th * tw, c), dtype=x.dtype)
+        if m == 4:
+            return _compiled().input_tiles4(x, th, tw, out), (th, tw)
         return _compiled().tile_transform(x, bt, m, th, tw, out), (th, tw)
     hp, wp = th * m + 2, tw * m + 2
     if (hp, wp) != (h, w):
@@ -162,8 +177,7 @@ def input_transform(
 def kernel_transform(g: np.ndarray, m: int) -> np.ndarray:
     """g (3, 3, C, F) -> U = G g G^T: (a*a, C, F), one product with G (x) G in float64."""
     a = m + 2
-    gm = matrices(m)[1]
-    u = np.kron(gm, gm) @ g.reshape(9, -1).astype(np.float64)  # (a*a, C*F)
+    u = _g_kron(m) @ g.reshape(9, -1).astype(np.float64)  # (a*a, C*F)
     return u.reshape(a * a, *g.shape[2:]).astype(g.dtype)
 
 
@@ -174,6 +188,8 @@ def _grad_transform(gy: np.ndarray, m: int, th: int, tw: int, compiled: bool) ->
     at_t = np.ascontiguousarray(matrices(m, gy.dtype)[0].T)  # A (a, m)
     if compiled:
         out = np.empty((a * a, n * th * tw, f), dtype=gy.dtype)
+        if m == 4:
+            return _compiled().grad_tiles4(gy, th, tw, out)
         return _compiled().tile_transform(gy, at_t, m, th, tw, out)
     padded = np.zeros((n, th * m, tw * m, f), dtype=gy.dtype)
     padded[:, :oh, :ow] = gy
@@ -204,6 +220,8 @@ def forward(
         mm = np.matmul(v, u, out=_scratch("m", (v.shape[0], v.shape[1], f), x.dtype))
         out = np.empty((n, h - 2, w - 2, f), dtype=x.dtype)
         b = _NO_BIAS[x.dtype] if bias is None else bias
+        if m == 4:
+            return _compiled().output_tiles4(mm, th, tw, b, relu, out), v, u
         return _compiled().untile_transform(mm, at, m, th, tw, b, relu, False, out), v, u
     a = m + 2
     mm = np.matmul(v, u)
@@ -270,6 +288,8 @@ def input_grad(
     dv = np.matmul(dm, u.transpose(0, 2, 1), out=_scratch("dv", (a * a, dm.shape[1], c), gy.dtype))
     if compiled:
         out = np.empty((n, oh + 2, ow + 2, c), dtype=gy.dtype)
+        if m == 4:
+            return _compiled().input_grad_tiles4(dv, th, tw, out)
         return _compiled().untile_transform(dv, b, m, th, tw, _NO_BIAS[gy.dtype], False, True, out)
     dd = _transform2(b, dv.reshape(a, a, n, th, tw, c))
     out = np.zeros((n, th * m + 2, tw * m + 2, c), dtype=gy.dtype)
@@ -298,6 +318,5 @@ def kernel_grad(
     if dm is None:
         dm = _grad_transform(gy, m, th, tw, compiled)
     du = np.matmul(v.transpose(0, 2, 1), dm).reshape(a, a, c, f)  # (a, a, C, F)
-    gm = matrices(m)[1]
-    dg = np.kron(gm, gm).T @ du.reshape(a * a, -1).astype(np.float64)  # (9, C*F)
+    dg = _g_kron(m).T @ du.reshape(a * a, -1).astype(np.float64)  # (9, C*F)
     return dg.reshape(3, 3, c, f).astype(gy.dtype)
