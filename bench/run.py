@@ -101,7 +101,7 @@ def child(lib: str, workload: str, args: argparse.Namespace, reps: int | None = 
         "NUMBA_NUM_THREADS": n,
         "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={n}",
     }
-    if lib == "baseline":
+    if lib in ("ndgrad", "baseline"):  # the tree's own package, whatever is installed
         env["PYTHONPATH"] = os.pathsep.join(
             [str(tree)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         )

@@ -196,3 +196,26 @@ def test_an_unknown_baseline_revision_or_workload_is_refused() -> None:
         run.main(["--baseline", "no-such-revision", "--settle", "0"])
     with pytest.raises(SystemExit, match="unknown workload"):
         run.main(["--only", "nonsense", "--settle", "0"])
+
+
+def test_each_ndgrad_process_imports_the_package_of_its_own_tree(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The "ndgrad" column times the checkout that holds bench/run.py, not whatever ndgrad is
+    installed, and the baseline its exported tree: PYTHONPATH starts with the tree."""
+    seen = []
+
+    def fake_run(cmd, env, capture_output, text):
+        seen.append((cmd[1], cmd[2], env["PYTHONPATH"].split(run.os.pathsep)[0]))
+        line = '{"times": [1.0], "loss": 1.0, "rss_mb": 1.0, "info": {}}'
+        return run.subprocess.CompletedProcess(cmd, 0, stdout=line + "\n", stderr="")
+
+    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    tree = tmp_path / "tree"
+    args = run.argparse.Namespace(threads=1, data=None, quick=False, baseline_tree=str(tree))
+    run.child("ndgrad", "small_op", args)
+    run.child("baseline", "small_op", args)
+    assert seen == [
+        (str(BENCH / "workloads.py"), "ndgrad", str(BENCH.parent)),
+        (str(tree / "bench" / "workloads.py"), "ndgrad", str(tree)),
+    ]
