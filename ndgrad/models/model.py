@@ -245,18 +245,21 @@ class Model(Layer):
             for m in self.compiled_metrics:
                 m.reset_state()
             cbs.on_epoch_begin(epoch)
-            xs, ys = (x, y)
-            if shuffle:  # one gather per epoch on the device; batches are slices of it
-                order = permutation(n, device=self.device)
-                xs, ys = permute_rows(x, order), permute_rows(y, order)
+            # Drawn on the device once per epoch; each batch gathers its rows of it.
+            order = permutation(n, device=self.device) if shuffle else None
             total = self._zero()  # sum of loss * batch size so far, on the device
             pending = None  # the last step whose numbers are not read yet
             for step in range(steps):
                 cbs.on_train_batch_begin(step)
                 sl = slice(step * batch_size, min(n, (step + 1) * batch_size))
                 rollback.save(epoch, step)
+                if order is None:
+                    xb, yb = x[sl], y[sl]
+                else:
+                    rows = order[sl]
+                    xb, yb = permute_rows(x, rows), permute_rows(y, rows)
                 with labels_checked() if trusted else contextlib.nullcontext():
-                    loss = _float64(self.train_step(xs[sl], ys[sl]))
+                    loss = _float64(self.train_step(xb, yb))
                 total = total + loss * (sl.stop - sl.start)
                 numbers = [loss, total, *self._metric_totals()]
                 counts = [m.count for m in self.compiled_metrics]

@@ -174,12 +174,20 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 def permute_rows(x: Tensor, order: Tensor) -> Tensor:
-    """``x[order]`` for `order` a permutation of ``range(len(x))``, such as
-    `ndgrad.permutation` draws: the same gather without the bounds check, which would make a
-    GPU wait for the order's min and max to learn what a permutation guarantees."""
-    if order.backend is not x.backend or order.dtype.kind not in "iu" or order.shape != x.shape[:1]:
+    """``x[order]`` for `order` a permutation of ``range(len(x))`` such as
+    `ndgrad.permutation` draws, or a part of one (a batch's rows): the same gather without the
+    bounds check, which would make a GPU wait for the order's min and max to learn what a
+    permutation guarantees. `fit` gathers each batch this way, so the data are never copied
+    whole (a shuffled copy of the training set would double its memory)."""
+    if (
+        order.backend is not x.backend
+        or order.dtype.kind not in "iu"
+        or order.ndim != 1
+        or order.shape[0] > x.shape[0]
+    ):
         raise IndexError(
-            f"permute_rows: expected an integer order of shape {x.shape[:1]} on {x.device}. "
+            f"permute_rows: expected integer rows of a permutation of range({x.shape[0]}) "
+            f"on {x.device}: at most {x.shape[0]} of them, in one axis. "
             f"Received shape {order.shape}, dtype {order.dtype.name} on {order.device}"
         )
     return GatherIndex.apply(x, index=(order.data,))

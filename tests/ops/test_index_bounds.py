@@ -142,12 +142,22 @@ def test_permute_rows_gathers_as_indexing_without_reading_the_order() -> None:
 
 
 @pytest.mark.parametrize(
-    "order", [[0, 1, 2], [[0, 1], [2, 3]], [0.0, 1.0, 2.0, 3.0]], ids=["short", "2d", "float"]
+    "order",
+    [[0, 1, 2, 3, 0], [[0, 1], [2, 3]], [0.0, 1.0, 2.0, 3.0]],
+    ids=["too-long", "2d", "float"],
 )
 def test_permute_rows_refuses_what_is_no_order_of_the_rows(order: list) -> None:
     from ndgrad.ops.index import permute_rows
 
     x = ndgrad.zeros(4, 2)
-    with pytest.raises(IndexError, match=r"^permute_rows: expected an integer order of shape "
-                                         r"\(4,\) on cpu\. Received shape"):
+    with pytest.raises(IndexError, match=r"^permute_rows: expected integer rows of a "
+                                         r"permutation of range\(4\) on cpu: at most 4"):
         permute_rows(x, ndgrad.tensor(order))
+
+
+def test_permute_rows_takes_a_batch_of_a_permutation() -> None:
+    from ndgrad.ops.index import permute_rows
+
+    x = ndgrad.tensor(np.arange(10.0).reshape(5, 2))
+    order = ndgrad.tensor([4, 1, 3, 0, 2])
+    assert permute_rows(x, order[1:3]).tolist() == [[2.0, 3.0], [6.0, 7.0]]
