@@ -125,9 +125,6 @@ def backward(
                 pending[node] = pending[node] + g if node in pending else g
         counts = _count_consumers(pending)
         ready = [n for n in pending if n not in counts]
-        # Leaves' gradients go straight to .grad when no input was asked for (the usual
-        # `loss.backward()`), without the call through `deliver`.
-        direct = inputs is None
 
         # Run each node once all its consumers have sent their gradients.
         while ready:
@@ -171,11 +168,7 @@ def backward(
                     if data.dtype != x.data.dtype:
                         gx = gx.astype(x.dtype)
                     if parent is None:
-                        if direct and not x.backend.needs_activation:
-                            if x._requires_grad:
-                                _accumulate(x, gx, stored, create_graph)
-                        else:
-                            deliver(x, gx)
+                        deliver(x, gx)
                     elif parent in pending:
                         pending[parent] = pending[parent] + gx
                     else:

@@ -49,29 +49,33 @@ class Op:
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Any:
         """Run the op on Tensors or scalars and return the output Tensor."""
-        # The common cases spelled out first (one Tensor; two Tensors on one device with one
-        # dtype): on small arrays this bookkeeping costs more than the op itself.
         xs = args
-        n = len(xs)
-        if n == 2:
-            x0, x1 = xs
-            if (
-                type(x0) is Tensor
-                and type(x1) is Tensor
-                and x1.backend is x0.backend
-                and x0.data.dtype == x1.data.dtype
-            ):
-                arrays: tuple[Any, ...] = (x0.data, x1.data)
-            else:
-                xs, arrays = _inputs(cls, xs)
-                x0 = xs[0]
-        elif n == 1 and type(xs[0]) is Tensor:
-            x0 = xs[0]
-            arrays = (x0.data,)
-        else:
-            xs, arrays = _inputs(cls, xs)
-            x0 = xs[0]
+        for a in args:
+            if type(a) is not Tensor:
+                xs = _lift(args, cls.promote_from)
+                break
+        x0 = xs[0]
         backend = x0.backend
+        n = len(xs)
+        if n > 1:  # one device, one dtype (promoted as NumPy 2 does)
+            native = x0.data.dtype
+            mixed = False
+            for x in xs:
+                if x.backend is not backend:
+                    raise _device_error(cls, xs)
+                if x.data.dtype != native:
+                    mixed = True
+            if mixed and cls.promote_from is not None and n - cls.promote_from > 1:
+                xs = _promote(xs, cls.promote_from)
+                x0 = xs[0]
+        # One and two inputs spelled out: a comprehension costs more than the op on small arrays.
+        arrays: tuple[Any, ...]
+        if n == 1:
+            arrays = (x0.data,)
+        elif n == 2:
+            arrays = (x0.data, xs[1].data)
+        else:
+            arrays = tuple([x.data for x in xs])
         op = cls.__new__(cls)
         if params:
             op.__dict__.update(params)
@@ -152,29 +156,6 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
-
-
-def _inputs(cls: type[Op], args: tuple) -> tuple[tuple, tuple]:
-    """The general case of `apply`'s inputs: scalars lifted, one device checked, dtypes
-    promoted from `cls.promote_from` on (as NumPy 2 does); the Tensors and their arrays."""
-    xs = args
-    for a in args:
-        if type(a) is not Tensor:
-            xs = _lift(args, cls.promote_from)
-            break
-    backend = xs[0].backend
-    n = len(xs)
-    if n > 1:
-        native = xs[0].data.dtype
-        mixed = False
-        for x in xs:
-            if x.backend is not backend:
-                raise _device_error(cls, xs)
-            if x.data.dtype != native:
-                mixed = True
-        if mixed and cls.promote_from is not None and n - cls.promote_from > 1:
-            xs = _promote(xs, cls.promote_from)
-    return xs, tuple([x.data for x in xs])
 
 
 def _device_error(cls: type, xs: tuple) -> DeviceError:
