@@ -60,9 +60,7 @@ def test_the_readme_speed_section_follows_bench_results() -> None:
     if _of_record():
         _readme_speed_table_quotes_bench_results()
         return
-    text = (ROOT / "README.md").read_text()
-    speed = text[text.index("## Speed") :]
-    speed = speed[: speed.index("\n## ", 1)]
+    speed = _speed_text()
     assert "no guarded run of record" in speed
     assert not any(f"| {row} |" in speed for row in README_ROWS)
     assert not re.search(r"\| [\d.]+(-[\d.]+)? \|", speed), "a ratio quoted from an unguarded run"

@@ -2,7 +2,8 @@
 processes, or whose calibration drifted, is not a run of record and leaves RESULTS.md alone.
 
 The runner is driven with fake readings (load average, /proc/stat, the workloads' reports):
-nothing here times anything or starts a process."""
+nothing here times anything or starts a workload's process (the `--baseline` tests run git
+to export HEAD)."""
 
 from __future__ import annotations
 

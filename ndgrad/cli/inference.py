@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._cli_args import add_command, positive_int
+from ..backends.kinds import device_help
 from ..errors import UsageError
 from ._inputs import check_output, existing_file, read_csv, read_npy, read_npz
 from .training import RECIPES, load_dataset
@@ -41,7 +42,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     e.add_argument("--data", required=True, help=_DATA_FORMATS)
     e.add_argument("--batch-size", type=positive_int, default=512,
                    help="samples per forward pass (default: 512)")
-    e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
+    e.add_argument("--device", default="cpu", help=device_help())
     return e
 
 
@@ -107,7 +108,7 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "(never the model or FILE)")
     p.add_argument("--batch-size", type=positive_int, default=512,
                    help="samples per forward pass (default: 512)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
+    p.add_argument("--device", default="cpu", help=device_help())
     return p
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._cli_args import add_command, non_negative_int, positive_float, positive_int
+from ..backends.kinds import device_help
 from ..errors import UsageError
 from ._inputs import check_output
 
@@ -67,7 +68,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     t.add_argument("--data", default=None,
                    help="mnist only: mnist.npz or a folder of the IDX files (default: the "
                    "cache, a download, else the bundled subset)")
-    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or strict")
+    t.add_argument("--device", default="cpu", help=device_help())
     t.add_argument("--save", default=None,
                    help="write the trained model (.ndgrad) here (checked before training)")
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],

@@ -327,7 +327,7 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from .mnist import MnistBuild, mnist_data
     from .store import DB_NAME, Store
-    from .sweep import verify
+    from .sweep import tolerance_for, verify
 
     preflight("threadpoolctl")
     with Store(Path(args.out) / DB_NAME, readonly=True) as db:
@@ -346,10 +346,9 @@ def run_verify(args: argparse.Namespace) -> int:
         for d in differences:
             print(f"  {d}")
         return RUN_FAILED
-    if settings.get("device") == "cuda":
-        from .sweep import GPU_TOLERANCE
-
-        print(f"within {GPU_TOLERANCE:g}: every stored metric of every epoch was reproduced "
+    tolerance = tolerance_for(settings)
+    if tolerance:
+        print(f"within {tolerance:g}: every stored metric of every epoch was reproduced "
               "(a sweep run on GPUs)")
         return OK
     print("identical: every stored metric of every epoch was reproduced")

@@ -15,11 +15,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .metric import lower_is_better
 from .report import _band, _img, _literal_text, _pyplot, _save, sig4
-from .results import ConfigSummary, SweepResult
+from .results import ConfigSummary, SweepResult, beyond_noise
 
 #: the rule that decides whether a difference exceeds the noise, as the report states it
 NOISE_RULE = (
@@ -50,12 +49,11 @@ def heldout(
     runs), or None when the sweep measured none (no test split, or an older store).
 
     Read through `SweepResult.test`, which gives the best configuration's summary with its
-    runs' held-out values in ``.test`` (issue 19, item 1); the spread is their population
-    standard deviation (0 for one run).
+    runs' held-out values in ``.test``; the spread is their population standard deviation
+    (0 for one run).
     """
-    test: Any = getattr(result, "test", None)
-    summary = test(metric) if callable(test) else None
-    values = [v for v in getattr(summary, "test", None) or [] if math.isfinite(v)]
+    summary = result.test(metric)
+    values = [v for v in (summary.test if summary else []) if math.isfinite(v)]
     if not values:
         return None
     spread = statistics.pstdev(values) if len(values) > 1 else 0.0
@@ -95,11 +93,9 @@ def ranked(entries: Sequence[Entry], metric: str) -> list[Entry]:
 def noise_verdict(a: ConfigSummary, b: ConfigSummary) -> tuple[bool | None, float, float]:
     """(whether |mean a - mean b| exceeds the larger spread, the difference, that spread);
     None instead of a verdict when either side has one seed (no spread measured)."""
-    diff = abs(a.mean - b.mean)
-    if len(a.values) < 2 or len(b.values) < 2:
-        return None, diff, math.nan
-    noise = max(a.spread, b.spread)
-    return diff > noise, diff, noise
+    exceeds = beyond_noise(a, b)  # the rule lives in results.py
+    noise = math.nan if exceeds is None else max(a.spread, b.spread)
+    return exceeds, abs(a.mean - b.mean), noise
 
 
 def sentences(entries: Sequence[Entry], metric: str) -> list[str]:

@@ -270,9 +270,10 @@ class LocalExecutor(Executor):
             ) from e
         context = mp.get_context("spawn")  # no forked BLAS or Ray threads in the workers
         options = options.with_threads(self.threads)
+        # One pickled copy of the data per device (one on the CPU), not one per worker.
         payloads = {
-            rank: pickle.dumps((build, data, options.with_device(self.device_of(rank))))
-            for rank in range(self.workers)
+            device: pickle.dumps((build, data, options.with_device(device)))
+            for device in dict.fromkeys(self.device_of(rank) for rank in range(self.workers))
         }
         queue: deque[Cell] = deque(cells)
         deaths: dict[str, int] = {}
@@ -286,7 +287,7 @@ class LocalExecutor(Executor):
                 while len(pool) < min(self.workers, busy + len(queue)):
                     rank = min(set(range(self.workers)) - {w.rank for w in pool})
                     with _thread_env(self.threads), _sigint_ignored():
-                        pool.append(_Worker(context, payloads[rank], rank))
+                        pool.append(_Worker(context, payloads[self.device_of(rank)], rank))
                 for w in pool:
                     if w.cell is None and queue:
                         w.give(queue.popleft())

@@ -9,6 +9,7 @@ past `explode` times its first batch's) is stopped and reported diverged.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
@@ -99,11 +100,26 @@ def run_cell(
     """
     import ndgrad
 
-    if device is not None:
-        with ndgrad.device(device):
-            return run_cell(build, cell, data, report, sweep_seed=sweep_seed, epochs=epochs,
-                            batch_size=batch_size, explode=explode, tensorboard=tensorboard,
-                            threads=threads, models=models)
+    with ndgrad.device(device) if device is not None else contextlib.nullcontext():
+        return _run_cell(build, cell, data, report, sweep_seed, epochs, batch_size, explode,
+                         tensorboard, threads, models)
+
+
+def _run_cell(
+    build: Callable[..., Any],
+    cell: Cell,
+    data: Data | None,
+    report: Report,
+    sweep_seed: int,
+    epochs: int,
+    batch_size: int,
+    explode: float | None,
+    tensorboard: str | None,
+    threads: int | None,
+    models: str | None,
+) -> Outcome:
+    """`run_cell`'s body, on the default device it chose."""
+    import ndgrad
 
     start = time.perf_counter()
     if threads:

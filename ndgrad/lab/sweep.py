@@ -396,6 +396,12 @@ def _model_differences(stored: Path, fresh: Path, tolerance: float = 0.0) -> lis
             for i, (x, y) in enumerate(zip(a, b)) if not same(x, y)]
 
 
+def tolerance_for(settings: dict[str, Any]) -> float:
+    """How far `verify` lets a rerun's numbers differ from a sweep run with these settings:
+    GPU_TOLERANCE (relative or absolute) for a sweep on GPUs, 0 (bit for bit) on CPUs."""
+    return GPU_TOLERANCE if settings.get("device") == "cuda" else 0.0
+
+
 def verify(
     out: str | Path,
     cell_key: str,
@@ -431,7 +437,7 @@ def verify(
     cell = Cell(run["config"], run["seed"])
     if settings.get("data") != fingerprint(data):
         raise ValueError("verify: the data differ from the data the sweep was run on")
-    tolerance = GPU_TOLERANCE if settings.get("device") == "cuda" else 0.0
+    tolerance = tolerance_for(settings)
     fresh: dict[int, dict[str, float]] = {}
     known_options = ("sweep_seed", "epochs", "batch_size", "explode")
     options = RunOptions(

@@ -111,7 +111,7 @@ class Optimizer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "_default_name" in cls.__dict__:  # a named optimizer: known to `optimizers.get`
-            OPTIMIZERS[cls._default_name.lower()] = cls
+            OPTIMIZERS.setdefault(cls._default_name.lower(), cls)  # the first claim keeps it
 
     def __init__(
         self,

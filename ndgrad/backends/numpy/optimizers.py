@@ -5,7 +5,8 @@ computes that class's `update` (same formulas, same order of operations, in the 
 dtype) with a numba loop of `kernels/optimizers.py`. It returns False, and the optimizer runs
 its own array-API `update`, unless the kernels are on and every array is float32, C-contiguous
 and large enough. This module names the optimizer classes it fuses, so it sits above
-`ndgrad.optimizers`: `ndgrad/__init__` imports it, nothing below it does.
+`ndgrad.optimizers`: the device registry imports it when it creates the first cpu device
+(`registry._register_fused_updates`), and `ndgrad/__init__` imports it; nothing else does.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def _load() -> None:
             numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]  # set at import
         from . import conv, fused, optimizers, pooling, winograd_tiles
 
-        if _uncached(conv, fused, optimizers, pooling):  # a first run: say why it waits
+        if _uncached(conv, fused, optimizers, pooling, winograd_tiles):  # a first run: say why
             print(COMPILING, file=sys.stderr, flush=True)
         with LOCK:
             _warm(conv, fused, optimizers, pooling, winograd_tiles)
