@@ -82,7 +82,13 @@ class Core(Family):
     @classmethod
     def fuses(cls, optimizer_class: type) -> Any:
         """Register the decorated function as this backend's fused update for
-        `optimizer_class` (and its subclasses that keep its `update`)."""
+        `optimizer_class` (and its subclasses that keep its `update`).
+
+        The function is called as ``fn(optimizer, w, g, state, learning_rate, keep)`` and
+        returns False, having changed nothing, when it does not take these arrays (then the
+        optimizer's own `update` runs); `keep` is None or where to copy the values it
+        overwrites (`ndgrad.optimizers.optimizer.Keep`).
+        """
 
         def register(fn: Any) -> Any:
             cls.fused_updates[optimizer_class] = fn

@@ -1,13 +1,13 @@
 """What `fit` does about numbers that are not numbers: refuse non-finite data, undo divergence.
 
-`first_nonfinite(x)` finds the first sample of a float tensor holding NaN or ±inf, in chunks
-so the check costs one pass and little memory. `Rollback` keeps the weights and optimizer
-state of the last step whose loss was finite: `fit` saves before each step (one copy into
-reused buffers), `confirm`s a step once it has read that step's loss and found it finite, and
-`restore`s when it is not. A step's loss is computed before its update, so a non-finite loss
-at step k condemns the weights that step k-1's update made: fit returns to the start of step
-k-1, the last weights seen to give a finite loss. A learning rate that blows up costs the user
-two updates, not the training.
+`first_nonfinite(x)` finds the first sample of a float tensor holding NaN or ±inf, in chunks so
+the check costs one pass and little memory. `Rollback` keeps the weights and optimizer state of
+the last step whose loss was finite: `fit` keeps each step's starting values (in reused
+buffers; the optimizer's fused update writes them in the pass that updates), `confirm`s a step
+once it has read that step's loss and found it finite, and `restore`s when it is not. A step's
+loss is computed before its update, so a non-finite loss at step k condemns the weights that
+step k-1's update made: fit returns to the start of step k-1, the last weights seen to give a
+finite loss. A learning rate that blows up costs the user two updates, not the training.
 
 `fit` reads a step's loss (one wait for a GPU) after queueing the next step, so the device
 never idles while Python prepares a step; it therefore reacts one step later: step k+1 has
@@ -18,6 +18,8 @@ update is undone with the others. When a callback reads each batch's logs
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,17 +84,23 @@ class Divergence:
 class Rollback:
     """Copies of the model's weights and the optimizer's state from the start of recent steps.
 
-    `save(epoch, batch)` copies the current values before that step, into buffers released
-    by an older copy (no allocation once training runs); `confirm(epoch, batch)` says that
-    step's loss was finite, which makes its copy the one to return to and releases the older
-    ones; `restore()` writes back the last confirmed copy, or, if no step was confirmed, the
-    first one kept (the values fit started with). Steps are confirmed in order, each at most
-    one step after it ran, so at most three copies are kept. A step costs one copy of the
-    weights and state.
+    `saving(epoch, batch)` is the context of one step: it keeps the values from before that
+    step, in buffers released by an older copy (no allocation once training runs);
+    `confirm(epoch, batch)` says that step's loss was finite, which makes its copy the one to
+    return to and releases the older ones; `restore()` writes back the last confirmed copy,
+    or, if no step was confirmed, the first one kept (the values fit started with). Steps are
+    confirmed in order, each at most one step after it ran, so at most three copies are kept.
+
+    With `in_update` (fit's own `train_step` and the optimizer's own `apply`: the update is
+    known to run once per step), the optimizer copies its variables and their state while it
+    updates them (`Optimizer.keep_next`: the fused kernels write the copy in the pass that
+    reads those values anyway); only the other weights (e.g. normalization statistics) are
+    copied before the step. Otherwise everything is copied before the step.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, in_update: bool = False) -> None:
         self.model = model
+        self.in_update = in_update
         self._kept: list[tuple[tuple[int, int], dict[str, Any]]] = []  # oldest first
         self._free: list[dict[str, Any]] = []
         self.confirmed_at: tuple[int, int] | None = None  # the step of _kept[0], once confirmed
@@ -103,10 +111,17 @@ class Rollback:
         state = list(opt.variables) if opt is not None and opt.built else []
         return weights, state
 
-    def save(self, epoch: int, batch: int) -> None:
-        """Copy the weights and optimizer state, as they are before step (epoch, batch)."""
+    @contextlib.contextmanager
+    def saving(self, epoch: int, batch: int) -> Iterator[None]:
+        """The context of step (epoch, batch): its starting values are kept once it is over."""
+        opt = self.model.optimizer
         with get_backend(self.model.device).activate():
             self._save(epoch, batch)
+        try:
+            yield
+        finally:
+            if opt is not None:
+                opt.keep_next(None)  # consumed by the step's update, unless it failed
 
     def _save(self, epoch: int, batch: int) -> None:
         weights, state = self._arrays()
@@ -120,11 +135,22 @@ class Rollback:
                 "weights": [xp.empty_like(a) for a in weights],
                 "state": [xp.empty_like(a) for a in state],
             }
-        for buffer, a in zip(copy["weights"], weights):
-            buffer[...] = a
-        for buffer, a in zip(copy["state"], state):
-            buffer[...] = a
         opt = self.model.optimizer
+        in_update: dict[int, Any] = {}
+        if self.in_update and opt is not None and opt.built:
+            known = {id(v) for v in opt.trainable_variables}
+            tensors = self.model.weights
+            in_update = {id(t): b for t, b in zip(tensors, copy["weights"]) if id(t) in known}
+            if len(in_update) == len(known):  # each variable is one of the model's weights
+                opt.keep_next(in_update, copy["state"])
+            else:
+                in_update = {}
+        for w, buffer, a in zip(self.model.weights, copy["weights"], weights):
+            if id(w) not in in_update:
+                buffer[...] = a
+        if not in_update:
+            for buffer, a in zip(copy["state"], state):
+                buffer[...] = a
         copy["built"] = bool(opt is not None and opt.built)
         copy["iterations"] = getattr(opt, "iterations", 0)
         self._kept.append(((epoch, batch), copy))

@@ -34,6 +34,7 @@ from ..errors import ShapeError
 from ..layers.layer import Layer, learning_phase
 from ..ops.fused import labels_checked
 from ..ops.index import permute_rows
+from ..optimizers.optimizer import Optimizer
 from ..random import permutation
 from .divergence import Divergence, Rollback, first_nonfinite
 
@@ -239,7 +240,13 @@ class Model(Layer):
         at_once = _listens(cbs, "on_train_batch_end", "on_batch_end")
         self.stop_training = False
         self.divergence = None
-        rollback = Rollback(self)
+        # The update copies what the guard keeps (in the same pass) when fit knows it runs
+        # once per step: the stock train_step and the optimizer's own apply.
+        own_update = (
+            type(self).train_step is Model.train_step
+            and type(self.optimizer).apply is Optimizer.apply
+        )
+        rollback = Rollback(self, in_update=own_update)
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             for m in self.compiled_metrics:
@@ -252,13 +259,15 @@ class Model(Layer):
             for step in range(steps):
                 cbs.on_train_batch_begin(step)
                 sl = slice(step * batch_size, min(n, (step + 1) * batch_size))
-                rollback.save(epoch, step)
                 if order is None:
                     xb, yb = x[sl], y[sl]
                 else:
                     rows = order[sl]
                     xb, yb = permute_rows(x, rows), permute_rows(y, rows)
-                with labels_checked() if trusted else contextlib.nullcontext():
+                with (
+                    rollback.saving(epoch, step),
+                    labels_checked() if trusted else contextlib.nullcontext(),
+                ):
                     loss = _float64(self.train_step(xb, yb))
                 total = total + loss * (sl.stop - sl.start)
                 numbers = [loss, total, *self._metric_totals()]

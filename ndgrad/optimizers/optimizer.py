@@ -46,6 +46,20 @@ LearningRate = float | LearningRateSchedule | Callable[[int], float]
 
 __all__ = ["Optimizer"]
 
+#: Where an update keeps a variable's values from before it (`Optimizer.keep_next`): a copy
+#: of the weight array, and one of each state array by slot name.
+Keep = tuple[Any, dict[str, Any]]
+
+
+def keep_copy(keep: Keep, w: Any, state: dict[str, Any]) -> None:
+    """Copy the weight array `w` and its `state` into `keep` (a pass of its own: what an
+    update that cannot copy as it goes does first)."""
+    w_copy, state_copy = keep
+    w_copy[...] = w
+    for name, copy in state_copy.items():
+        copy[...] = state[name]
+
+
 #: Every optimizer class that names itself (``_default_name``), under that name in lower case:
 #: what ``compile(optimizer="adam")`` and `optimizers.get` look up.
 OPTIMIZERS: Registry[type[Optimizer]] = Registry(
@@ -150,6 +164,7 @@ class Optimizer:
         self._fused_for: type | None = None  # the class whose `update` runs (fused kernels)
         self._scratch: list[tuple[Any, ...]] | None = None
         self._no_decay: list[Tensor] = []
+        self._keep: dict[int, Keep] | None = None  # what the next apply copies (keep_next)
 
     # -- learning rate ----------------------------------------------------------------------
     @property
@@ -210,12 +225,46 @@ class Optimizer:
         return arrays
 
     @property
+    def trainable_variables(self) -> list[Tensor]:
+        """The variables the optimizer was built for, in order (empty until it is built)."""
+        return list(self._trainable_variables)
+
+    @property
     def variables(self) -> list[Any]:
         """Every state array, slot by slot in creation order, variable by variable within a slot.
 
         Assign into them in place (``opt.variables[k][...] = saved``) to restore a saved state.
         """
         return [a for arrays in self._slots.values() for a in arrays]
+
+    def keep_next(
+        self, weight_copies: dict[int, Any] | None, state_copies: Sequence[Any] = ()
+    ) -> None:
+        """Have the next `apply` copy, as it updates them, each variable's values and state
+        from before the update: variable ``v`` into ``weight_copies[id(v)]``, the state into
+        `state_copies` (aligned with `variables`). The fused kernels copy in the pass that
+        updates (no second pass over memory: what `fit`'s divergence guard uses); any other
+        update copies first. The optimizer must be built. None cancels the request.
+        """
+        if weight_copies is None:
+            self._keep = None
+            return
+        slots, n = list(self._slots), len(self._trainable_variables)
+        if len(state_copies) != len(slots) * n:
+            raise ValueError(
+                f"{type(self).__name__}.keep_next: {len(state_copies)} state copies for "
+                f"{len(slots) * n} state arrays"
+            )
+        self._keep = {
+            id(v): (
+                weight_copies[id(v)],
+                {name: state_copies[k * n + i] for k, name in enumerate(slots)},
+            )
+            for i, v in enumerate(self._trainable_variables)
+        }
+
+    def _state_of(self, i: int) -> dict[str, Any]:
+        return {name: arrays[i] for name, arrays in self._slots.items()}
 
     def get_state(self) -> dict[str, Any]:
         """A copy of the state on the host: ``{"iterations": n, "slots": {name: [array, ...]}}``.
@@ -351,6 +400,9 @@ class Optimizer:
         if self.clipnorm or self.clipvalue or self.global_clipnorm:  # 0 means off, as in Keras
             pairs = self._clip_gradients(pairs)
         lr = self.learning_rate
+        keep, self._keep = self._keep, None
+        if keep is not None:
+            keep = self._copy_unfused(keep, pairs)
         if self.weight_decay:
             factor = 1.0 - lr * self.weight_decay
             excluded = {id(v) for v in self._no_decay}
@@ -360,9 +412,24 @@ class Optimizer:
                         v.data *= factor
         for g, v in pairs:
             with v.backend.activate():
-                self.update_step(g, v, lr)
+                if keep:
+                    self.update_step(g, v, lr, keep=keep[id(v)])
+                else:
+                    self.update_step(g, v, lr)
             bump_version(v)
         self.iterations += 1
+
+    def _copy_unfused(self, keep: dict[int, Keep], pairs: list[tuple[Any, Tensor]]) -> dict:
+        """Copy now what the update will not copy as it goes (`keep_next`): the variables
+        without a gradient, and all of them when weight decay changes the weights before
+        the update or a subclass owns `update_step`. Returns what is left for the update."""
+        updated = {id(v) for _, v in pairs}
+        copy_all = bool(self.weight_decay) or (type(self).update_step is not Optimizer.update_step)
+        for i, v in enumerate(self._trainable_variables):
+            if copy_all or id(v) not in updated:
+                with v.backend.activate():
+                    keep_copy(keep[id(v)], v.data, self._state_of(i))
+        return {} if copy_all else keep
 
     def _check(self, grads: list[Any], variables: list[Tensor]) -> list[tuple[Any, Tensor]]:
         """(gradient array, variable) pairs, None gradients dropped, shapes/devices checked."""
@@ -437,20 +504,25 @@ class Optimizer:
                 out.append((v.backend.clip(g, -limit, limit), v))
         return out
 
-    def update_step(self, gradient: Any, variable: Tensor, learning_rate: float) -> None:
-        """Update ``variable.data`` in place from the backend array `gradient`.
+    def update_step(
+        self, gradient: Any, variable: Tensor, learning_rate: float, keep: Keep | None = None
+    ) -> None:
+        """Update ``variable.data`` in place from the backend array `gradient` (first copying
+        the values it overwrites into `keep`, when given: see `keep_next`).
 
         The opening every optimizer shares: the variable's state (slot name -> array), then
         the backend's fused kernel for the class whose `update` this is, if it registered one
         and takes these arrays, else `update`. A subclass may override this instead of
-        writing `update` (then it owns its whole step).
+        writing `update` (then it owns its whole step, and is never given `keep`).
         """
         i = self._index[id(variable)]
         w = variable.data
-        state = {name: arrays[i] for name, arrays in self._slots.items()}
+        state = self._state_of(i)
         fused = variable.backend.fused_updates.get(self._fused_class())
-        if fused is not None and fused(self, w, gradient, state, learning_rate):
+        if fused is not None and fused(self, w, gradient, state, learning_rate, keep):
             return
+        if keep is not None:
+            keep_copy(keep, w, state)
         scratch = self._scratch[i]  # type: ignore[index]
         self.update(variable.backend.xp, w, gradient, state, scratch, learning_rate)
 

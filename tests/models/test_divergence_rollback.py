@@ -46,14 +46,28 @@ class _Poison(Callback):
         return mse * float("nan") if self.poisoned else mse
 
 
-def _model(optimizer, dtype="float32", seed=0):
+#: Every branch of the fused kernels' update (and of the optimizers' own `update`).
+OPTIMIZERS = {
+    "sgd": lambda: optimizers.SGD(learning_rate=0.01, momentum=0.9),
+    "sgd-plain": lambda: optimizers.SGD(learning_rate=0.01),
+    "sgd-nesterov": lambda: optimizers.SGD(learning_rate=0.01, momentum=0.9, nesterov=True),
+    "adam": lambda: optimizers.Adam(learning_rate=0.01),
+    "adam-amsgrad": lambda: optimizers.Adam(learning_rate=0.01, amsgrad=True),
+    "rmsprop": lambda: optimizers.RMSprop(learning_rate=0.01),
+    "rmsprop-centered-momentum": lambda: optimizers.RMSprop(
+        learning_rate=0.01, momentum=0.5, centered=True),
+}
+#: Hidden units: 4 (each weight small: the optimizers' own `update`, which copies the step's
+#: starting point first) and 16,384 (float32 weights large enough for the compiled kernels,
+#: which copy it in the pass that updates).
+WIDTHS = {"small": 4, "kernel-sized": 16_384}
+
+
+def _model(optimizer, dtype="float32", seed=0, width=4):
     ndgrad.manual_seed(seed)
-    model = Sequential([layers.Input((3,)), layers.Dense(4, activation="relu", dtype=dtype),
+    model = Sequential([layers.Input((3,)), layers.Dense(width, activation="relu", dtype=dtype),
                         layers.Dense(1, dtype=dtype)])
-    opt = {"sgd": optimizers.SGD(learning_rate=0.01, momentum=0.9),
-           "adam": optimizers.Adam(learning_rate=0.01),
-           "rmsprop": optimizers.RMSprop(learning_rate=0.01)}[optimizer]
-    return model, opt
+    return model, OPTIMIZERS[optimizer]()
 
 
 def _data(n=24):
@@ -63,8 +77,8 @@ def _data(n=24):
 
 
 def _fit_until(at, optimizer="sgd", dtype="float32", replace_weights_at=None,
-               read_each_batch=False):
-    model, opt = _model(optimizer, dtype)
+               read_each_batch=False, width=4):
+    model, opt = _model(optimizer, dtype, width=width)
     poison = _Poison(at, replace_weights_at)
     model.compile(optimizer=opt, loss=poison.loss)
     x, y = _data()
@@ -82,12 +96,13 @@ def _same(a, b):
     return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b))
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_rollback_restores_weights_state_and_iterations_exactly(optimizer, dtype):
+@pytest.mark.parametrize("width", list(WIDTHS.values()), ids=list(WIDTHS))
+def test_rollback_restores_weights_state_and_iterations_exactly(optimizer, dtype, width):
     # 3 batches an epoch: divergence at every position of the two alternating buffer sets
     for at in [(0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 2)]:
-        model, poison, history, _ = _fit_until(at, optimizer, dtype)
+        model, poison, history, _ = _fit_until(at, optimizer, dtype, width=width)
         d = model.divergence
         assert (d.epoch, d.batch) == at and math.isnan(d.loss)
         assert d.restored_to == max(k for k in poison.seen if k < at)
@@ -263,19 +278,24 @@ def test_fit_names_the_bad_sample_and_what_to_do():
 # -- Rollback's copies ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("late", [False, True], ids=["read_at_once", "read_one_step_late"])
-def test_rollback_reuses_two_or_three_sets_of_buffers(late):
+@pytest.mark.parametrize("in_update", [False, True], ids=["copied_before", "copied_in_update"])
+@pytest.mark.parametrize("width", list(WIDTHS.values()), ids=list(WIDTHS))
+def test_rollback_reuses_two_or_three_sets_of_buffers(late, in_update, width):
     """Confirming each step at once keeps two copies, one step late three; after that no
-    step allocates: the same buffers come round again."""
+    step allocates: the same buffers come round again. Whether the copy is taken before the
+    step or by the update, restoring gives back the confirmed step's starting point."""
     from ndgrad.models.divergence import Rollback
 
-    model, opt = _model("adam")
+    model, opt = _model("adam", width=width)
     model.compile(optimizer=opt, loss="mse")
     x, y = _data()
     model.train_on_batch(x, y)  # the optimizer state exists
-    rollback = Rollback(model)
-    seen = set()
+    rollback = Rollback(model, in_update=in_update)
+    seen, start = set(), {}
     for step in range(8):
-        rollback.save(0, step)
+        start[step] = (model.get_weights(), [np.array(v) for v in opt.variables])
+        with rollback.saving(0, step):
+            model.train_step(ndgrad.tensor(x), ndgrad.tensor(y))
         if late and step:
             rollback.confirm(0, step - 1)
         elif not late:
@@ -283,8 +303,27 @@ def test_rollback_reuses_two_or_three_sets_of_buffers(late):
         seen.update(id(copy["weights"][0]) for _, copy in rollback._kept)
     assert len(seen) == (3 if late else 2)
     assert rollback.confirmed_at == ((0, 6) if late else (0, 7))
-    weights = model.get_weights()
     with ndgrad.no_grad():
         model.weights[0][...] = 7.0
     assert rollback.restore() == rollback.confirmed_at
+    weights, state = start[rollback.confirmed_at[1]]
     assert _same(weights, model.get_weights())
+    assert _same(state, [np.asarray(v) for v in opt.variables])
+
+
+def test_a_step_that_fails_leaves_no_copy_request_behind():
+    """The optimizer copies its starting point only within the step that asked for it: after
+    a step that raised, a later update outside fit writes into no buffer of the guard."""
+    from ndgrad.models.divergence import Rollback
+
+    model, opt = _model("adam", width=WIDTHS["kernel-sized"])
+    model.compile(optimizer=opt, loss="mse")
+    x, y = _data()
+    model.train_on_batch(x, y)
+    rollback = Rollback(model, in_update=True)
+    with pytest.raises(RuntimeError, match="boom"), rollback.saving(0, 0):
+        raise RuntimeError("boom")
+    (_, copy), = rollback._kept
+    before = [np.array(b) for b in copy["state"]]
+    model.train_on_batch(x, y)
+    assert _same(before, [np.asarray(b) for b in copy["state"]])
