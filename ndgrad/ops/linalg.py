@@ -40,7 +40,7 @@ class Matmul(Op):
             ) from None
 
     def forward(self, xp: Any, x: Any, y: Any) -> Any:
-        return xp.matmul(x, y)
+        return self.backend.matmul(x, y)
 
     def backward(self, g: Tensor) -> tuple:
         x, y = self.inputs
@@ -74,8 +74,10 @@ class Matmul(Op):
 
 def shared_weight_grad(x: Tensor, g: Tensor) -> Tensor:
     """x (..., k) and g (..., n) -> x^T g (k, n) as one 2-D product (a dense layer's kernel)."""
-    rows = math.prod(x.shape[:-1])  # not -1: ambiguous when a size is 0
-    return matmul(transpose(reshape(x, (rows, x.shape[-1]))), reshape(g, (rows, g.shape[-1])))
+    if x.ndim != 2:  # already 2-D (a dense layer's input): no reshape node
+        rows = math.prod(x.shape[:-1])  # not -1: ambiguous when a size is 0
+        x, g = reshape(x, (rows, x.shape[-1])), reshape(g, (rows, g.shape[-1]))
+    return matmul(transpose(x), g)
 
 
 def matmul(x: Any, y: Any) -> Tensor:

@@ -336,3 +336,48 @@ def test_large_column_sums_of_the_numpy_backend(dtype: type, keepdims: bool) -> 
     np.testing.assert_array_equal(got.reshape(-1), product)
     strided = x[:, :, :, ::2]  # not contiguous: NumPy's own sum
     np.testing.assert_allclose(cpu.sum(strided, (0, 1, 2), False), strided.sum((0, 1, 2)))
+
+
+@pytest.mark.parametrize("k", [2048, 2048 + 77, 43264])
+@pytest.mark.parametrize("m, n", [(9, 32), (64, 1), (27, 64)])
+def test_transposed_products_with_a_long_contraction_are_split(k: int, m: int, n: int) -> None:
+    """x^T y with K >= 2048 rows and at most 64 columns on each side (a kernel gradient of a
+    convolution with few channels) is the sum of products over chunks of 128 rows, the rest
+    added: the exact product within gamma_K * |x|^T |y|, bit for bit the chunked sum."""
+    from ndgrad.backends.numpy import math as numpy_math
+
+    cpu = registry.get_backend("cpu")
+    rng = np.random.default_rng(k + m + n)
+    xt, y = (rng.standard_normal((k, s)).astype(np.float32) for s in (m, n))
+    got = cpu.matmul(xt.T, y)
+    assert got.shape == (m, n) and got.dtype == np.float32
+    exact = xt.T.astype(np.float64) @ y.astype(np.float64)
+    gamma = k * 2.0**-24 / (1 - k * 2.0**-24)
+    assert np.all(np.abs(got - exact) <= gamma * (np.abs(xt.T) @ np.abs(y)).astype(np.float64))
+    main = k // 128 * 128
+    chunks = [xt[i : i + 128].T @ y[i : i + 128] for i in range(0, main, 128)]
+    want = np.sum(np.stack(chunks), axis=0)
+    if main < k:
+        want += xt[main:].T @ y[main:]
+    np.testing.assert_array_equal(got, want)
+    assert numpy_math._SPLIT == 128
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["short", "wide", "float64", "not transposed", "batched"],
+)
+def test_other_products_are_one_blas_call(case: str) -> None:
+    """Below 2048 rows, above 64 columns, float64, x not a transposed view or a batch of
+    products: NumPy's matmul itself (bit for bit)."""
+    cpu = registry.get_backend("cpu")
+    rng = np.random.default_rng(1)
+    k, m, n, dtype = {"short": (2047, 9, 32, np.float32), "wide": (4096, 9, 65, np.float32),
+                      "float64": (4096, 9, 32, np.float64)}.get(case, (4096, 9, 32, np.float32))
+    xt, y = (rng.standard_normal((k, s)).astype(dtype) for s in (m, n))
+    x = xt.T
+    if case == "not transposed":
+        x = np.ascontiguousarray(x)
+    if case == "batched":
+        x, y = np.stack([x, x]), np.stack([y, y])
+    np.testing.assert_array_equal(cpu.matmul(x, y), np.matmul(x, y))

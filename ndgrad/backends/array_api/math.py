@@ -30,6 +30,10 @@ class Math(Family):
         dtype = self.from_native.get(x.dtype)
         return x.dtype if dtype is not None and dtype.kind == "f" else None
 
+    def matmul(self, x: Any, y: Any) -> Any:
+        """The matrix product with NumPy's rules (1-D operands, batch axes broadcast)."""
+        return self.xp.matmul(x, y)
+
     def masked(self, values: Any, mask: Any) -> Any:
         """`values` where the bool `mask` holds, else 0."""
         return self.xp.where(mask, values, 0.0)

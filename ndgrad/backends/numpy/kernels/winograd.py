@@ -317,6 +317,10 @@ def kernel_grad(
         v = input_transform(x, m, compiled)[0]
     if dm is None:
         dm = _grad_transform(gy, m, th, tw, compiled)
-    du = np.matmul(v.transpose(0, 2, 1), dm).reshape(a, a, c, f)  # (a, a, C, F)
-    dg = _g_kron(m).T @ du.reshape(a * a, -1).astype(np.float64)  # (9, C*F)
+    # (dM^T V)^T, not V^T dM: the same sums, and OpenBLAS computes this batch of products
+    # faster (book convnet's second layer, 36 x (32 x 576) (576 x 64) at 2 threads: 1.35 ms
+    # as V^T dM, 0.8 ms as (dM^T V)^T).
+    du = np.matmul(dm.transpose(0, 2, 1), v).transpose(0, 2, 1)  # (a*a, C, F)
+    du64 = np.ascontiguousarray(du, dtype=np.float64).reshape(a * a, -1)
+    dg = _g_kron(m).T @ du64  # (9, C*F)
     return dg.reshape(3, 3, c, f).astype(gy.dtype)
