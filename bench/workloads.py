@@ -33,6 +33,7 @@ LR, RHO, EPS = 1e-3, 0.9, 1e-14
 DENSE_SIZES = {"dense_s": (64, 256, 256), "dense_m": (128, 784, 512), "dense_l": (512, 1024, 1024)}
 CONV_LAYER = (64, 13, 13, 32, 64)  # batch, height, width, channels in, filters: the 2nd layer
 SMALL_OP_SIDE, SMALL_OP_CALLS, SGEMM_N = 32, 1000, 2048
+MLP_GEMM_STEPS = 100  # the matrix products of this many MLP training steps
 WORKLOADS = (
     "mlp_fit",
     "mlp_loop",
@@ -41,6 +42,7 @@ WORKLOADS = (
     *DENSE_SIZES,
     "conv2d",
     "predict",
+    "mlp_gemm",
     "sgemm",
 )
 
@@ -228,7 +230,27 @@ def ndgrad_workload(name: str, data: tuple, threads: int) -> tuple[Callable, Cal
             return float((a @ b).data[0, 0])
 
         return run, run, info
+    if name == "mlp_gemm":  # the products as ndgrad's Dense layers compute them: w is (in, out)
+        x, h, w1, w2, g1, g2 = (ndgrad.tensor(v) for v in _mlp_gemm_arrays())
+
+        def run() -> float:
+            with ndgrad.no_grad():
+                for _ in range(MLP_GEMM_STEPS):
+                    out = [x @ w1, h @ w2, x.T @ g1, h.T @ g2, g2 @ w2.T]
+            return float(sum(o.abs().sum().item() for o in out))
+
+        return run, run, info
     raise SystemExit(f"unknown workload {name!r}")
+
+
+def _mlp_gemm_arrays() -> tuple[np.ndarray, ...]:
+    """One MLP training step's operands: the batch x (128, 784), the hidden activations h
+    (128, 512), the kernels w1 (784, 512) and w2 (512, 10), the output gradients g1 (128, 512)
+    and g2 (128, 10)."""
+    rng = np.random.default_rng(9)
+    shapes = ((BATCH_MLP, 784), (BATCH_MLP, 512), (784, 512), (512, 10), (BATCH_MLP, 512))
+    return (*(rng.standard_normal(s, np.float32) for s in shapes),
+            rng.standard_normal((BATCH_MLP, 10), np.float32))  # fmt: skip
 
 
 def _layer_arrays(name: str) -> dict[str, np.ndarray]:
@@ -380,6 +402,18 @@ def torch_workload(name: str, data: tuple, threads: int) -> tuple[Callable, Call
 
         def run() -> float:
             return float((a @ b)[0, 0])
+
+        return run, run, info
+    if name == "mlp_gemm":  # as nn.Linear computes them: its weight is (out, in)
+        arrays = _mlp_gemm_arrays()
+        x, h, g1, g2 = (torch.from_numpy(arrays[i]) for i in (0, 1, 4, 5))
+        w1, w2 = (torch.from_numpy(np.ascontiguousarray(arrays[i].T)) for i in (2, 3))
+
+        def run() -> float:
+            with torch.no_grad():
+                for _ in range(MLP_GEMM_STEPS):
+                    out = [x @ w1.T, h @ w2.T, g1.T @ x, g2.T @ h, g2 @ w2]
+            return float(sum(o.abs().sum() for o in out))
 
         return run, run, info
     raise SystemExit(f"unknown workload {name!r}")

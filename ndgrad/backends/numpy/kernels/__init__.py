@@ -138,8 +138,9 @@ def started() -> bool:
 
 def wait(timeout: float | None = None) -> bool:
     """Load the kernels and wait for them (at most `timeout` seconds); whether they are on."""
-    if not READY.is_set():
-        start()
+    if READY.is_set():  # loaded (the hot path: every kernel call asks)
+        return ENABLED
+    start()
     return ENABLED and READY.wait(timeout) and ENABLED
 
 
