@@ -242,6 +242,26 @@ def test_out_of_range_labels_raise_naming_them(backend, how):
         assert named in str(info.value) and "[0, 4)" in str(info.value)
 
 
+@pytest.mark.parametrize("how", ["logits", "softmax", "probabilities"])
+def test_each_route_checks_labels_with_one_read_and_one_message(how):
+    """Whether the loss takes the fused route or the probabilities' one, its labels are
+    checked by `ops.fused.check_labels`: min and max in one transfer (one wait on a GPU)."""
+    from .backends.test_device_context import HostSyncs
+
+    dev = HostSyncs()
+    x = ndgrad.tensor(LOGITS, device=dev)
+    pred = {"logits": x, "softmax": ndgrad.softmax(x, -1),
+            "probabilities": ndgrad.softmax(x, -1).detach()}[how]
+    loss = losses.sparse_categorical_crossentropy(
+        ndgrad.tensor(LABELS, device=dev), pred, from_logits=how == "logits")
+    assert dev.transfers == 1 and loss.shape == (6,)
+    with pytest.raises(ValueError) as info:
+        losses.sparse_categorical_crossentropy(
+            ndgrad.tensor([0, 1, 4, 2, 9, 0], device=dev), pred, from_logits=how == "logits")
+    assert str(info.value) == ("sparse_categorical_crossentropy: labels must be in [0, 4) for 4 "
+                               "classes. Received out-of-range labels [4, 9]")
+
+
 def test_shape_mismatches_raise_shape_errors():
     x = ndgrad.randn(6, 4)
     with pytest.raises(ndgrad.ShapeError, match=r"\(5,\).*\(6, 4\)"):

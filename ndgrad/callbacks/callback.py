@@ -16,7 +16,18 @@ class Callback:
     ...         print(f"epoch {epoch}: loss {logs['loss']:.2f}")
     >>> PrintLoss().on_epoch_end(0, {"loss": 0.25})
     epoch 0: loss 0.25
+
+    A GPU waits each time Python reads a number from it, so `fit` reads a step's numbers
+    once the next step is queued, unless a callback overrides `on_train_batch_end` (or
+    `on_batch_end`): then each step is read as soon as it is queued, and the device waits.
+    A callback that can take its batch logs one step late sets `late_batch_logs = True`
+    (the progress bar does): `fit` then calls its `on_train_batch_end` for step k once step
+    k+1 is queued, with step k's logs (every step once, in order; the epoch's last step
+    before `on_epoch_end`), so it costs no wait of its own.
     """
+
+    #: Whether `on_train_batch_end` may come one step late in `fit` (see above).
+    late_batch_logs = False
 
     def __init__(self):
         self.model = None

@@ -62,6 +62,10 @@ class ProgbarLogger(Callback):
     - 2: the header and only the end-of-epoch line, `3/3 - 0s - 2ms/step - loss: 0.2345 ...`
     - 0: nothing.
 
+    In `fit` the bar takes each step's logs once the next step is queued
+    (`late_batch_logs`): it runs one step behind, so it never makes the device wait, and
+    each epoch's line has the epoch's final numbers.
+
     Validation inside `fit` prints nothing of its own; `evaluate` and `predict` outside `fit`
     get a bar and a final line.
 
@@ -74,6 +78,8 @@ class ProgbarLogger(Callback):
     Without tqdm installed (``pip install 'ndgrad[progress]'`` adds it), verbose 1 prints one
     line per epoch and no header, ``Epoch 3/5 - 3/3 - 0s - 2ms/step - loss: 0.2345 ...``.
     """
+
+    late_batch_logs = True
 
     def __init__(self, stream=None, mininterval=None):
         super().__init__()
@@ -210,7 +216,10 @@ class ProgbarLogger(Callback):
             )
             self._write(f"{done} - {elapsed:.0f}s {per_step}{metrics}")
         else:
-            epoch = f"Epoch {self._epoch + 1}/{self.epochs} - " if (
-                mode == 3 and self._in_fit and self.epochs > 1) else ""
+            epoch = (
+                f"Epoch {self._epoch + 1}/{self.epochs} - "
+                if (mode == 3 and self._in_fit and self.epochs > 1)
+                else ""
+            )
             self._write(f"{epoch}{self.seen}/{self.target} - {elapsed:.0f}s - {per_step}{metrics}")
         self._start = None

@@ -13,7 +13,8 @@ finite loss. A learning rate that blows up costs the user two updates, not the t
 never idles while Python prepares a step; it therefore reacts one step later: step k+1 has
 run (its `on_train_batch_begin` too) when the non-finite loss of step k is seen, and its
 update is undone with the others. When a callback reads each batch's logs
-(`on_train_batch_end`), fit reads each loss at once instead, and reacts at step k.
+(`on_train_batch_end`; not the progress bar, which takes them a step late), fit reads each
+loss at once instead, and reacts at step k.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ changes.
 On a GPU every read of a number waits for the device. So the loops read at most once per
 step: the loss and the metrics' totals stay on the device and are read together; `fit`
 shuffles the data on the device once per epoch and slices it, and the labels, checked once
-before training, are not checked again by the loss. With no callback reading each batch's
-logs, `fit` reads a step's numbers only after queueing the next step, and `evaluate` reads
-once at the end.
+before training, are not checked again by the loss (nor, in `fit`, the validation data at
+each epoch). With no callback needing each batch's logs at once (the progress bar takes them
+one step late: `Callback.late_batch_logs`), `fit` reads a step's numbers only after queueing
+the next step, and `evaluate` reads once at the end.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..backends.registry import get_backend
 from ..creation import tensor
 from ..errors import ShapeError
 from ..layers.layer import Layer, learning_phase
-from ..ops.fused import labels_checked
+from ..ops.fused import check_labels, labels_checked
 from ..ops.index import permute_rows
 from ..optimizers.optimizer import Optimizer
 from ..random import permutation
@@ -110,14 +111,7 @@ class Model(Layer):
         )
         if not (sparse and y.size):
             return False
-        classes = out.shape[-1]
-        lo, hi = ops.stack([y.min(), y.max()]).tolist()  # one transfer for both
-        if int(lo) < 0 or int(hi) >= classes:
-            bad = sorted({v for v in ops.reshape(y, (-1,)).tolist() if not 0 <= v < classes})
-            raise ValueError(
-                f"{what}: labels must be in [0, {classes}) for a model with {classes} outputs. "
-                f"Received labels {bad[:10]}"
-            )
+        check_labels(y, out.shape[-1], what)
         return True
 
     def _callbacks(
@@ -210,9 +204,9 @@ class Model(Layer):
 
         If the loss stops being finite, training stops with the weights and optimizer state
         of the last step whose loss was finite, and `model.divergence` says where (see
-        `ndgrad.models.divergence`). Unless a callback reads each batch's logs, a step's loss
-        is read once the next step is queued, so the guard reacts one step later (and undoes
-        that step too).
+        `ndgrad.models.divergence`). Unless a callback needs each batch's logs at once (the
+        progress bar takes them one step late), a step's loss is read once the next step is
+        queued, so the guard reacts one step later (and undoes that step too).
         """
         self._require_compiled("fit")
         _check_batch_size(batch_size, "fit")
@@ -231,13 +225,17 @@ class Model(Layer):
             vx, vy = (self._as_tensor(v) for v in validation_data)
             self._check_data(vx, vy, "fit (validation_data)")
             _check_finite(vx, vy, "fit (validation_data)")
-            self._check_inputs(vx, vy, "fit (validation_data)")
+            val_trusted = self._check_inputs(vx, vy, "fit (validation_data)")
+            val_steps = math.ceil(len(vx) / batch_size)
+            val_cbs = self._callbacks(None, 0, 1, val_steps, history=False)
         _check_finite(x, y, "fit")
         trusted = self._check_inputs(x, y, "fit")
         n = len(x)
         steps = math.ceil(n / batch_size)
         cbs = self._callbacks(callbacks, verbose, epochs, steps, history=True)
-        at_once = _listens(cbs, "on_train_batch_end", "on_batch_end")
+        hooks = ("on_train_batch_end", "on_batch_end")
+        at_once = _listens(cbs, *hooks, at_once=True)  # a callback needs each step's logs now
+        late = not at_once and _listens(cbs, *hooks)  # only callbacks that take them late
         self.stop_training = False
         self.divergence = None
         # The update copies what the guard keeps (in the same pass) when fit knows it runs
@@ -274,21 +272,20 @@ class Model(Layer):
                 counts = [m.count for m in self.compiled_metrics]
                 done = _Step(epoch, step, sl.stop, numbers, counts)
                 if at_once:  # a callback reads this batch's logs: read them now
-                    logs = self._read_step(done, rollback)
-                    cbs.on_train_batch_end(step, logs)
+                    logs = self._read_step(done, rollback, cbs)
                 else:  # read the step before, while this one runs on the device
                     if pending is not None:
-                        self._read_step(pending, rollback)
+                        self._read_step(pending, rollback, cbs if late else None)
                     pending = done
                 if self.stop_training:
                     break
             if pending is not None and self.divergence is None:
-                logs = self._read_step(pending, rollback)
+                logs = self._read_step(pending, rollback, cbs if late else None)
             if self.divergence is not None:
                 break  # the diverged epoch is not finished: no epoch end, no validation
             epoch_logs = dict(logs) if steps else {}
-            if validation_data is not None:
-                val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
+            if validation_data is not None:  # checked above: not again each epoch
+                val = self._evaluate(vx, vy, batch_size, val_cbs, val_trusted)
                 epoch_logs.update((f"val_{k}", v) for k, v in val.items())
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
@@ -298,9 +295,10 @@ class Model(Layer):
         cbs.on_train_end()
         return self.history
 
-    def _read_step(self, done: _Step, rollback: Rollback) -> dict[str, float]:
+    def _read_step(self, done: _Step, rollback: Rollback, cbs: Any) -> dict[str, float]:
         """Read a step's numbers (one transfer), confirm its loss is finite or undo the
-        divergence, and return the logs: the running loss and metrics up to that step."""
+        divergence, and return the logs: the running loss and metrics up to that step. Given
+        `cbs`, hand them the logs (`on_train_batch_end`) first."""
         loss, total, *totals = _read(done.numbers)
         if math.isfinite(loss):
             rollback.confirm(done.epoch, done.step)
@@ -308,6 +306,8 @@ class Model(Layer):
             self._diverged(done.epoch, done.step, loss, rollback)
         logs = {"loss": total / done.seen}  # the mean over the samples seen, as Keras
         logs.update(zip(self._metric_names(), self._metric_results(totals, done.counts)))
+        if cbs is not None:
+            cbs.on_train_batch_end(done.step, logs)
         return logs
 
     def _diverged(self, epoch: int, step: int, loss: float, rollback: Rollback) -> None:
@@ -332,11 +332,23 @@ class Model(Layer):
         x, y = self._as_tensor(x), self._as_tensor(y)
         self._check_data(x, y, "evaluate")
         trusted = self._check_inputs(x, y, "evaluate")
+        steps = math.ceil(len(x) / batch_size)
+        cbs = self._callbacks(callbacks, verbose, 1, steps, history=False)
+        result = self._evaluate(x, y, batch_size, cbs, trusted)
+        if return_dict:
+            return result
+        return list(result.values()) if self.compiled_metrics else result["loss"]
+
+    def _evaluate(
+        self, x: Tensor, y: Tensor, batch_size: int, cbs: Any, trusted: bool
+    ) -> dict[str, float]:
+        """`evaluate`'s loop over data already converted and checked (`trusted`: its labels
+        too, so the loss reads nothing to check them): the loss and metrics by name. `fit`
+        runs its validation through here, having checked the validation data once."""
         for m in self.compiled_metrics:
             m.reset_state()
         n = len(x)
         steps = math.ceil(n / batch_size)
-        cbs = self._callbacks(callbacks, verbose, 1, steps, history=False)
         each_batch = _listens(cbs, "on_test_batch_end")
         cbs.on_test_begin()
         total = self._zero()  # sum of loss * batch size so far, on the device
@@ -355,9 +367,7 @@ class Model(Layer):
         result = {"loss": summed / n if n else float("nan")}
         result.update(zip(self._metric_names(), self._metric_results(totals)))
         cbs.on_test_end(result)
-        if return_dict:
-            return result
-        return list(result.values()) if self.compiled_metrics else result["loss"]
+        return result
 
     def predict(
         self,
@@ -501,13 +511,16 @@ def _read(values: Sequence[Tensor]) -> list[float]:
         return backend.to_numpy(backend.xp.stack([v.data for v in values])).tolist()
 
 
-def _listens(callbacks: Any, *hooks: str) -> bool:
+def _listens(callbacks: Any, *hooks: str, at_once: bool = False) -> bool:
     """Whether a callback has code of its own for one of `hooks` (its class overrides it, or
-    a function was set on it, as `LambdaCallback` does): only then are batch logs read."""
+    a function was set on it, as `LambdaCallback` does): only then are batch logs read.
+    With `at_once`, callbacks that take their batch logs late (`late_batch_logs`) do not
+    count."""
     from ..callbacks import Callback
 
     return any(
-        hook in vars(c) or getattr(type(c), hook, None) is not getattr(Callback, hook)
+        (hook in vars(c) or getattr(type(c), hook, None) is not getattr(Callback, hook))
+        and not (at_once and getattr(c, "late_batch_logs", False))
         for c in callbacks
         for hook in hooks
     )

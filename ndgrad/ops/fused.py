@@ -4,7 +4,8 @@
   forward and one per needed gradient.
 - `sparse_softmax_cross_entropy(logits, labels)`: per-sample ``-log softmax(logits)[label]``,
   stable for any logits (no log(0), no overflow at 1e4), gradient ``softmax - onehot``. It
-  checks that the labels lie in [0, C), which costs a GPU a wait for their min and max,
+  checks that the labels lie in [0, C) (`check_labels`, the one check of integer labels that
+  the losses and `Model.fit` use too), which costs a GPU a wait for their min and max,
   except inside `labels_checked()`, where the caller vouches for them.
 """
 
@@ -22,8 +23,8 @@ from ..errors import ShapeError
 from .elementwise import ReluGrad
 from .linalg import matmul, shared_weight_grad
 from .nn import softmax
-from .reduce import sum
-from .shape import reshape, transpose
+from .reduce import max, min, sum
+from .shape import reshape, stack, transpose
 
 
 class Linear(Op):
@@ -84,9 +85,10 @@ _labels_checked: ContextVar[bool] = ContextVar("labels_checked", default=False)
 
 @contextlib.contextmanager
 def labels_checked() -> Iterator[None]:
-    """Inside, `sparse_softmax_cross_entropy` trusts its labels to lie in [0, C): the caller
-    checked them once for the whole data set (`Model.fit` and `evaluate` do), so no step
-    waits for the device to report the labels' min and max."""
+    """Inside, `check_labels` (so `sparse_softmax_cross_entropy` and the losses) trusts the
+    labels to lie in [0, C): the caller checked them once for the whole data set
+    (`Model.fit` and `evaluate` do), so no step waits for the device to report their min and
+    max."""
     token = _labels_checked.set(True)
     try:
         yield
@@ -99,27 +101,36 @@ def labels_were_checked() -> bool:
     return _labels_checked.get()
 
 
+def check_labels(
+    labels: Tensor, classes: int, what: str = "sparse_categorical_crossentropy"
+) -> None:
+    """Raise a ValueError unless every label lies in [0, `classes`), naming the first ten
+    labels out of range and the class count (`what` opens the message). Float labels are
+    checked as the losses read them, truncated to integers. Both bounds reach the host in
+    one transfer (a GPU waits once); the labels themselves only to name the bad ones.
+    Inside `labels_checked()` the caller vouches for the labels: nothing is read."""
+    if not labels.size or labels_were_checked():
+        return
+    if labels.dtype.kind not in "iu":
+        labels = labels.astype("int64")
+    lo, hi = stack([min(labels), max(labels)]).tolist()
+    if lo < 0 or hi >= classes:
+        bad = sorted({v for v in reshape(labels, (-1,)).tolist() if not 0 <= v < classes})
+        raise ValueError(
+            f"{what}: labels must be in [0, {classes}) for {classes} classes. "
+            f"Received out-of-range labels {bad[:10]}"
+        )
+
+
 class SparseSoftmaxCrossEntropy(Op):
-    """Per-sample cross-entropy of integer `labels` (N,) under softmax(`logits`) (N, C)."""
+    """Per-sample cross-entropy of integer `labels` (N,) under softmax(`logits`) (N, C); the
+    labels are not checked here (`sparse_softmax_cross_entropy` does)."""
 
     promote_from = None
 
     def forward(self, xp: Any, logits: Any, labels: Any) -> Any:
-        n, c = logits.shape
-        if n and not labels_were_checked():
-            self._check_labels(xp, labels, c)
         loss, self.probs = self.backend.softmax_xent(logits, labels)
         return loss
-
-    def _check_labels(self, xp: Any, labels: Any, c: int) -> None:
-        # One transfer to the host for both bounds (a GPU waits for each).
-        lo, hi = self.backend.to_numpy(xp.stack([xp.min(labels), xp.max(labels)]))
-        if lo < 0 or hi >= c:
-            bad = sorted({int(v) for v in self.backend.to_numpy(labels).tolist() if not 0 <= v < c})
-            raise ValueError(
-                f"sparse_categorical_crossentropy: labels must be in [0, {c}) for {c} classes. "
-                f"Received out-of-range labels {bad[:10]}"
-            )
 
     def backward(self, g: Tensor) -> tuple:
         logits, labels = self.inputs
@@ -143,4 +154,5 @@ def sparse_softmax_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
         )
     if labels.dtype.kind not in "iu":
         labels = labels.astype("int64")
+    check_labels(labels, logits.shape[-1])
     return SparseSoftmaxCrossEntropy.apply(logits, labels)

@@ -18,10 +18,14 @@ from ndgrad.callbacks import (
     History,
     LambdaCallback,
     ModelCheckpoint,
+    ProgbarLogger,
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+from ndgrad.callbacks.progbar_logger import format_logs
 from ndgrad.saving import load_model
+
+from .test_callbacks_progbar import Terminal
 
 
 def blobs(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -295,6 +299,29 @@ def test_progress_bar_prints_each_epoch_of_fit_with_its_logs(capsys):
         assert line.startswith("6/6 - ")
         for key, values in history.history.items():
             assert f"{key}: {values[epoch]:.4f}" in line
+
+
+def test_the_live_bar_of_fit_shows_each_batch_with_its_own_logs():
+    """fit hands the bar each step's logs once the next step is queued; on a terminal each
+    redraw still shows batch k with batch k's running loss and metrics, and each epoch's
+    line the epoch's numbers."""
+    x, y = blobs()
+    logs = []
+    reader = LambdaCallback(on_train_batch_end=lambda b, batch_logs: logs.append(batch_logs))
+    classifier().fit(x, y, epochs=2, batch_size=10, verbose=0, callbacks=[reader])
+    stream = Terminal()
+    history = classifier().fit(x, y, epochs=2, batch_size=10,
+                               callbacks=[ProgbarLogger(stream, mininterval=0)])
+    epochs = stream.getvalue().split("Epoch ")[1:]
+    assert len(epochs) == 2
+    for epoch, text in enumerate(epochs):
+        bars = [r for r in text.split("\r") if "ETA:" in r][1:]  # after the empty 0/6 bar
+        assert [r.split(" [")[0] for r in bars] == [f"{k}/6" for k in range(1, 7)]
+        for bar, batch_logs in zip(bars, logs[6 * epoch : 6 * epoch + 6], strict=True):
+            assert bar.rstrip().endswith(" - " + format_logs(batch_logs)), (bar, batch_logs)
+        final = text.split("\r")[-1]
+        assert final.startswith("6/6 [") and final.endswith(
+            format_logs({k: v[epoch] for k, v in history.history.items()}) + "\n")
 
 
 def test_progress_bar_of_evaluate_shows_the_returned_loss(capsys):

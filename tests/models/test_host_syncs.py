@@ -6,6 +6,7 @@ refuse implicit conversion to Python numbers and count their explicit transfers,
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 import ndgrad
 from ndgrad import Sequential, layers, optimizers
 from ndgrad.backends import registry
-from ndgrad.callbacks import Callback, LambdaCallback
+from ndgrad.callbacks import Callback, LambdaCallback, ProgbarLogger
 
 from ..backends.test_device_context import HostSyncs, Recording, _DeviceArray
 from .conftest import blobs
@@ -121,6 +122,72 @@ def test_a_batch_logs_reader_gets_each_step_read_at_once(dev: _Counting) -> None
     assert all(set(logs) == {"loss", "accuracy"} for _, logs in logs_of)
 
 
+class _NotedBar(ProgbarLogger):
+    """The progress bar, noting among the backend's events each batch it is handed (and the
+    logs), and each epoch end."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__(io.StringIO())
+        self.events = events
+        self.logs: list[tuple[int, dict]] = []
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.events.append(f"bar {batch}")
+        self.logs.append((batch, dict(logs)))
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.events.append("epoch end")
+        super().on_epoch_end(epoch, logs)
+
+
+def test_the_progress_bar_takes_each_step_one_step_late(dev: _Counting) -> None:
+    """The bar forces no read: with it (verbose=1) fit reads as often and as late as with
+    verbose=0, and hands the bar step k's logs once step k+1 is queued, the epoch's last
+    step before the epoch ends."""
+    model = _model(dev, ["accuracy"])
+    x, y = _data(dev, 24)
+    dev.events.clear()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    quiet = list(dev.events)
+    model = _model(dev, ["accuracy"])
+    bar = _NotedBar(dev.events)
+    dev.events.clear()
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=1, callbacks=[bar])
+    assert [e for e in dev.events if e in ("step", "read")] == quiet
+    epoch = ["step", "step", "read", "bar 0", "step", "read", "bar 1", "read", "bar 2", "epoch end"]
+    assert dev.events == ["read"] * FIT_CHECKS + epoch * 2
+    # the logs of each batch, as a callback reading them at once gets them
+    model = _model(dev, ["accuracy"])
+    at_once: list[tuple[int, dict]] = []
+    reader = LambdaCallback(on_train_batch_end=lambda b, logs: at_once.append((b, dict(logs))))
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[reader])
+    assert bar.logs == at_once and [b for b, _ in bar.logs] == [0, 1, 2] * 2
+    assert [logs["loss"] for b, logs in bar.logs if b == 2] == history.history["loss"]
+
+
+def test_verbose_1_reads_as_often_as_verbose_0(dev: _Counting, capsys: pytest.CaptureFixture
+                                               ) -> None:
+    model = _model(dev, ["accuracy"])
+    x, y = _data(dev)
+    dev.events.clear()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=1)  # fit's own bar, on stdout
+    assert dev.events.count("read") == FIT_CHECKS + 10
+    assert dev.events == ["read"] * FIT_CHECKS + (["step"] + ["step", "read"] * 4 + ["read"]) * 2
+    assert capsys.readouterr().out.count("5/5 [") == 2
+
+
+def test_with_a_batch_logs_reader_the_bar_gets_each_step_at_once_too(dev: _Counting) -> None:
+    model = _model(dev, ["accuracy"])
+    x, y = _data(dev, 24)
+    bar = _NotedBar(dev.events)
+    reader = LambdaCallback(on_train_batch_end=lambda b, logs: dev.events.append(f"reader {b}"))
+    dev.events.clear()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=1, callbacks=[reader, bar])
+    step = [["step", "read", f"reader {b}", f"bar {b}"] for b in range(3)]
+    assert dev.events == ["read"] * FIT_CHECKS + sum(step, []) + ["epoch end"]
+
+
 @pytest.mark.parametrize("metrics", [[], ["accuracy"]])
 def test_evaluate_reads_once_at_the_end(dev: _Counting, metrics: list[str]) -> None:
     model = _model(dev, metrics)
@@ -142,9 +209,9 @@ def test_validation_inside_fit_reads_once_per_epoch(dev: _Counting) -> None:
     x, y = _data(dev)
     dev.transfers = 0
     model.fit(x[:32], y[:32], batch_size=8, epochs=2, verbose=0, validation_data=(x[32:], y[32:]))
-    # fit checks the training and the validation data alike; each epoch then has 4 steps
-    # and an evaluate with its checks and its one read
-    assert dev.transfers == 2 * FIT_CHECKS + 2 * (4 + EVALUATE_CHECKS + 1)
+    # fit checks the training and the validation data alike, once; each epoch then has 4
+    # steps and a validation pass with its one read (the data is not checked again)
+    assert dev.transfers == 2 * FIT_CHECKS + 2 * (4 + 1)
 
 
 def test_predict_reads_nothing(dev: _Counting) -> None:

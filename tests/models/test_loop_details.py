@@ -362,11 +362,13 @@ def test_label_range_check_is_exact_and_lists_ten_bad_labels():
     model = _compiled()
     y_edge = y.copy()
     y_edge[4] = 3  # one past the last class
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\) .* Received labels \[3\]$"):
+    with pytest.raises(ValueError, match=r"^evaluate: labels must be in \[0, 3\) for 3 classes\. "
+                                         r"Received out-of-range labels \[3\]$"):
         model.evaluate(x, y_edge, verbose=0)
     y_many = np.arange(15) + 2  # 0, then 3 .. 16: fourteen bad labels, the first ten listed
     y_many[0] = 0
-    with pytest.raises(ValueError, match=r"Received labels \[3, 4, 5, 6, 7, 8, 9, 10, 11, 12\]$"):
+    with pytest.raises(ValueError,
+                       match=r"out-of-range labels \[3, 4, 5, 6, 7, 8, 9, 10, 11, 12\]$"):
         model.fit(x, y_many, verbose=0)
     model.evaluate(x, np.full(15, 2), verbose=0)  # the last class is a valid label
 

@@ -11,7 +11,9 @@ import torch.nn.functional as F
 
 import ndgrad
 from ndgrad.autograd.engine import backward
-from ndgrad.ops.fused import linear, sparse_softmax_cross_entropy
+from ndgrad.ops.fused import check_labels, labels_checked, linear, sparse_softmax_cross_entropy
+
+from ..backends.test_device_context import HostSyncs
 
 
 def _nd(a, device, grad=True):
@@ -122,6 +124,23 @@ def test_sparse_softmax_cross_entropy_rejects_out_of_range_labels(backend):
             sparse_softmax_cross_entropy(logits, ndgrad.tensor(bad, device=backend))
         wrong = [v for v in bad if not 0 <= v < 3]
         assert str(wrong) in str(info.value)
+
+
+def test_check_labels_reads_once_and_names_the_bad_labels_and_the_class_count():
+    """The one check of integer labels (the fused op, the losses and `Model.fit` use it)."""
+    dev = HostSyncs()
+    check_labels(ndgrad.tensor([0, 2, 1, 2], device=dev), 3)
+    assert dev.transfers == 1  # the min and the max together
+    check_labels(ndgrad.tensor([], dtype="int64", device=dev), 3)
+    with labels_checked():  # the caller vouches for them: nothing is read
+        check_labels(ndgrad.tensor([5, -1], device=dev), 3)
+    assert dev.transfers == 1
+    check_labels(ndgrad.tensor([0.0, 2.9], device=dev), 3)  # floats as the losses read them
+    with pytest.raises(ValueError, match=r"^fit: labels must be in \[0, 3\) for 3 classes\. "
+                                         r"Received out-of-range labels \[-1, 3\]$"):
+        check_labels(ndgrad.tensor([[0, 3], [-1, 3]], device=dev), 3, "fit")
+    with pytest.raises(ValueError, match=r"^sparse_categorical_crossentropy: .*labels \[3\]$"):
+        check_labels(ndgrad.tensor([3.5, 1.0], device=dev), 3)
 
 
 def test_sparse_softmax_cross_entropy_shape_errors():
