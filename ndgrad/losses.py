@@ -52,6 +52,8 @@ def sparse_categorical_crossentropy(
         )
     logits = y_pred if from_logits else logits_of(y_pred, "softmax")
     if logits is not None:
+        if logits.ndim == 2:  # (N, C) and labels (N,): the op's own shapes, no reshape nodes
+            return sparse_softmax_cross_entropy(logits, y_true)
         c = logits.shape[-1]
         return ops.reshape(
             sparse_softmax_cross_entropy(ops.reshape(logits, (-1, c)), ops.reshape(y_true, (-1,))),
