@@ -36,15 +36,18 @@ from ._registry import Registry
 from ._tensor import bump_version
 from .backends import registry
 from .errors import ModelFileError, ShapeError
+from .models.sequential import Sequential
 
 #: default cap on the bytes of a model or weights file, each member once inflated
 MAX_MODEL_BYTES = 1 << 30
 MAX_CONFIG_BYTES = 16 << 20  # config.json: architectures are a few kB
 MAX_NESTING = 64  # JSON levels in config.json (a Sequential inside a Sequential ... adds 4)
 
+#: The classes `load_model` rebuilds by name: the built-in layers, Sequential and the classes
+#: registered with `register`.
 _REGISTRY: Registry[type] = Registry(
     "layer class",
-    {name: getattr(_layers, name) for name in _layers.__all__},
+    {**{name: getattr(_layers, name) for name in _layers.__all__}, "Sequential": Sequential},
     normalize=None,
     message="unknown {kind} {name}; register custom classes with ndgrad.saving.register. "
     "Known: {names}",
@@ -68,13 +71,7 @@ def layer_config(layer: Any) -> dict[str, Any]:
 
 
 def layer_from_config(config: dict[str, Any]) -> Any:
-    from .models import Sequential
-
-    classes = Registry(
-        "layer class", {**_REGISTRY, "Sequential": Sequential}, normalize=None,
-        message=_REGISTRY.message,
-    )
-    cls: Any = classes.lookup(config["class_name"])
+    cls: Any = _REGISTRY.lookup(config["class_name"])
     return cls.from_config(config["config"])
 
 
@@ -234,7 +231,7 @@ def _optimizer_arrays(model: Any) -> tuple[list[str], dict[str, np.ndarray]]:
 def _check_loadable(model: Any, config: dict[str, Any]) -> None:
     """Refuse at save time what `load_model` could not rebuild."""
     name = config["class_name"]
-    if name != "Sequential" and name not in _REGISTRY:
+    if name not in _REGISTRY:
         raise ValueError(
             f"save: {name} is not a registered class, so load_model could not rebuild it; "
             f"decorate it with @ndgrad.saving.register (and give it get_config/from_config), "

@@ -189,6 +189,25 @@ def test_unregistered_custom_layers_fail_with_advice(tmp_path, monkeypatch):
     assert "Known: " in str(info.value) and "Conv2D, Dense, Dropout" in str(info.value)
 
 
+def test_a_class_registered_after_a_load_is_found(tmp_path):
+    """The classes load_model knows are one registry, made once: Sequential is in it, and a
+    class registered after models were loaded is found too."""
+    assert saving.layer_from_config(saving.layer_config(Sequential())).__class__ is Sequential
+
+    class Later(Scale):
+        pass
+
+    path = str(tmp_path / "later.ndgrad")
+    Sequential([layers.Input((3,)), Later(), layers.Dense(2)]).save(path)
+    with pytest.raises(ValueError, match="unknown layer class 'Later'"):
+        ndgrad.load_model(path)
+    try:
+        saving.register(Later)
+        assert isinstance(ndgrad.load_model(path).layers[0], Later)
+    finally:
+        saving._REGISTRY.pop("Later", None)
+
+
 # -- atomic writes ---------------------------------------------------------------------------
 
 class Crash(RuntimeError):

@@ -218,11 +218,12 @@ class LocalExecutor(Executor):
     `threads` = cores // workers BLAS threads, so that workers x threads = cores. A run whose
     worker dies is tried again in a new worker, up to `max_attempts` times in all.
 
-    On GPUs (``device="cuda"``, or ``gpus=N``: the first N; ``"cuda:K"``: GPU K only), worker
-    rank r trains on ``cuda:{r % N}`` (a replacement worker takes the rank of the one it
-    replaces), and there are at most N workers, one per GPU, by default N: each worker holds
-    a CUDA context, and more runs on one GPU only queue behind each other. A `build` should
-    not name a GPU itself: the worker's device is the default device while it builds.
+    On GPUs (``device="cuda"``, or ``gpus=N``: the first N; ``"cuda:K"``: GPU K only), there
+    are at most N workers, one per GPU, by default N: each worker holds a CUDA context, and
+    more runs on one GPU only queue behind each other. Worker rank r (0 <= r < workers) trains
+    on the r-th of those GPUs (a replacement worker takes the rank of the one it replaces).
+    A `build` should not name a GPU itself: the worker's device is the default device while
+    it builds.
     """
 
     def __init__(
@@ -249,8 +250,14 @@ class LocalExecutor(Executor):
         self.max_attempts = _check_attempts(max_attempts)
 
     def device_of(self, rank: int) -> str | None:
-        """The device of worker `rank` (0, 1, ...): ``cuda:{rank % N}``, None on the CPU."""
-        return self.devices[rank % len(self.devices)] if self.devices else None
+        """The device of worker `rank` (0 <= rank < workers): the rank-th of `devices`, None
+        on the CPU."""
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < self.workers:
+            raise ValueError(
+                f"LocalExecutor.device_of: rank must be an int in [0, {self.workers}) (one per "
+                f"worker). Received rank={rank!r}"
+            )
+        return self.devices[rank] if self.devices else None
 
     def describe(self) -> str:
         where = f" on {', '.join(self.devices)}" if self.devices else ""
