@@ -168,8 +168,10 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
     cap = _max_bytes(None)
     size = os.path.getsize(path)
     if size > cap:
-        raise ModelFileError(f"load_weights: {path}: {size} bytes, more than the limit of {cap} "
-                             "(pass a larger limit with NDGRAD_MAX_MODEL_BYTES)")
+        raise ModelFileError(
+            f"load_weights: {path}: {size} bytes, more than the limit of {cap} "
+            "(pass a larger limit with NDGRAD_MAX_MODEL_BYTES)"
+        )
     with open(path, "rb") as f:
         data = f.read()
     _assign(model, _decode(data, fmt, f"load_weights: {path}", _WEIGHTS_FILE), path, False)
@@ -292,8 +294,9 @@ def _max_bytes(max_bytes: int | None) -> int:
     try:
         return int(text) if text else MAX_MODEL_BYTES
     except ValueError:
-        raise ValueError(f"NDGRAD_MAX_MODEL_BYTES must be a number of bytes. Received {text!r}")\
-            from None
+        raise ValueError(
+            f"NDGRAD_MAX_MODEL_BYTES must be a number of bytes. Received {text!r}"
+        ) from None
 
 
 def _read_member(z: zipfile.ZipFile, name: str, path: str, cap: int) -> bytes:
@@ -308,8 +311,7 @@ def _read_member(z: zipfile.ZipFile, name: str, path: str, cap: int) -> bytes:
     with z.open(info) as f:
         data = f.read(cap + 1)
     if len(data) > cap:
-        raise ModelFileError(f"load_model: {path}: {name} inflates beyond the limit of {cap} "
-                             "bytes")
+        raise ModelFileError(f"load_model: {path}: {name} inflates beyond the limit of {cap} bytes")
     return data
 
 
@@ -335,13 +337,17 @@ def _check_sizes(value: Any, cap: int, path: str) -> None:
         elif isinstance(v, list):
             ints = [x for x in v if isinstance(x, int) and not isinstance(x, bool)]
             if ints and len(ints) == len(v) and math.prod(abs(x) for x in ints) > cap:
-                raise ModelFileError(f"load_model: {path}: config.json asks for a size of {v} "
-                                     f"({math.prod(abs(x) for x in ints)} values), more than the "
-                                     f"limit of {cap}")
+                raise ModelFileError(
+                    f"load_model: {path}: config.json asks for a size of {v} "
+                    f"({math.prod(abs(x) for x in ints)} values), more than the "
+                    f"limit of {cap}"
+                )
             stack.extend(v)
         elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > cap:
-            raise ModelFileError(f"load_model: {path}: config.json asks for a size of {v}, more "
-                                 f"than the limit of {cap}")
+            raise ModelFileError(
+                f"load_model: {path}: config.json asks for a size of {v}, more "
+                f"than the limit of {cap}"
+            )
 
 
 def _read_members(path: str, cap: int) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -359,8 +365,7 @@ def _read_members(path: str, cap: int) -> tuple[dict[str, Any], dict[str, bytes]
             except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 detail = "nested too deeply" if isinstance(e, RecursionError) else str(e)
                 raise ModelFileError(
-                    f"load_model: {path}: config.json is not valid JSON ({detail}); "
-                    f"{_MODEL_FILE}"
+                    f"load_model: {path}: config.json is not valid JSON ({detail}); {_MODEL_FILE}"
                 ) from None
             if _depth(config) > MAX_NESTING:
                 raise ModelFileError(
@@ -385,8 +390,10 @@ def _read_members(path: str, cap: int) -> tuple[dict[str, Any], dict[str, bytes]
             members = {name: _read_member(z, name, path, cap) for name in wanted}
             total = sum(len(m) for m in members.values())
             if total > cap:
-                raise ModelFileError(f"load_model: {path}: the members hold {total} bytes, "
-                                     f"more than the limit of {cap}")
+                raise ModelFileError(
+                    f"load_model: {path}: the members hold {total} bytes, "
+                    f"more than the limit of {cap}"
+                )
             return config, members
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
         detail = "empty file" if os.path.getsize(path) == 0 else _reason(e)
