@@ -1,26 +1,22 @@
 """StatQuest's drug dosage: low and high dosages don't work, medium ones do.
 
 A straight line cannot separate "medium" from "low or high"; two bent lines (a hidden layer)
-can. Run: python examples/dosage.py
+can: the book's network, `ndgrad.models.book.dosage_mlp` (Dense(8, tanh) -> Dense(1,
+sigmoid)). Run: python examples/dosage.py
 """
 
 from __future__ import annotations
 
 import ndgrad
-from ndgrad import Sequential, layers
+from ndgrad import Sequential
 from ndgrad.datasets import dosage
+from ndgrad.models import book
 
 
 def main(epochs: int = 300, verbose: int = 0) -> Sequential:
     ndgrad.manual_seed(0)
     (x_train, y_train), (x_test, y_test) = dosage.load_data()
-    model = Sequential(
-        [
-            layers.Input((1,)),
-            layers.Dense(8, activation="tanh"),
-            layers.Dense(1, activation="sigmoid"),
-        ]
-    )
+    model = book.dosage_mlp()
     model.compile(
         optimizer=ndgrad.optimizers.Adam(learning_rate=0.05),
         loss="binary_crossentropy",

@@ -36,15 +36,18 @@ from ._registry import Registry
 from ._tensor import bump_version
 from .backends import registry
 from .errors import ModelFileError, ShapeError
+from .models.sequential import Sequential
 
 #: default cap on the bytes of a model or weights file, each member once inflated
 MAX_MODEL_BYTES = 1 << 30
 MAX_CONFIG_BYTES = 16 << 20  # config.json: architectures are a few kB
 MAX_NESTING = 64  # JSON levels in config.json (a Sequential inside a Sequential ... adds 4)
 
+#: The classes `load_model` rebuilds by name: the built-in layers, Sequential and the classes
+#: registered with `register`.
 _REGISTRY: Registry[type] = Registry(
     "layer class",
-    {name: getattr(_layers, name) for name in _layers.__all__},
+    {**{name: getattr(_layers, name) for name in _layers.__all__}, "Sequential": Sequential},
     normalize=None,
     message="unknown {kind} {name}; register custom classes with ndgrad.saving.register. "
     "Known: {names}",
@@ -68,13 +71,7 @@ def layer_config(layer: Any) -> dict[str, Any]:
 
 
 def layer_from_config(config: dict[str, Any]) -> Any:
-    from .models import Sequential
-
-    classes = Registry(
-        "layer class", {**_REGISTRY, "Sequential": Sequential}, normalize=None,
-        message=_REGISTRY.message,
-    )
-    cls: Any = classes.lookup(config["class_name"])
+    cls: Any = _REGISTRY.lookup(config["class_name"])
     return cls.from_config(config["config"])
 
 
@@ -171,8 +168,10 @@ def load_weights(model: Any, path: str | os.PathLike[str]) -> None:
     cap = _max_bytes(None)
     size = os.path.getsize(path)
     if size > cap:
-        raise ModelFileError(f"load_weights: {path}: {size} bytes, more than the limit of {cap} "
-                             "(pass a larger limit with NDGRAD_MAX_MODEL_BYTES)")
+        raise ModelFileError(
+            f"load_weights: {path}: {size} bytes, more than the limit of {cap} "
+            "(pass a larger limit with NDGRAD_MAX_MODEL_BYTES)"
+        )
     with open(path, "rb") as f:
         data = f.read()
     _assign(model, _decode(data, fmt, f"load_weights: {path}", _WEIGHTS_FILE), path, False)
@@ -234,7 +233,7 @@ def _optimizer_arrays(model: Any) -> tuple[list[str], dict[str, np.ndarray]]:
 def _check_loadable(model: Any, config: dict[str, Any]) -> None:
     """Refuse at save time what `load_model` could not rebuild."""
     name = config["class_name"]
-    if name != "Sequential" and name not in _REGISTRY:
+    if name not in _REGISTRY:
         raise ValueError(
             f"save: {name} is not a registered class, so load_model could not rebuild it; "
             f"decorate it with @ndgrad.saving.register (and give it get_config/from_config), "
@@ -295,8 +294,9 @@ def _max_bytes(max_bytes: int | None) -> int:
     try:
         return int(text) if text else MAX_MODEL_BYTES
     except ValueError:
-        raise ValueError(f"NDGRAD_MAX_MODEL_BYTES must be a number of bytes. Received {text!r}")\
-            from None
+        raise ValueError(
+            f"NDGRAD_MAX_MODEL_BYTES must be a number of bytes. Received {text!r}"
+        ) from None
 
 
 def _read_member(z: zipfile.ZipFile, name: str, path: str, cap: int) -> bytes:
@@ -311,8 +311,7 @@ def _read_member(z: zipfile.ZipFile, name: str, path: str, cap: int) -> bytes:
     with z.open(info) as f:
         data = f.read(cap + 1)
     if len(data) > cap:
-        raise ModelFileError(f"load_model: {path}: {name} inflates beyond the limit of {cap} "
-                             "bytes")
+        raise ModelFileError(f"load_model: {path}: {name} inflates beyond the limit of {cap} bytes")
     return data
 
 
@@ -338,13 +337,17 @@ def _check_sizes(value: Any, cap: int, path: str) -> None:
         elif isinstance(v, list):
             ints = [x for x in v if isinstance(x, int) and not isinstance(x, bool)]
             if ints and len(ints) == len(v) and math.prod(abs(x) for x in ints) > cap:
-                raise ModelFileError(f"load_model: {path}: config.json asks for a size of {v} "
-                                     f"({math.prod(abs(x) for x in ints)} values), more than the "
-                                     f"limit of {cap}")
+                raise ModelFileError(
+                    f"load_model: {path}: config.json asks for a size of {v} "
+                    f"({math.prod(abs(x) for x in ints)} values), more than the "
+                    f"limit of {cap}"
+                )
             stack.extend(v)
         elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > cap:
-            raise ModelFileError(f"load_model: {path}: config.json asks for a size of {v}, more "
-                                 f"than the limit of {cap}")
+            raise ModelFileError(
+                f"load_model: {path}: config.json asks for a size of {v}, more "
+                f"than the limit of {cap}"
+            )
 
 
 def _read_members(path: str, cap: int) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -362,8 +365,7 @@ def _read_members(path: str, cap: int) -> tuple[dict[str, Any], dict[str, bytes]
             except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 detail = "nested too deeply" if isinstance(e, RecursionError) else str(e)
                 raise ModelFileError(
-                    f"load_model: {path}: config.json is not valid JSON ({detail}); "
-                    f"{_MODEL_FILE}"
+                    f"load_model: {path}: config.json is not valid JSON ({detail}); {_MODEL_FILE}"
                 ) from None
             if _depth(config) > MAX_NESTING:
                 raise ModelFileError(
@@ -388,8 +390,10 @@ def _read_members(path: str, cap: int) -> tuple[dict[str, Any], dict[str, bytes]
             members = {name: _read_member(z, name, path, cap) for name in wanted}
             total = sum(len(m) for m in members.values())
             if total > cap:
-                raise ModelFileError(f"load_model: {path}: the members hold {total} bytes, "
-                                     f"more than the limit of {cap}")
+                raise ModelFileError(
+                    f"load_model: {path}: the members hold {total} bytes, "
+                    f"more than the limit of {cap}"
+                )
             return config, members
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
         detail = "empty file" if os.path.getsize(path) == 0 else _reason(e)

@@ -12,6 +12,7 @@ import pytest
 
 import ndgrad
 from ndgrad.datasets import dosage, mnist
+from ndgrad.models import book
 
 pytestmark = pytest.mark.filterwarnings("ignore::ndgrad.datasets.mnist.DatasetFallbackWarning")
 
@@ -92,3 +93,4 @@ def test_dosage_effective_only_for_medium_dosages(capsys):
     p = model.predict(grid[:, None]).numpy()[:, 0]
     np.testing.assert_array_equal(p > 0.5, (grid > dosage.LOW) & (grid < dosage.HIGH))
     assert isinstance(model, ndgrad.Sequential)
+    assert model.name == book.dosage_mlp().name  # the one definition, in the book

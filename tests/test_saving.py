@@ -21,10 +21,17 @@ from ndgrad.models import book
 
 def _model(seed: int) -> Sequential:
     ndgrad.manual_seed(seed)
-    return Sequential([layers.Input((6, 6, 1)), layers.Conv2D(2, 3, activation="relu"),
-                       layers.BatchNormalization(), layers.MaxPooling2D(),
-                       layers.Flatten(), layers.Dropout(0.1),
-                       layers.Dense(3, activation="softmax")])
+    return Sequential(
+        [
+            layers.Input((6, 6, 1)),
+            layers.Conv2D(2, 3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dropout(0.1),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 def _same(a: list, b: list) -> bool:
@@ -33,8 +40,7 @@ def _same(a: list, b: list) -> bool:
 
 def _trained(backend: str = "cpu") -> Sequential:
     model = _model(0).to(backend)
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
     x = rng.standard_normal((20, 6, 6, 1)).astype("float32")
     model.fit(x, rng.integers(0, 3, 20), epochs=1, batch_size=10, verbose=0)
@@ -84,12 +90,21 @@ def test_load_weights_checks_names_and_shapes_first(tmp_path):
     assert not isinstance(info.value, ndgrad.errors.ModelFileError)
     assert str(info.value).startswith(f"{path}: the weights of model '{other.name}'")
     assert _same(before, other.get_weights())
-    wider = Sequential([layers.Input((6, 6, 1)), layers.Conv2D(4, 3, activation="relu"),
-                        layers.BatchNormalization(), layers.MaxPooling2D(), layers.Flatten(),
-                        layers.Dropout(0.1), layers.Dense(3, activation="softmax")])
+    wider = Sequential(
+        [
+            layers.Input((6, 6, 1)),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dropout(0.1),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     before = wider.get_weights()
-    with pytest.raises(ndgrad.ShapeError,
-                       match=r"layers.0.kernel.*\(3, 3, 1, 4\).*\(3, 3, 1, 2\)") as info:
+    with pytest.raises(
+        ndgrad.ShapeError, match=r"layers.0.kernel.*\(3, 3, 1, 4\).*\(3, 3, 1, 2\)"
+    ) as info:
         wider.load_weights(path)
     assert str(info.value).startswith(f"{path}: ")
     assert _same(before, wider.get_weights())
@@ -189,7 +204,27 @@ def test_unregistered_custom_layers_fail_with_advice(tmp_path, monkeypatch):
     assert "Known: " in str(info.value) and "Conv2D, Dense, Dropout" in str(info.value)
 
 
+def test_a_class_registered_after_a_load_is_found(tmp_path):
+    """The classes load_model knows are one registry, made once: Sequential is in it, and a
+    class registered after models were loaded is found too."""
+    assert saving.layer_from_config(saving.layer_config(Sequential())).__class__ is Sequential
+
+    class Later(Scale):
+        pass
+
+    path = str(tmp_path / "later.ndgrad")
+    Sequential([layers.Input((3,)), Later(), layers.Dense(2)]).save(path)
+    with pytest.raises(ValueError, match="unknown layer class 'Later'"):
+        ndgrad.load_model(path)
+    try:
+        saving.register(Later)
+        assert isinstance(ndgrad.load_model(path).layers[0], Later)
+    finally:
+        saving._REGISTRY.pop("Later", None)
+
+
 # -- atomic writes ---------------------------------------------------------------------------
+
 
 class Crash(RuntimeError):
     pass
@@ -249,8 +284,9 @@ def test_save_into_a_new_folder(tmp_path):
 
 def test_the_loss_configuration_survives_save_and_load(tmp_path) -> None:
     model = ndgrad.Sequential([ndgrad.layers.Input((2,)), ndgrad.layers.Dense(3)])
-    model.compile("sgd", ndgrad.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        "sgd", ndgrad.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     model.save(str(tmp_path / "m.ndgrad"))
     again = ndgrad.load_model(str(tmp_path / "m.ndgrad"))
     assert again.loss.get_config()["from_logits"] is True
@@ -273,6 +309,7 @@ def test_what_load_model_could_not_rebuild_is_refused_at_save_time(tmp_path) -> 
 
 # -- optimizer state: fit 2 epochs == fit 1, save, load, fit 1 more ---------------------------
 
+
 def _resume_data() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(3)
     return rng.standard_normal((21, 6, 6, 1)).astype("float32"), rng.integers(0, 3, 21)
@@ -281,10 +318,18 @@ def _resume_data() -> tuple[np.ndarray, np.ndarray]:
 def _fit(model: Sequential, epochs: int, initial_epoch: int = 0) -> None:
     # fit shuffles (and Dropout draws) with the global generator: seed each epoch alike
     reseed = ndgrad.callbacks.LambdaCallback(
-        on_epoch_begin=lambda epoch, logs: ndgrad.manual_seed(100 + epoch))
+        on_epoch_begin=lambda epoch, logs: ndgrad.manual_seed(100 + epoch)
+    )
     x, y = _resume_data()
-    model.fit(x, y, epochs=epochs, initial_epoch=initial_epoch, batch_size=8, verbose=0,
-              callbacks=[reseed])
+    model.fit(
+        x,
+        y,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        batch_size=8,
+        verbose=0,
+        callbacks=[reseed],
+    )
 
 
 OPTIMIZERS = {
@@ -292,7 +337,8 @@ OPTIMIZERS = {
     "rmsprop-centered-momentum": lambda: ndgrad.optimizers.RMSprop(momentum=0.5, centered=True),
     "adam": lambda: "adam",
     "adam-amsgrad-schedule": lambda: ndgrad.optimizers.Adam(
-        ndgrad.optimizers.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5), amsgrad=True),
+        ndgrad.optimizers.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5), amsgrad=True
+    ),
     "adamw": lambda: "adamw",
     "sgd-nesterov": lambda: ndgrad.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
 }
@@ -344,6 +390,7 @@ def test_optimizer_state_is_stored_by_weight_name(tmp_path):
 
 # -- files that are not ndgrad models -----------------------------------------------------------
 
+
 def _members(path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as z:
         return {name: z.read(name) for name in z.namelist()}
@@ -376,83 +423,155 @@ def _layers_of(config):
 BROKEN = {
     "empty": (lambda good: b"", r"\(empty file\)"),
     "truncated": (lambda good: good[: len(good) // 2], "BadZipFile"),
-    "text": (lambda good: b"hello, I am a CSV file\n1,2,3\n",
-             r"\(BadZipFile: File is not a zip file\)"),
+    "text": (
+        lambda good: b"hello, I am a CSV file\n1,2,3\n",
+        r"\(BadZipFile: File is not a zip file\)",
+    ),
     "weights only": (lambda good: _members_of(good)["model.safetensors"], "BadZipFile"),
     "foreign zip": (lambda good: _zip({"model.weights.h5": b"HDF"}), "without config.json"),
-    "config not json": (lambda good: _zip({**_members_of(good), "config.json": b"{nope"}),
-                        "not valid JSON"),
-    "no weights entry": (lambda good: _zip(_edit_config(_members_of(good),
-                                                        lambda c: c.pop("weights"))),
-                         "does not name the weights"),
-    "weights member missing": (lambda good: _zip({"config.json": _members_of(good)["config.json"]}),
-                               "has no model.safetensors"),
-    "weights corrupt": (lambda good: _zip({**_members_of(good), "model.safetensors": b"\x00" * 9}),
-                        "cannot read the arrays"),
-    "weight missing": (lambda good: _zip(_edit_weights(_members_of(good),
-                                                       lambda w: w.pop("layers.5.bias"))),
-                       r"missing \['layers.5.bias'\]"),
-    "weight wrong shape": (lambda good: _zip(_edit_weights(
-        _members_of(good), lambda w: w.update({"layers.5.bias": np.zeros(4, "float32")}))),
-        r"'layers.5.bias' has shape \(3,\) in the model, \(4,\) in the file"),
-    "weight not float": (lambda good: _zip(_edit_weights(
-        _members_of(good), lambda w: w.update({"layers.5.bias": np.zeros(3, "int32")}))),
-        "dtype int32"),
-    "unknown layer": (lambda good: _zip(_edit_config(
-        _members_of(good), lambda c: _layers_of(c)[0].update(class_name="Conv7D"))),
-        "architecture.*does not parse.*Conv7D"),
-    "bad layer argument": (lambda good: _zip(_edit_config(
-        _members_of(good), lambda c: _layers_of(c)[0]["config"].update(filterz=2))),
-        "architecture.*does not parse.*filterz"),
-    "no layers": (lambda good: _zip(_edit_config(
-        _members_of(good), lambda c: c["config"].pop("layers"))),
-        "architecture.*does not parse"),
-    "unknown optimizer": (lambda good: _zip(_edit_config(
-        _members_of(good), lambda c: c["compile"]["optimizer"].update(class_name="Adagrad"))),
-        "compile settings.*Adagrad"),
-    "optimizer state missing": (lambda good: _zip({k: v for k, v in _members_of(good).items()
-                                                   if k != "optimizer.safetensors"}),
-                                "has no optimizer.safetensors"),
-    "optimizer slot wrong shape": (lambda good: _zip(_edit_optimizer(_members_of(good))),
-                                   r"optimizer state.*velocity/layers.0.kernel.*shape"),
-    "member cut short": (lambda good: _cut_short(_members_of(good)),
-                         r"not a readable ndgrad model \(EOFError\);"),
+    "config not json": (
+        lambda good: _zip({**_members_of(good), "config.json": b"{nope"}),
+        "not valid JSON",
+    ),
+    "no weights entry": (
+        lambda good: _zip(_edit_config(_members_of(good), lambda c: c.pop("weights"))),
+        "does not name the weights",
+    ),
+    "weights member missing": (
+        lambda good: _zip({"config.json": _members_of(good)["config.json"]}),
+        "has no model.safetensors",
+    ),
+    "weights corrupt": (
+        lambda good: _zip({**_members_of(good), "model.safetensors": b"\x00" * 9}),
+        "cannot read the arrays",
+    ),
+    "weight missing": (
+        lambda good: _zip(_edit_weights(_members_of(good), lambda w: w.pop("layers.5.bias"))),
+        r"missing \['layers.5.bias'\]",
+    ),
+    "weight wrong shape": (
+        lambda good: _zip(
+            _edit_weights(
+                _members_of(good), lambda w: w.update({"layers.5.bias": np.zeros(4, "float32")})
+            )
+        ),
+        r"'layers.5.bias' has shape \(3,\) in the model, \(4,\) in the file",
+    ),
+    "weight not float": (
+        lambda good: _zip(
+            _edit_weights(
+                _members_of(good), lambda w: w.update({"layers.5.bias": np.zeros(3, "int32")})
+            )
+        ),
+        "dtype int32",
+    ),
+    "unknown layer": (
+        lambda good: _zip(
+            _edit_config(_members_of(good), lambda c: _layers_of(c)[0].update(class_name="Conv7D"))
+        ),
+        "architecture.*does not parse.*Conv7D",
+    ),
+    "bad layer argument": (
+        lambda good: _zip(
+            _edit_config(_members_of(good), lambda c: _layers_of(c)[0]["config"].update(filterz=2))
+        ),
+        "architecture.*does not parse.*filterz",
+    ),
+    "no layers": (
+        lambda good: _zip(_edit_config(_members_of(good), lambda c: c["config"].pop("layers"))),
+        "architecture.*does not parse",
+    ),
+    "unknown optimizer": (
+        lambda good: _zip(
+            _edit_config(
+                _members_of(good), lambda c: c["compile"]["optimizer"].update(class_name="Adagrad")
+            )
+        ),
+        "compile settings.*Adagrad",
+    ),
+    "optimizer state missing": (
+        lambda good: _zip(
+            {k: v for k, v in _members_of(good).items() if k != "optimizer.safetensors"}
+        ),
+        "has no optimizer.safetensors",
+    ),
+    "optimizer slot wrong shape": (
+        lambda good: _zip(_edit_optimizer(_members_of(good))),
+        r"optimizer state.*velocity/layers.0.kernel.*shape",
+    ),
+    "member cut short": (
+        lambda good: _cut_short(_members_of(good)),
+        r"not a readable ndgrad model \(EOFError\);",
+    ),
     "weights member of no known format": (
         lambda good: _zip(_rename(_members_of(good), "model.safetensors", "weights")),
-        r"config\.json names 'weights', not a \.safetensors or \.npz file"),
-    "no input shape": (lambda good: _zip(_edit_config(
-        _members_of(good), lambda c: c["config"].pop("input_shape"))),
-        "the saved model has no input shape, so it cannot be rebuilt"),
-    "optimizer_state not a table": (lambda good: _zip(_edit_config(
-        _members_of(good), lambda c: c.update(optimizer_state="optimizer.safetensors"))),
-        "optimizer_state must name the state file"),
-    "optimizer_state names no file": (lambda good: _zip(_edit_config(
-        _members_of(good), lambda c: c["optimizer_state"].pop("file"))),
-        "optimizer_state must name the state file"),
-    "optimizer_state names a foreign weight": (lambda good: _zip(_edit_config(
-        _members_of(good), lambda c: c["optimizer_state"]["variables"].__setitem__(
-            0, "layers.9.kernel"))),
-        r"optimizer_state must name .* the model's weights .*layers\.9\.kernel"),
+        r"config\.json names 'weights', not a \.safetensors or \.npz file",
+    ),
+    "no input shape": (
+        lambda good: _zip(
+            _edit_config(_members_of(good), lambda c: c["config"].pop("input_shape"))
+        ),
+        "the saved model has no input shape, so it cannot be rebuilt",
+    ),
+    "optimizer_state not a table": (
+        lambda good: _zip(
+            _edit_config(
+                _members_of(good), lambda c: c.update(optimizer_state="optimizer.safetensors")
+            )
+        ),
+        "optimizer_state must name the state file",
+    ),
+    "optimizer_state names no file": (
+        lambda good: _zip(
+            _edit_config(_members_of(good), lambda c: c["optimizer_state"].pop("file"))
+        ),
+        "optimizer_state must name the state file",
+    ),
+    "optimizer_state names a foreign weight": (
+        lambda good: _zip(
+            _edit_config(
+                _members_of(good),
+                lambda c: c["optimizer_state"]["variables"].__setitem__(0, "layers.9.kernel"),
+            )
+        ),
+        r"optimizer_state must name .* the model's weights .*layers\.9\.kernel",
+    ),
     "optimizer state corrupt": (
         lambda good: _zip({**_members_of(good), "optimizer.safetensors": b"\x00" * 9}),
-        r"optimizer\.safetensors: cannot read the arrays"),
+        r"optimizer\.safetensors: cannot read the arrays",
+    ),
     "optimizer state of no known format": (
         lambda good: _zip(_rename(_members_of(good), "optimizer.safetensors", "optimizer.bin")),
-        r"config\.json names 'optimizer\.bin', not a \.safetensors or \.npz file"),
-    "no step count": (lambda good: _zip(_edit_optimizer(_members_of(good),
-                                                        lambda s: s.pop("iterations"))),
-                      r"optimizer\.safetensors: no integer 'iterations'"),
-    "step count not an integer": (lambda good: _zip(_edit_optimizer(
-        _members_of(good), lambda s: s.update(iterations=np.array(2.0, "float32")))),
-        r"optimizer\.safetensors: no integer 'iterations'"),
+        r"config\.json names 'optimizer\.bin', not a \.safetensors or \.npz file",
+    ),
+    "no step count": (
+        lambda good: _zip(_edit_optimizer(_members_of(good), lambda s: s.pop("iterations"))),
+        r"optimizer\.safetensors: no integer 'iterations'",
+    ),
+    "step count not an integer": (
+        lambda good: _zip(
+            _edit_optimizer(
+                _members_of(good), lambda s: s.update(iterations=np.array(2.0, "float32"))
+            )
+        ),
+        r"optimizer\.safetensors: no integer 'iterations'",
+    ),
 }
 
 # messages about one entry of a model file, saying what it should hold, rather than about
 # the kind of file
-NO_FORMAT_ADVICE = {"weight missing", "weight wrong shape", "weight not float",
-                    "optimizer slot wrong shape", "no input shape", "optimizer_state not a table",
-                    "optimizer_state names no file", "optimizer_state names a foreign weight",
-                    "no step count", "step count not an integer"}
+NO_FORMAT_ADVICE = {
+    "weight missing",
+    "weight wrong shape",
+    "weight not float",
+    "optimizer slot wrong shape",
+    "no input shape",
+    "optimizer_state not a table",
+    "optimizer_state names no file",
+    "optimizer_state names a foreign weight",
+    "no step count",
+    "step count not an integer",
+}
 
 
 def _members_of(data: bytes) -> dict[str, bytes]:
@@ -479,6 +598,7 @@ def _edit_optimizer(members: dict[str, bytes], edit=_wrong_slot) -> dict[str, by
 
 def _rename(members: dict[str, bytes], old: str, new: str) -> dict[str, bytes]:
     """Rename member `old` to `new`, and config.json's reference to it."""
+
     def edit(config):
         if config["weights"] == old:
             config["weights"] = new
@@ -492,8 +612,14 @@ def _rename(members: dict[str, bytes], old: str, new: str) -> dict[str, bytes]:
 def _cut_short(members: dict[str, bytes]) -> bytes:
     """A zip whose directory is intact but whose last member (config.json) claims more bytes
     than the file holds, as when the data region of a file is damaged."""
-    data = bytearray(_zip({**{k: v for k, v in members.items() if k != "config.json"},
-                           "config.json": members["config.json"]}))
+    data = bytearray(
+        _zip(
+            {
+                **{k: v for k, v in members.items() if k != "config.json"},
+                "config.json": members["config.json"],
+            }
+        )
+    )
     entry = data.rfind(b"PK\x01\x02")  # config.json's central directory entry
     compressed, size = struct.unpack_from("<II", data, entry + 20)
     struct.pack_into("<II", data, entry + 20, compressed + 1000, size + 1000)
@@ -555,6 +681,7 @@ def test_load_weights_names_a_corrupt_file(tmp_path):
 
 # -- what a model file holds: member names, compression, custom models ----------------------
 
+
 def test_load_model_reads_the_members_config_json_names(tmp_path):
     model = _trained()
     path = tmp_path / "m.ndgrad"
@@ -606,8 +733,10 @@ def test_registered_custom_models_round_trip(tmp_path):
 
 
 def test_a_sequential_without_input_shape_is_refused_at_save_time(tmp_path):
-    advice = ("save: the model has no input shape yet; start it with layers.Input(shape) "
-              "or call it on data first")
+    advice = (
+        "save: the model has no input shape yet; start it with layers.Input(shape) "
+        "or call it on data first"
+    )
     with pytest.raises(ValueError, match=f"^{re.escape(advice)}$"):
         Sequential([layers.Dense(2)]).save(str(tmp_path / "m.ndgrad"))
     assert _listing(tmp_path) == []
@@ -625,8 +754,11 @@ def test_an_optimizer_shared_with_another_model_is_refused_at_save_time(tmp_path
     other.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), verbose=0)
     model = Sequential([layers.Input((3,)), layers.Dense(2)], name="mine")
     model.compile(optimizer, "mse")  # its state belongs to `other`'s weights
-    with pytest.raises(ValueError, match=r"optimizer updates variables \[0, 1\] that are not "
-                                         r"weights of model 'mine'"):
+    with pytest.raises(
+        ValueError,
+        match=r"optimizer updates variables \[0, 1\] that are not "
+        r"weights of model 'mine'",
+    ):
         model.save(str(tmp_path / "m.ndgrad"))
     assert _listing(tmp_path) == []
 
@@ -645,6 +777,7 @@ def test_backward_after_load_weights_reports_the_replaced_weights(tmp_path):
 
 
 # -- without the safetensors package: ndgrad reads and writes the format itself ---------------
+
 
 def _without_safetensors(monkeypatch) -> None:
     for name in ("safetensors", "safetensors.numpy"):
@@ -716,6 +849,7 @@ def test_old_files_with_npz_weights_still_load(tmp_path):
 
 # -- compile settings: every loss and metric load_model knows, and what it cannot save ---------
 
+
 def _classifier(loss, metrics=()) -> Sequential:
     ndgrad.manual_seed(0)
     model = Sequential([layers.Input((4,)), layers.Dense(3, activation="softmax")])
@@ -753,8 +887,9 @@ def test_every_loss_function_survives_save_and_load(tmp_path, name):
     loaded = _round_trip(model, tmp_path)  # ... comes back as the matching Loss
     assert type(loaded.loss) is ndgrad.losses.LOSSES[name]
     sparse = name == "sparse_categorical_crossentropy"
-    np.testing.assert_allclose(_loss_on_a_batch(loaded, sparse),
-                               _loss_on_a_batch(model, sparse), rtol=1e-6)
+    np.testing.assert_allclose(
+        _loss_on_a_batch(loaded, sparse), _loss_on_a_batch(model, sparse), rtol=1e-6
+    )
 
 
 LOSS_OBJECTS = {
@@ -771,8 +906,9 @@ def test_loss_objects_keep_their_settings(tmp_path, make):
     assert type(loaded.loss) is type(model.loss)
     assert loaded.loss.get_config() == model.loss.get_config()
     assert _loss_on_a_batch(loaded, False) == _loss_on_a_batch(model, False)
-    assert _loss_on_a_batch(loaded, False) != _loss_on_a_batch(_classifier(type(model.loss)()),
-                                                               False)  # the settings matter
+    assert _loss_on_a_batch(loaded, False) != _loss_on_a_batch(
+        _classifier(type(model.loss)()), False
+    )  # the settings matter
 
 
 def _own_mean_squared_error(y_true, y_pred):
@@ -830,13 +966,15 @@ def test_a_metric_load_model_does_not_know_is_refused_with_the_known_names(tmp_p
     model = _classifier("mse", [f1])
     known = ", ".join(sorted(ndgrad.metrics.METRICS))
     assert known.startswith("acc, accuracy, binary_accuracy")
-    with pytest.raises(ValueError, match=re.escape(f"the metric 'f1' is not one load_model "
-                                                   f"knows ({known})")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"the metric 'f1' is not one load_model knows ({known})")
+    ):
         model.save(str(tmp_path / "m.ndgrad"))
     assert _listing(tmp_path) == []
 
 
 # -- limits: a hostile file is refused in one line, before it takes the memory it asks for ----
+
 
 def _iris_file(tmp_path):
     ndgrad.manual_seed(0)
@@ -857,9 +995,11 @@ def _with_config(path, change) -> None:
 
 def test_members_larger_than_the_limit_are_refused_before_reading(tmp_path, monkeypatch):
     path = _iris_file(tmp_path)
-    with pytest.raises(ndgrad.errors.ModelFileError,
-                       match=rf"{re.escape(str(path))}: \S+ declares \d+ bytes, "
-                             r"more than the limit of 100 \(a larger limit"):
+    with pytest.raises(
+        ndgrad.errors.ModelFileError,
+        match=rf"{re.escape(str(path))}: \S+ declares \d+ bytes, "
+        r"more than the limit of 100 \(a larger limit",
+    ):
         ndgrad.load_model(str(path), max_bytes=100)
     monkeypatch.setenv("NDGRAD_MAX_MODEL_BYTES", "100")
     with pytest.raises(ndgrad.errors.ModelFileError, match="limit of 100"):
@@ -885,7 +1025,7 @@ def test_a_member_that_inflates_beyond_its_declared_size_is_refused(tmp_path):
     real = info.file_size
     small = struct.pack("<I", real - 5_000_000)
     for offset in _all(data, struct.pack("<I", real)):
-        data[offset:offset + 4] = small
+        data[offset : offset + 4] = small
     path.write_bytes(bytes(data))
     with pytest.raises(ndgrad.errors.ModelFileError, match=re.escape(str(path))):
         ndgrad.load_model(str(path))
@@ -902,12 +1042,14 @@ def _all(data: bytes, needle: bytes) -> list[int]:
 def test_an_architecture_bigger_than_its_weights_is_refused_before_allocating(tmp_path):
     path = _iris_file(tmp_path)
     _with_config(path, lambda c: c["config"]["layers"][0]["config"].update(units=10**12))
-    with pytest.raises(ndgrad.errors.ModelFileError,
-                       match=r"config.json asks for a size of 1000000000000"):
+    with pytest.raises(
+        ndgrad.errors.ModelFileError, match=r"config.json asks for a size of 1000000000000"
+    ):
         ndgrad.load_model(str(path))
     _with_config(path, lambda c: c["config"]["layers"][0]["config"].update(units=10**7))
-    with pytest.raises(ndgrad.errors.ModelFileError,
-                       match=r"asks for a weight of shape \(1, 10000000\).*hold only"):
+    with pytest.raises(
+        ndgrad.errors.ModelFileError, match=r"asks for a weight of shape \(1, 10000000\).*hold only"
+    ):
         ndgrad.load_model(str(path))
 
 
@@ -926,8 +1068,9 @@ def test_deeply_nested_configs_are_refused_in_one_line(tmp_path):
         inner = json.dumps({"class_name": "Sequential", "config": config["config"]})
         wrap = '{"class_name": "Sequential", "config": {"name": "s", "layers": ['
         config["config"] = "HERE"
-        text = json.dumps(config).replace('"HERE"', '{"name": "s", "layers": ['
-                                          + wrap * depth + inner + "]}}" * depth + "]}")
+        text = json.dumps(config).replace(
+            '"HERE"', '{"name": "s", "layers": [' + wrap * depth + inner + "]}}" * depth + "]}"
+        )
         members["config.json"] = text.encode()
         _write_zip(path, members)
         with pytest.raises(ndgrad.errors.ModelFileError, match=reason):

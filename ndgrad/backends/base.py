@@ -6,7 +6,7 @@ methods below, so a backend whose arrays are not NumPy arrays (array-api-strict,
 the same op code.
 
 Core (this class; each backend writes these for its library): `kind`, `xp`, `activate` and
-`needs_activation`, `synchronize`, the dtype tables (`to_native`, `from_native`,
+`needs_activation`, `host_reads_free`, `synchronize`, the dtype tables (`to_native`, `from_native`,
 `native_dtype`, `dtype_of`, `array_type`, `is_array`) and conversion (`asarray`,
 `from_numpy`, `to_numpy`, `transfer`, `astype`, `coerce`, `format`).
 
@@ -70,6 +70,11 @@ class Core(Family):
     xp: Any = None
     #: `activate` does something: hot paths (Op.apply, the engine) skip the `with` when False
     needs_activation: bool = False
+    #: reading a number back (`to_numpy` of a 0-d array) costs no wait for queued device work,
+    #: as on the CPU: code may then read a value to skip work (the optimizers read the
+    #: clipping norm and leave unclipped gradients alone). False, the safe default, for a
+    #: device (CuPy): the code keeps its work on the device and never reads.
+    host_reads_free: bool = False
     #: optimizer class -> fused update ``fn(optimizer, w, g, state, learning_rate) -> bool``
     #: (False: it declines these arrays, the optimizer's own `update` runs). One table per
     #: backend class, filled by its optimizers module with `fuses`.

@@ -88,7 +88,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="runs at once (default: one per core)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                   help="train on the CPU (default) or on the GPUs: worker r on cuda:{r %% N}, "
+                   help="train on the CPU (default) or on the GPUs: worker r on cuda:r, "
                    "one worker per GPU")
     p.add_argument("--gpus", type=_positive_int, default=None, metavar="N",
                    help="train on the first N GPUs (implies --device cuda)")

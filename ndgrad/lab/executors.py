@@ -101,6 +101,7 @@ class InlineExecutor(Executor):
 
 # -- local processes ----------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def _thread_env(threads: int) -> Iterator[None]:
     """BLAS and kernel thread counts for the processes started inside (read at their start)."""
@@ -140,7 +141,9 @@ class _Worker:
 
         self.conn, child = context.Pipe(duplex=True)
         self.process = context.Process(
-            target=workers.main, args=(child, payload, os.getpid()), daemon=True,
+            target=workers.main,
+            args=(child, payload, os.getpid()),
+            daemon=True,
             name="ndgrad-lab-worker",
         )
         self.process.start()
@@ -200,12 +203,14 @@ def gpu_devices(device: str | None, gpus: int | None, available: int) -> list[st
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
         raise ValueError(f"gpus must be an int >= 1. Received {gpus!r}")
     if available < 1:
-        raise DeviceError("the lab cannot run on GPUs here: no CUDA device (ndgrad.cuda."
-                          "is_available() is False)")
+        raise DeviceError(
+            "the lab cannot run on GPUs here: no CUDA device (ndgrad.cuda.is_available() is False)"
+        )
     if index:
         if gpus not in (None, 1) or int(index) >= available:
-            raise DeviceError(f"device {device!r} with gpus={gpus}: this machine has "
-                              f"{available} CUDA device(s)")
+            raise DeviceError(
+                f"device {device!r} with gpus={gpus}: this machine has {available} CUDA device(s)"
+            )
         return [device]  # type: ignore[list-item]
     count = available if gpus is None else gpus
     if count > available:
@@ -218,11 +223,12 @@ class LocalExecutor(Executor):
     `threads` = cores // workers BLAS threads, so that workers x threads = cores. A run whose
     worker dies is tried again in a new worker, up to `max_attempts` times in all.
 
-    On GPUs (``device="cuda"``, or ``gpus=N``: the first N; ``"cuda:K"``: GPU K only), worker
-    rank r trains on ``cuda:{r % N}`` (a replacement worker takes the rank of the one it
-    replaces), and there are at most N workers, one per GPU, by default N: each worker holds
-    a CUDA context, and more runs on one GPU only queue behind each other. A `build` should
-    not name a GPU itself: the worker's device is the default device while it builds.
+    On GPUs (``device="cuda"``, or ``gpus=N``: the first N; ``"cuda:K"``: GPU K only), there
+    are at most N workers, one per GPU, by default N: each worker holds a CUDA context, and
+    more runs on one GPU only queue behind each other. Worker rank r (0 <= r < workers) trains
+    on the r-th of those GPUs (a replacement worker takes the rank of the one it replaces).
+    A `build` should not name a GPU itself: the worker's device is the default device while
+    it builds.
     """
 
     def __init__(
@@ -249,13 +255,18 @@ class LocalExecutor(Executor):
         self.max_attempts = _check_attempts(max_attempts)
 
     def device_of(self, rank: int) -> str | None:
-        """The device of worker `rank` (0, 1, ...): ``cuda:{rank % N}``, None on the CPU."""
-        return self.devices[rank % len(self.devices)] if self.devices else None
+        """The device of worker `rank` (0 <= rank < workers): the rank-th of `devices`, None
+        on the CPU."""
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < self.workers:
+            raise ValueError(
+                f"LocalExecutor.device_of: rank must be an int in [0, {self.workers}) (one per "
+                f"worker). Received rank={rank!r}"
+            )
+        return self.devices[rank] if self.devices else None
 
     def describe(self) -> str:
         where = f" on {', '.join(self.devices)}" if self.devices else ""
-        return (f"{self.workers} local worker process(es){where}, "
-                f"{self.threads} BLAS thread(s) each")
+        return f"{self.workers} local worker process(es){where}, {self.threads} BLAS thread(s) each"
 
     def run(self, cells, build, data, options, on_event, stop=None):
         if not cells:
@@ -319,13 +330,24 @@ class LocalExecutor(Executor):
                     deaths[cell.key] = deaths.get(cell.key, 0) + 1
                     reason = death_reason(w.process.exitcode)
                     if deaths[cell.key] < self.max_attempts:
-                        on_event(Requeued(cell.key, f"{reason}; attempt {deaths[cell.key] + 1} "
-                                                    f"of {self.max_attempts} next"))
+                        on_event(
+                            Requeued(
+                                cell.key,
+                                f"{reason}; attempt {deaths[cell.key] + 1} "
+                                f"of {self.max_attempts} next",
+                            )
+                        )
                         queue.appendleft(cell)
                     else:
-                        on_event(Ended(cell.key, Status.FAILED, None,
-                                       f"{reason} (attempt {deaths[cell.key]} of "
-                                       f"{self.max_attempts})", time.time()))
+                        on_event(
+                            Ended(
+                                cell.key,
+                                Status.FAILED,
+                                None,
+                                f"{reason} (attempt {deaths[cell.key]} of {self.max_attempts})",
+                                time.time(),
+                            )
+                        )
         finally:
             for w in pool:
                 if w.cell is not None:
@@ -351,8 +373,10 @@ class LocalExecutor(Executor):
 
 # -- Ray ----------------------------------------------------------------------------------
 
-def _ray_task(cell: Cell, build: Callable[..., Any], data: Data | None, options: RunOptions,
-              events: Any) -> None:
+
+def _ray_task(
+    cell: Cell, build: Callable[..., Any], data: Data | None, options: RunOptions, events: Any
+) -> None:
     import ray
 
     node = ray.get_runtime_context().get_node_id()  # two nodes on one host are told apart
@@ -413,8 +437,14 @@ class RayExecutor(Executor):
             if started_here:
                 ray.shutdown()
 
-    def _drain(self, ray: Any, events: Any, refs: dict[Any, Cell], on_event: OnEvent,
-               stop: threading.Event | None) -> None:
+    def _drain(
+        self,
+        ray: Any,
+        events: Any,
+        refs: dict[Any, Cell],
+        on_event: OnEvent,
+        stop: threading.Event | None,
+    ) -> None:
         """Pass events on until every task has ended; a task Ray gave up on (its retries
         spent) ends "failed" with Ray's reason, once the events it sent have arrived."""
         ended: set[str] = set()

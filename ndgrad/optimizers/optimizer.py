@@ -81,6 +81,19 @@ def _scale(xp: Any, g: Any, factor: Any) -> Any:
     return g * xp.astype(factor, g.dtype)
 
 
+def _clip_factor(xp: Any, n: Any, c: float) -> Any:
+    """``c / max(n, c)`` for the 0-d float64 norm `n`, 1 where ``n <= c`` or `n` is NaN (no
+    clipping, as ``n > c`` is False): a 0-d float64 array on n's device."""
+    return xp.where(n > c, c / xp.maximum(n, c), 1.0)
+
+
+def _is_one(backend: Any, factor: Any) -> bool:
+    """Whether the scale `factor` is known to be 1, so that scaling can be skipped (``g * 1``
+    is `g`, bit for bit): read on a backend where reading is free (the CPU), never on a device
+    (a GPU would wait; it multiplies by 1 instead)."""
+    return bool(backend.host_reads_free) and float(backend.to_numpy(factor)) == 1.0
+
+
 def _global_clip_factor(pairs: list[tuple[Any, Tensor]], c: float) -> Any:
     """``c / max(total, c)`` for the joint L2 norm `total` of all gradients, or NaN when that
     norm is not finite (as ``clip_by_global_norm``: every gradient becomes NaN): a 0-d float64
@@ -98,7 +111,7 @@ def _global_clip_factor(pairs: list[tuple[Any, Tensor]], c: float) -> Any:
     with home.activate():
         xp = home.xp
         total = xp.sqrt(squares)
-        clipped = xp.where(total > c, c / xp.maximum(total, c), 1.0)
+        clipped = _clip_factor(xp, total, c)
         return xp.where(xp.isfinite(total), clipped, math.nan)
 
 
@@ -121,9 +134,14 @@ class Optimizer:
 
     _default_name = "optimizer"
     _scratch_count = 0  # scratch arrays per variable that update uses
+    #: The class that defines the `update` this class runs, set once per class: a backend's
+    #: fused kernel registered for it computes the same rule (so AdamW, which keeps Adam's
+    #: `update`, gets Adam's kernel; a subclass that rewrites `update` gets none).
+    _update_owner: type
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._update_owner = next(k for k in cls.__mro__ if "update" in k.__dict__)
         if "_default_name" in cls.__dict__:  # a named optimizer: known to `optimizers.get`
             OPTIMIZERS.setdefault(cls._default_name.lower(), cls)  # the first claim keeps it
 
@@ -161,7 +179,6 @@ class Optimizer:
         self._index: dict[int, int] = {}  # id(variable) -> position in _trainable_variables
         self._devices: list[Any] = []  # the backend holding each variable's state
         self._slots: dict[str, list[Any]] = {}  # slot name -> one array per variable
-        self._fused_for: type | None = None  # the class whose `update` runs (fused kernels)
         self._scratch: list[tuple[Any, ...]] | None = None
         self._no_decay: list[Tensor] = []
         self._keep: dict[int, Keep] | None = None  # what the next apply copies (keep_next)
@@ -476,8 +493,11 @@ class Optimizer:
         return pairs
 
     def _clip_gradients(self, pairs: list[tuple[Any, Tensor]]) -> list[tuple[Any, Tensor]]:
-        """Keras's clipping, computed on the device: no norm is read back to the host, so a
-        GPU never waits here (the scale is 1 where a gradient needs no clipping)."""
+        """Keras's clipping. The scale is computed on the device, in float64. On a device
+        (CuPy) no number is read back, so a GPU never waits here: every gradient is scaled,
+        by 1 where it needs no clipping. Where reading a number is free
+        (`Backend.host_reads_free`: the CPU), the scale is read, and a gradient it would
+        multiply by 1 is handed on as it is: the same bits, without a pass over its memory."""
         if not pairs:
             return pairs
         out = []
@@ -486,12 +506,14 @@ class Optimizer:
             for g, v in pairs:
                 with v.backend.activate():
                     xp = v.backend.xp
-                    n = _norm(xp, g)  # NaN: no clipping, as `n > c` is False
-                    out.append((_scale(xp, g, xp.where(n > c, c / xp.maximum(n, c), 1.0)), v))
+                    factor = _clip_factor(xp, _norm(xp, g), c)
+                    out.append((g if _is_one(v.backend, factor) else _scale(xp, g, factor), v))
             return out
         if self.global_clipnorm:
             home = pairs[0][1].backend
             factor = _global_clip_factor(pairs, self.global_clipnorm)
+            if _is_one(home, factor):
+                return pairs
             for g, v in pairs:
                 with v.backend.activate():
                     f = factor if v.backend is home else v.backend.transfer(factor, home)
@@ -518,7 +540,7 @@ class Optimizer:
         i = self._index[id(variable)]
         w = variable.data
         state = self._state_of(i)
-        fused = variable.backend.fused_updates.get(self._fused_class())
+        fused = variable.backend.fused_updates.get(self._update_owner)
         if fused is not None and fused(self, w, gradient, state, learning_rate, keep):
             return
         if keep is not None:
@@ -539,15 +561,6 @@ class Optimizer:
         variable's array) and the `state` arrays updated in place from the gradient `g`, with
         the `scratch` arrays (`_scratch_count` of them) for temporaries."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_step")
-
-    def _fused_class(self) -> type:
-        """The class that defines the `update` in use: a fused kernel registered for it
-        computes the same rule (a subclass that rewrites `update` gets none)."""
-        cls = self._fused_for
-        if cls is None:
-            cls = next(k for k in type(self).__mro__ if "update" in k.__dict__)
-            self._fused_for = cls
-        return cls
 
     # -- configuration ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -580,3 +593,6 @@ class Optimizer:
             f"<{type(self).__name__} name={self.name!r} learning_rate={self._learning_rate!r} "
             f"iterations={self.iterations}>"
         )
+
+
+Optimizer._update_owner = Optimizer  # its own `update` (which raises): no kernel

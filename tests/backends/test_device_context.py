@@ -47,6 +47,7 @@ class Recording(NumpyBackend):
 
     kind = "recording"
     needs_activation = True
+    host_reads_free = False  # a device: reading a number waits for it
 
     def __init__(self) -> None:
         self.xp = _Namespace(self)
@@ -218,6 +219,7 @@ class _DeviceArray(np.ndarray):
 
 class HostSyncs(NumpyBackend):
     kind = "hostsyncs"
+    host_reads_free = False  # a device: reading a number waits for it
 
     def __init__(self) -> None:
         super().__init__()

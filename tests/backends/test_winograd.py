@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ndgrad.backends.base import Backend
 from ndgrad.backends.numpy.kernels import winograd
@@ -37,18 +38,31 @@ def _reference(x: np.ndarray, w: np.ndarray, gy: np.ndarray) -> tuple:
 
 
 def _absolute_sums(x: np.ndarray, w: np.ndarray, gy: np.ndarray, m: int) -> tuple:
-    """The S of each bound: the algorithm on |x|, |w|, |gy| with |A^T|, |G|, |B^T|, float64."""
+    """The S of each bound: the algorithm of the module's docstring, tile by tile, on |x|,
+    |w|, |gy| with |A^T|, |G|, |B^T| (`winograd.matrices`), float64: (y, gx, gw)."""
+    at, gm, bt = (np.abs(t) for t in winograd.matrices(m))
     x, w, gy = (np.abs(a).astype(np.float64) for a in (x, w, gy))
-    exact = winograd._MATRICES[m]
-    try:
-        winograd._MATRICES[m] = tuple(np.abs(np.asarray(t, float)).tolist() for t in exact)
-        return (
-            winograd.conv3x3(x, w, m),
-            winograd.input_grad(gy, w, m),
-            winograd.kernel_grad(x, gy, m),
-        )
-    finally:
-        winograd._MATRICES[m] = exact
+    n, h, wd, c = x.shape
+    f, a = w.shape[3], m + 2
+    th, tw = -(-(h - 2) // m), -(-(wd - 2) // m)
+    padded = np.zeros((n, th * m + 2, tw * m + 2, c))
+    padded[:, :h, :wd] = x
+    d = sliding_window_view(padded, (a, a), axis=(1, 2))[:, ::m, ::m]  # (N, TH, TW, C, a, a)
+    v = np.einsum("ip,ntwcpq,jq->ntwijc", bt, d, bt, optimize=True)  # B^T d B
+    u = np.einsum("ik,klcf,jl->ijcf", gm, w, gm, optimize=True)  # G g G^T
+    y = np.einsum("ri,ntwijc,ijcf,sj->ntrwsf", at, v, u, at, optimize=True)  # A^T M A
+    y = y.reshape(n, th * m, tw * m, f)[:, : h - 2, : wd - 2]
+    gp = np.zeros((n, th * m, tw * m, f))
+    gp[:, : h - 2, : wd - 2] = gy
+    tiles = gp.reshape(n, th, m, tw, m, f)
+    dm = np.einsum("ri,ntrwsf,sj->ntwijf", at, tiles, at, optimize=True)  # A dY A^T
+    dd = np.einsum("ip,ntwijf,ijcf,jq->ntwpqc", bt, dm, u, bt, optimize=True)  # B (dM U^T) B^T
+    gx = np.zeros_like(padded)
+    for p in range(a):  # each tile's share, added back where its inputs came from
+        for q in range(a):
+            gx[:, p : p + th * m : m, q : q + tw * m : m] += dd[:, :, :, p, q]
+    gw = np.einsum("ik,ntwijc,ntwijf,jl->klcf", gm, v, dm, gm, optimize=True)  # G^T (V^T dM) G
+    return y, gx[:, :h, :wd], gw
 
 
 def _gamma(k: int) -> float:

@@ -69,15 +69,18 @@ def three_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ndgrad.cuda, "device_count", lambda: 3)
 
 
-def test_worker_ranks_take_the_gpus_in_turn(three_gpus: None) -> None:
+def test_each_worker_rank_has_a_gpu_of_its_own(three_gpus: None) -> None:
+    """The ranks the executor gives its workers are 0 .. workers-1, at most one per GPU."""
     ex = LocalExecutor(device="cuda")
     assert ex.workers == 3  # one per GPU, not one per core
-    assert [ex.device_of(r) for r in range(7)] == [f"cuda:{r % 3}" for r in range(7)]
+    assert [ex.device_of(r) for r in range(ex.workers)] == ["cuda:0", "cuda:1", "cuda:2"]
     assert "on cuda:0, cuda:1, cuda:2" in ex.describe()
-    two = LocalExecutor(gpus=2)
-    assert two.workers == 2 and [two.device_of(r) for r in range(4)] == [
-        "cuda:0", "cuda:1", "cuda:0", "cuda:1"
-    ]  # fmt: skip
+    two = LocalExecutor(5, gpus=2)
+    assert two.workers == 2 and [two.device_of(r) for r in range(2)] == ["cuda:0", "cuda:1"]
+    assert LocalExecutor(device="cuda:2").device_of(0) == "cuda:2"
+    for rank in (2, -1, 1.0):  # no worker has it: an error, not another worker's GPU
+        with pytest.raises(ValueError, match=rf"rank must be an int in \[0, 2\).*{rank!r}"):
+            two.device_of(rank)  # type: ignore[arg-type]
 
 
 def test_workers_are_limited_to_the_gpus(three_gpus: None) -> None:
@@ -85,7 +88,9 @@ def test_workers_are_limited_to_the_gpus(three_gpus: None) -> None:
     assert LocalExecutor(2, device="cuda").workers == 2
     assert LocalExecutor(4, device="cuda:1").workers == 1
     cpu = LocalExecutor(8)
-    assert cpu.workers == 8 and cpu.device_of(5) is None
+    assert cpu.workers == 8 and [cpu.device_of(r) for r in range(8)] == [None] * 8
+    with pytest.raises(ValueError, match=r"\[0, 8\)"):
+        cpu.device_of(8)
 
 
 def test_a_run_builds_and_trains_on_its_workers_device() -> None:

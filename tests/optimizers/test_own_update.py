@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 import ndgrad
 from ndgrad import optimizers
@@ -49,10 +50,32 @@ def test_a_named_subclass_is_known_by_name_and_runs_its_update() -> None:
 def test_fused_kernels_are_registered_by_class_and_inherited_only_with_the_update() -> None:
     table = NumpyBackend.fused_updates
     assert {optimizers.SGD, optimizers.RMSprop, optimizers.Adam} <= set(table)
-    assert optimizers.AdamW()._fused_class() is optimizers.Adam  # AdamW keeps Adam's update
+    assert optimizers.AdamW._update_owner is optimizers.Adam  # AdamW keeps Adam's update
+    assert optimizers.Optimizer._update_owner is optimizers.Optimizer
 
     class MyAdam(optimizers.Adam):
         def update(self, *args: Any) -> None:
             super().update(*args)
 
-    assert MyAdam()._fused_class() is MyAdam and MyAdam not in table
+    assert MyAdam._update_owner is MyAdam  # computed once, when the class is made
+
+
+def test_a_subclass_that_rewrites_update_runs_it_not_its_parents_kernel() -> None:
+    """Adam's slots with plain gradient descent as the rule: on arrays Adam's compiled kernel
+    takes (float32, kernels forced on), the subclass's own `update` must run, so the weights
+    move by exactly lr * g (Adam's kernel would move each by about lr)."""
+    pytest.importorskip("numba")
+    from ..backends.kernel_switch import kernels_on
+
+    class Descent(optimizers.Adam):
+        def update(self, xp: Any, w: Any, g: Any, state: dict, scratch: tuple, lr: float) -> None:
+            w -= lr * g
+
+    rng = np.random.default_rng(0)
+    w0, g = (rng.standard_normal(64).astype(np.float32) for _ in range(2))
+    with kernels_on():
+        adam, descent = ndgrad.tensor(w0), ndgrad.tensor(w0)
+        optimizers.Adam(0.1).apply([ndgrad.tensor(g)], [adam])
+        Descent(0.1).apply([ndgrad.tensor(g)], [descent])
+    np.testing.assert_array_equal(descent.numpy(), w0 - 0.1 * g)
+    assert not np.allclose(adam.numpy(), descent.numpy(), atol=1e-3)  # the kernel differs

@@ -61,6 +61,7 @@ from .random import NumpyRandom  # noqa: E402
 class NumpyBackend(NumpyCreation, NumpyIndexing, NumpyMath, NumpyNN, NumpyRandom, Backend):
     kind = "cpu"
     xp = np
+    host_reads_free = True
 
     def _native_device(self) -> Any:
         return "cpu"

@@ -38,6 +38,7 @@ largest output for F(2x2) and im2col alike, 1e-6 to 5e-6 for F(4x4).
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 
 import numpy as np
@@ -82,17 +83,11 @@ def matrices(m: int, dtype: DTypeLike = np.float64) -> tuple[np.ndarray, np.ndar
     return at, g, bt
 
 
-_KRON: dict[int, tuple] = {}  # m -> (the _MATRICES entry it was computed from, G (x) G)
-
-
+@functools.cache
 def _g_kron(m: int) -> np.ndarray:
     """G (x) G, float64 (a*a, 9): the kernel transform as one product, computed once per m."""
-    entry = _MATRICES.get(m)
-    hit = _KRON.get(m)
-    if hit is None or hit[0] is not entry:  # recomputed if the matrices were replaced
-        gm = matrices(m)[1]
-        hit = _KRON[m] = (entry, np.kron(gm, gm))
-    return hit[1]
+    gm = matrices(m)[1]
+    return np.kron(gm, gm)
 
 
 def amplification(m: int) -> float:
