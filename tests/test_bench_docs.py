@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README_ROWS = {  # README row -> the workloads of bench/RESULTS.md it quotes
     "MNIST MLP, one epoch through `fit`": ["mlp_fit"],
     "the same epoch, hand-written loop": ["mlp_loop"],
+    "its matrix products alone, 100 steps": ["mlp_gemm"],
     "book convnet, 100 steps of batch 64": ["convnet"],
     "`(a * b + a).relu().sum().backward()`, 32x32": ["small_op"],
     "`predict`, batches of 1,000": ["predict"],
@@ -76,6 +77,8 @@ def _readme_speed_table_quotes_bench_results() -> None:
     assert rss == _quoted([ratio for _, ratio in results.values()])
     if "below PyTorch's on every workload" in _speed_text():
         assert max(float(ratio) for _, ratio in results.values()) < 1.0
+    if "matrix products alone run at PyTorch's speed" in " ".join(_speed_text().split()):
+        assert 0.9 <= float(results["mlp_gemm"][0]) <= 1.1  # "at PyTorch's speed": within 10%
 
 
 def _speed_text() -> str:
