@@ -5,6 +5,7 @@ between steps; the warning's text; and `first_nonfinite` on 0-d, empty and large
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 
@@ -327,3 +328,88 @@ def test_a_step_that_fails_leaves_no_copy_request_behind():
     before = [np.array(b) for b in copy["state"]]
     model.train_on_batch(x, y)
     assert _same(before, [np.asarray(b) for b in copy["state"]])
+
+
+# -- who copies: the optimizer's update within fit's own step, fit itself otherwise ---------
+
+class _Recording(optimizers.RMSprop):
+    """RMSprop that records what each `keep_next` request asked for (its update is RMSprop's
+    own, so the compiled kernel takes the copy)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.requests = []
+
+    def keep_next(self, weight_copies, state_copies=()):
+        if weight_copies is not None:
+            self.requests.append(sorted(weight_copies))
+        super().keep_next(weight_copies, state_copies)
+
+
+def _recorded_fit(model, opt, at=None, epochs=2):
+    poison = _Poison(at)
+    model.compile(optimizer=opt, loss=poison.loss)
+    x, y = _data()
+    with pytest.warns(RuntimeWarning) if at else contextlib.nullcontext():
+        model.fit(x, y, epochs=epochs, batch_size=8, shuffle=False, verbose=0, callbacks=[poison])
+    return poison
+
+
+def test_fit_has_the_optimizer_keep_each_step_it_updates():
+    """With fit's own train_step and the optimizer's own apply, every step after the first
+    (which builds the optimizer) asks the update to keep the step's starting point, for every
+    trainable weight; the restored values are exact (the rollback tests above)."""
+    model, _ = _model("rmsprop", width=WIDTHS["kernel-sized"])
+    opt = _Recording(learning_rate=0.01)
+    _recorded_fit(model, opt)
+    assert len(opt.requests) == 2 * 3 - 1
+    assert all(r == sorted(id(w) for w in model.trainable_weights) for r in opt.requests)
+
+
+def test_a_train_step_or_an_apply_of_your_own_makes_fit_copy_before_the_step():
+    class OwnStep(Sequential):
+        def train_step(self, x, y):
+            return super().train_step(x, y)
+
+    class OwnApply(_Recording):
+        def apply(self, grads, variables=None):
+            super().apply(grads, variables)
+
+    ndgrad.manual_seed(0)
+    stepper = OwnStep([layers.Input((3,)), layers.Dense(4, activation="relu"), layers.Dense(1)])
+    for model, opt in [(stepper, _Recording(learning_rate=0.01)),
+                       (_model("rmsprop")[0], OwnApply(learning_rate=0.01))]:
+        poison = _recorded_fit(model, opt, at=(1, 1))
+        assert opt.requests == []
+        weights, state, _ = poison.seen[1, 0]
+        assert _same(weights, model.get_weights())
+        assert _same(state, [np.asarray(v) for v in opt.variables])
+
+
+def test_an_optimizer_built_with_more_than_the_models_weights_still_restores_exactly():
+    """The optimizer holds a variable the model does not (built for more): fit cannot hand it
+    a copy of that one, so it copies everything before each step itself."""
+    model, _ = _model("rmsprop", width=WIDTHS["kernel-sized"])
+    opt = _Recording(learning_rate=0.01)
+    extra = ndgrad.zeros((5,))
+    opt.build([*model.trainable_weights, extra])
+    poison = _recorded_fit(model, opt, at=(1, 1))
+    assert opt.requests == []
+    weights, state, iterations = poison.seen[1, 0]
+    assert _same(weights, model.get_weights())
+    assert _same(state, [np.asarray(v) for v in opt.variables])
+    assert opt.iterations == iterations
+
+
+def test_non_trainable_weights_are_copied_before_the_step():
+    """Normalization statistics change in the forward pass, not in the update: fit copies
+    them before the step, and a divergence restores them with the rest."""
+    ndgrad.manual_seed(0)
+    model = Sequential([layers.Input((3,)), layers.Dense(16_384, activation="relu"),
+                        layers.BatchNormalization(), layers.Dense(1)])
+    opt = _Recording(learning_rate=0.01)
+    poison = _recorded_fit(model, opt, at=(1, 2))
+    assert model.non_trainable_weights and opt.requests
+    weights, state, _ = poison.seen[1, 1]
+    assert _same(weights, model.get_weights())
+    assert _same(state, [np.asarray(v) for v in opt.variables])
