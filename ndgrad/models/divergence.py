@@ -158,8 +158,10 @@ class Rollback:
 
     def confirm(self, epoch: int, batch: int) -> None:
         """Step (epoch, batch) had a finite loss: return to its start from now on."""
-        while self._kept and self._kept[0][0] != (epoch, batch):
-            self._free.append(self._kept.pop(0)[1])
+        steps = [step for step, _ in self._kept]
+        older = steps.index((epoch, batch)) if (epoch, batch) in steps else len(steps)
+        self._free += [copy for _, copy in self._kept[:older]]  # their buffers serve again
+        del self._kept[:older]
         self.confirmed_at = (epoch, batch)
 
     def restore(self) -> tuple[int, int] | None:
