@@ -19,12 +19,12 @@ from ndgrad import Sequential, layers, saving
 from ndgrad.models import book
 
 
-def _model(seed: int) -> Sequential:
+def _model(seed: int, filters: int = 2) -> Sequential:
     ndgrad.manual_seed(seed)
     return Sequential(
         [
             layers.Input((6, 6, 1)),
-            layers.Conv2D(2, 3, activation="relu"),
+            layers.Conv2D(filters, 3, activation="relu"),
             layers.BatchNormalization(),
             layers.MaxPooling2D(),
             layers.Flatten(),
@@ -90,17 +90,7 @@ def test_load_weights_checks_names_and_shapes_first(tmp_path):
     assert not isinstance(info.value, ndgrad.errors.ModelFileError)
     assert str(info.value).startswith(f"{path}: the weights of model '{other.name}'")
     assert _same(before, other.get_weights())
-    wider = Sequential(
-        [
-            layers.Input((6, 6, 1)),
-            layers.Conv2D(4, 3, activation="relu"),
-            layers.BatchNormalization(),
-            layers.MaxPooling2D(),
-            layers.Flatten(),
-            layers.Dropout(0.1),
-            layers.Dense(3, activation="softmax"),
-        ]
-    )
+    wider = _model(0, filters=4)
     before = wider.get_weights()
     with pytest.raises(
         ndgrad.ShapeError, match=r"layers.0.kernel.*\(3, 3, 1, 4\).*\(3, 3, 1, 2\)"

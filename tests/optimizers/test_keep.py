@@ -56,6 +56,21 @@ def _trained(name, shape, dtype, **kwargs):
     return opt, variables
 
 
+def _apply_keeping(opt, variables, grads):
+    """One `apply` after `keep_next`: the values before it, and the copies it kept."""
+    before = _values(opt, variables)
+    weights, state = _buffers(opt, variables)
+    opt.keep_next(weights, state)
+    opt.apply(grads, variables)
+    return before, weights, state
+
+
+def _kept_exactly(before, weights, state, variables):
+    return all(np.array_equal(weights[id(v)], w) for v, w in zip(variables, before[0])) and all(
+        np.array_equal(s, b) for s, b in zip(state, before[1])
+    )
+
+
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shape", list(SIZES.values()), ids=list(SIZES))
@@ -100,24 +115,16 @@ def test_none_cancels_the_request():
 @pytest.mark.parametrize("shape", list(SIZES.values()), ids=list(SIZES))
 def test_a_variable_without_a_gradient_is_kept_too(shape):
     opt, variables = _trained("adam", shape, "float32")
-    before = _values(opt, variables)
-    weights, state = _buffers(opt, variables)
-    opt.keep_next(weights, state)
-    opt.apply([_grads(variables, 3)[0], None], variables)
+    before, weights, state = _apply_keeping(opt, variables, [_grads(variables, 3)[0], None])
     assert np.array_equal(variables[1].numpy(), before[0][1])  # not updated
-    assert all(np.array_equal(weights[id(v)], w) for v, w in zip(variables, before[0]))
-    assert all(np.array_equal(s, b) for s, b in zip(state, before[1]))
+    assert _kept_exactly(before, weights, state, variables)
 
 
 @pytest.mark.parametrize("shape", list(SIZES.values()), ids=list(SIZES))
 def test_weight_decay_keeps_the_weights_from_before_the_decay(shape):
     opt, variables = _trained("sgd-momentum", shape, "float32", weight_decay=0.1)
-    before = _values(opt, variables)
-    weights, state = _buffers(opt, variables)
-    opt.keep_next(weights, state)
-    opt.apply(_grads(variables, 3), variables)
-    assert all(np.array_equal(weights[id(v)], w) for v, w in zip(variables, before[0]))
-    assert all(np.array_equal(s, b) for s, b in zip(state, before[1]))
+    before, weights, state = _apply_keeping(opt, variables, _grads(variables, 3))
+    assert _kept_exactly(before, weights, state, variables)
 
 
 def test_an_update_step_of_your_own_is_kept_before_it_runs():
@@ -130,12 +137,8 @@ def test_an_update_step_of_your_own_is_kept_before_it_runs():
     opt = Halving(learning_rate=0.1, momentum=0.9)
     variables = _variables(SIZES["kernel-sized"], "float32")
     opt.apply(_grads(variables, 1), variables)
-    before = _values(opt, variables)
-    weights, state = _buffers(opt, variables)
-    opt.keep_next(weights, state)
-    opt.apply(_grads(variables, 2), variables)
-    assert all(np.array_equal(weights[id(v)], w) for v, w in zip(variables, before[0]))
-    assert all(np.array_equal(s, b) for s, b in zip(state, before[1]))
+    before, weights, state = _apply_keeping(opt, variables, _grads(variables, 2))
+    assert _kept_exactly(before, weights, state, variables)
     assert np.array_equal(variables[0].numpy(), before[0][0] * 0.5)
 
 
