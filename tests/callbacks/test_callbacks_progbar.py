@@ -347,9 +347,17 @@ def test_on_a_real_terminal_the_bar_follows_the_terminal_s_width():
         cbs.on_test_batch_end(1, logs)
         cbs.on_test_batch_end(2, logs)
         cbs.on_test_end({"loss": 0.5})
-    os.set_blocking(master, False)
-    out = os.read(master, 100_000).decode()
+    chunks = []  # everything written, however the pty hands it over (in one read or more)
+    while True:
+        try:
+            chunk = os.read(master, 100_000)
+        except OSError:  # EIO: the replica is closed and all it wrote has been read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
     os.close(master)
+    out = b"".join(chunks).decode()
     frames = [f for f in out.split("\r") if " [" in f and "ETA" in f]
     # each redraw is cut to the width the terminal has at the time, less one column (and
     # padded with spaces over what is left of a longer line before it)
