@@ -75,9 +75,9 @@ class Core(Family):
     #: clipping norm and leave unclipped gradients alone). False, the safe default, for a
     #: device (CuPy): the code keeps its work on the device and never reads.
     host_reads_free: bool = False
-    #: optimizer class -> fused update ``fn(optimizer, w, g, state, learning_rate) -> bool``
-    #: (False: it declines these arrays, the optimizer's own `update` runs). One table per
-    #: backend class, filled by its optimizers module with `fuses`.
+    #: optimizer class -> fused update ``fn(optimizer, w, g, state, learning_rate, keep)
+    #: -> bool`` (False: it declines these arrays, the optimizer's own `update` runs; `keep`:
+    #: see `fuses`). One table per backend class, filled by its optimizers module with `fuses`.
     fused_updates: dict[type, Any] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -96,7 +96,10 @@ class Rollback:
     known to run once per step), the optimizer copies its variables and their state while it
     updates them (`Optimizer.keep_next`: the fused kernels write the copy in the pass that
     reads those values anyway); only the other weights (e.g. normalization statistics) are
-    copied before the step. Otherwise everything is copied before the step.
+    copied before the step. Otherwise everything is copied before the step, and also when a
+    weight is listed twice (a layer used twice) or the optimizer updates variables outside the
+    model. The update copies the trainable weights as they are when it runs: fit's forward and
+    backward do not change them. A step that ran no update has them copied once it is over.
     """
 
     def __init__(self, model: Any, in_update: bool = False) -> None:
@@ -116,15 +119,21 @@ class Rollback:
     def saving(self, epoch: int, batch: int) -> Iterator[None]:
         """The context of step (epoch, batch): its starting values are kept once it is over."""
         opt = self.model.optimizer
-        with get_backend(self.model.device).activate():
-            self._save(epoch, batch)
+        activate = get_backend(self.model.device).activate
+        copy, done = None, False
         try:
+            with activate():
+                copy = self._save(epoch, batch)
             yield
+            done = True
         finally:
-            if opt is not None:
-                opt.keep_next(None)  # consumed by the step's update, unless it failed
+            if opt is not None and opt.keeping:  # the step ran no update: nothing took it
+                opt.keep_next(None)
+                if done and copy is not None:  # then the values are still the step's start
+                    with activate():
+                        self._copy_what_the_update_would(copy)
 
-    def _save(self, epoch: int, batch: int) -> None:
+    def _save(self, epoch: int, batch: int) -> dict[str, Any]:
         weights, state = self._arrays()
         copy = self._free.pop() if self._free else None
         if copy is None or [len(copy["weights"]), len(copy["state"])] != [
@@ -137,15 +146,19 @@ class Rollback:
                 "state": [xp.empty_like(a) for a in state],
             }
         opt = self.model.optimizer
-        in_update: dict[int, Any] = {}
+        in_update: set[int] = set()
+        copy["in_update"] = in_update
         if self.in_update and opt is not None and opt.built:
-            known = {id(v) for v in opt.trainable_variables}
-            tensors = self.model.weights
-            in_update = {id(t): b for t, b in zip(tensors, copy["weights"]) if id(t) in known}
-            if len(in_update) == len(known):  # each variable is one of the model's weights
-                opt.keep_next(in_update, copy["state"])
-            else:
-                in_update = {}
+            variables = opt.trainable_variables
+            ids = [id(t) for t in self.model.weights]
+            buffer_of = dict(zip(ids, copy["weights"]))
+            # A weight listed twice (a layer used twice) is updated twice in one apply: its
+            # copy is taken before the step, as is everything of an optimizer that also
+            # updates variables outside the model.
+            once = len(set(ids)) == len(ids) and len({id(v) for v in variables}) == len(variables)
+            if once and all(id(v) in buffer_of for v in variables):
+                opt.keep_next([buffer_of[id(v)] for v in variables], copy["state"])
+                in_update.update(id(v) for v in variables)
         for w, buffer, a in zip(self.model.weights, copy["weights"], weights):
             if id(w) not in in_update:
                 buffer[...] = a
@@ -155,6 +168,16 @@ class Rollback:
         copy["built"] = bool(opt is not None and opt.built)
         copy["iterations"] = getattr(opt, "iterations", 0)
         self._kept.append(((epoch, batch), copy))
+        return copy
+
+    def _copy_what_the_update_would(self, copy: dict[str, Any]) -> None:
+        """The copies a step's update was asked for, taken after a step that ran none."""
+        for w, buffer in zip(self.model.weights, copy["weights"]):
+            if id(w) in copy["in_update"]:
+                buffer[...] = w.data
+        if copy["in_update"]:
+            for buffer, a in zip(copy["state"], self.model.optimizer.variables):
+                buffer[...] = a
 
     def confirm(self, epoch: int, batch: int) -> None:
         """Step (epoch, batch) had a finite loss: return to its start from now on."""

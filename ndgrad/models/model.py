@@ -241,8 +241,8 @@ class Model(Layer):
         # The update copies what the guard keeps (in the same pass) when fit knows it runs
         # once per step: the stock train_step and the optimizer's own apply.
         own_update = (
-            type(self).train_step is Model.train_step
-            and type(self.optimizer).apply is Optimizer.apply
+            getattr(self.train_step, "__func__", None) is Model.train_step
+            and getattr(self.optimizer.apply, "__func__", None) is Optimizer.apply
         )
         rollback = Rollback(self, in_update=own_update)
         cbs.on_train_begin()

@@ -74,7 +74,7 @@ class Matmul(Op):
 
 def shared_weight_grad(x: Tensor, g: Tensor) -> Tensor:
     """x (..., k) and g (..., n) -> x^T g (k, n) as one 2-D product (a dense layer's kernel)."""
-    if x.ndim != 2:  # already 2-D (a dense layer's input): no reshape node
+    if x.ndim != 2:  # (a 2-D x, a dense layer's input, needs no reshape node)
         rows = math.prod(x.shape[:-1])  # not -1: ambiguous when a size is 0
         x, g = reshape(x, (rows, x.shape[-1])), reshape(g, (rows, g.shape[-1]))
     return matmul(transpose(x), g)

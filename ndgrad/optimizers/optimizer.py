@@ -255,30 +255,58 @@ class Optimizer:
         return [a for arrays in self._slots.values() for a in arrays]
 
     def keep_next(
-        self, weight_copies: dict[int, Any] | None, state_copies: Sequence[Any] = ()
+        self, weight_copies: Sequence[Any] | None, state_copies: Sequence[Any] = ()
     ) -> None:
         """Have the next `apply` copy, as it updates them, each variable's values and state
-        from before the update: variable ``v`` into ``weight_copies[id(v)]``, the state into
-        `state_copies` (aligned with `variables`). The fused kernels copy in the pass that
-        updates (no second pass over memory: what `fit`'s divergence guard uses); any other
-        update copies first. The optimizer must be built. None cancels the request.
+        from before the update: ``trainable_variables[i]`` into ``weight_copies[i]``, the
+        state into `state_copies` (aligned with `variables`), arrays of the same shape, dtype
+        and device as what they copy. The fused kernels copy in the pass that updates (no
+        second pass over memory: what `fit`'s divergence guard uses); any other update copies
+        first. The request holds for the next `apply` only; None cancels it.
         """
         if weight_copies is None:
             self._keep = None
             return
-        slots, n = list(self._slots), len(self._trainable_variables)
-        if len(state_copies) != len(slots) * n:
+        name = f"{type(self).__name__}.keep_next"
+        if not self.built:
+            raise ValueError(f"{name}: build the optimizer first (its state must exist)")
+        variables, slots = self._trainable_variables, self._slots
+        if len({id(v) for v in variables}) != len(variables):
             raise ValueError(
-                f"{type(self).__name__}.keep_next: {len(state_copies)} state copies for "
-                f"{len(slots) * n} state arrays"
+                f"{name}: a variable is listed twice (a layer used twice?): its two updates "
+                "would write one copy; copy the values before the step instead"
             )
+        state = self.variables
+        if len(weight_copies) != len(variables) or len(state_copies) != len(state):
+            raise ValueError(
+                f"{name}: {len(weight_copies)} weight copies for {len(variables)} variables "
+                f"and {len(state_copies)} state copies for {len(state)} state arrays"
+            )
+        targets = [v.data for v in variables] + state
+        for i, (copy, target) in enumerate(zip([*weight_copies, *state_copies], targets)):
+            if (
+                copy.shape != target.shape
+                or copy.dtype != target.dtype
+                or (type(copy) is not type(target))
+            ):
+                what = (
+                    f"variable {i}" if i < len(variables) else f"state array {i - len(variables)}"
+                )
+                raise ValueError(
+                    f"{name}: the copy of {what} must be an array like it: shape "
+                    f"{tuple(target.shape)}, dtype {target.dtype}. Received shape "
+                    f"{tuple(copy.shape)}, dtype {copy.dtype}"
+                )
+        n = len(variables)
         self._keep = {
-            id(v): (
-                weight_copies[id(v)],
-                {name: state_copies[k * n + i] for k, name in enumerate(slots)},
-            )
-            for i, v in enumerate(self._trainable_variables)
+            id(v): (weight_copies[i], {s: state_copies[k * n + i] for k, s in enumerate(slots)})
+            for i, v in enumerate(variables)
         }
+
+    @property
+    def keeping(self) -> bool:
+        """Whether a `keep_next` request waits for the next `apply`."""
+        return self._keep is not None
 
     def _state_of(self, i: int) -> dict[str, Any]:
         return {name: arrays[i] for name, arrays in self._slots.items()}
@@ -394,6 +422,7 @@ class Optimizer:
         None gradients are skipped. The first call builds the state for `variables`; later
         calls must pass variables among those (a new set of variables needs a new optimizer).
         """
+        keep, self._keep = self._keep, None  # a keep_next request: this call's, taken or not
         grads = list(grads)
         if variables is None:
             if not self.built:
@@ -417,7 +446,6 @@ class Optimizer:
         if self.clipnorm or self.clipvalue or self.global_clipnorm:  # 0 means off, as in Keras
             pairs = self._clip_gradients(pairs)
         lr = self.learning_rate
-        keep, self._keep = self._keep, None
         if keep is not None:
             keep = self._copy_unfused(keep, pairs)
         if self.weight_decay:

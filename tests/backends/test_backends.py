@@ -338,7 +338,7 @@ def test_large_column_sums_of_the_numpy_backend(dtype: type, keepdims: bool) -> 
     np.testing.assert_allclose(cpu.sum(strided, (0, 1, 2), False), strided.sum((0, 1, 2)))
 
 
-@pytest.mark.parametrize("k", [2048, 2048 + 77, 43264])
+@pytest.mark.parametrize("k", [2048, 2048 + 77, 43264, 128 * 64 * 2 + 128 * 3])
 @pytest.mark.parametrize("m, n", [(9, 32), (64, 1), (27, 64)])
 def test_transposed_products_with_a_long_contraction_are_split(k: int, m: int, n: int) -> None:
     """x^T y with K >= 2048 rows and at most 64 columns on each side (a kernel gradient of a
@@ -354,18 +354,20 @@ def test_transposed_products_with_a_long_contraction_are_split(k: int, m: int, n
     exact = xt.T.astype(np.float64) @ y.astype(np.float64)
     gamma = k * 2.0**-24 / (1 - k * 2.0**-24)
     assert np.all(np.abs(got - exact) <= gamma * (np.abs(xt.T) @ np.abs(y)).astype(np.float64))
-    main = k // 128 * 128
+    main = k // 128 * 128  # chunks of 128 rows, summed 64 chunks at a time, then the rest
     chunks = [xt[i : i + 128].T @ y[i : i + 128] for i in range(0, main, 128)]
-    want = np.sum(np.stack(chunks), axis=0)
+    want = np.zeros((m, n), np.float32)
+    for first in range(0, len(chunks), 64):
+        want += np.sum(np.stack(chunks[first : first + 64]), axis=0)
     if main < k:
         want += xt[main:].T @ y[main:]
     np.testing.assert_array_equal(got, want)
-    assert numpy_math._SPLIT == 128
+    assert (numpy_math._SPLIT, numpy_math._BLOCK) == (128, 64)
 
 
 @pytest.mark.parametrize(
     "case",
-    ["short", "wide", "float64", "not transposed", "batched"],
+    ["short", "wide", "float64", "not transposed", "batched", "mismatched"],
 )
 def test_other_products_are_one_blas_call(case: str) -> None:
     """Below 2048 rows, above 64 columns, float64, x not a transposed view or a batch of
@@ -380,4 +382,8 @@ def test_other_products_are_one_blas_call(case: str) -> None:
         x = np.ascontiguousarray(x)
     if case == "batched":
         x, y = np.stack([x, x]), np.stack([y, y])
+    if case == "mismatched":  # NumPy's error, not a product of the rows both have
+        with pytest.raises(ValueError, match="matmul"):
+            cpu.matmul(x, np.zeros((2 * k, n), dtype))
+        return
     np.testing.assert_array_equal(cpu.matmul(x, y), np.matmul(x, y))

@@ -38,7 +38,8 @@ def _grads(variables, seed):
 
 
 def _buffers(opt, variables):
-    weights = {id(v): np.full(v.shape, -7.0, v.dtype.name) for v in variables}
+    """Copies to fill, one per variable (as `trainable_variables`) and per state array."""
+    weights = [np.full(v.shape, -7.0, v.dtype.name) for v in variables]
     state = [np.full(a.shape, -7.0, a.dtype) for a in opt.variables]
     return weights, state
 
@@ -66,7 +67,7 @@ def _apply_keeping(opt, variables, grads):
 
 
 def _kept_exactly(before, weights, state, variables):
-    return all(np.array_equal(weights[id(v)], w) for v, w in zip(variables, before[0])) and all(
+    return all(np.array_equal(w_copy, w) for w_copy, w in zip(weights, before[0])) and all(
         np.array_equal(s, b) for s, b in zip(state, before[1])
     )
 
@@ -83,7 +84,7 @@ def test_the_next_update_keeps_the_values_it_overwrites(name, dtype, shape):
     grads = _grads(variables, 3)
     opt.apply(grads, variables)
     twin.apply(grads, twin_variables)  # the same update, nothing kept
-    assert all(np.array_equal(weights[id(v)], w) for v, w in zip(variables, before[0]))
+    assert all(np.array_equal(w_copy, w) for w_copy, w in zip(weights, before[0]))
     assert all(np.array_equal(s, b) for s, b in zip(state, before[1]))
     after, twin_after = _values(opt, variables), _values(twin, twin_variables)
     pairs = zip(after[0] + after[1], twin_after[0] + twin_after[1])
@@ -97,9 +98,9 @@ def test_the_request_holds_for_one_update_only():
     weights, state = _buffers(opt, variables)
     opt.keep_next(weights, state)
     opt.apply(_grads(variables, 3), variables)
-    kept = [b.copy() for b in weights.values()], [s.copy() for s in state]
+    kept = [b.copy() for b in weights], [s.copy() for s in state]
     opt.apply(_grads(variables, 4), variables)
-    assert all(np.array_equal(a, b) for a, b in zip(kept[0], weights.values()))
+    assert all(np.array_equal(a, b) for a, b in zip(kept[0], weights))
     assert all(np.array_equal(a, b) for a, b in zip(kept[1], state))
 
 
@@ -109,7 +110,7 @@ def test_none_cancels_the_request():
     opt.keep_next(weights, state)
     opt.keep_next(None)
     opt.apply(_grads(variables, 3), variables)
-    assert all((b == -7.0).all() for b in [*weights.values(), *state])
+    assert all((b == -7.0).all() for b in [*weights, *state])
 
 
 @pytest.mark.parametrize("shape", list(SIZES.values()), ids=list(SIZES))
@@ -142,11 +143,68 @@ def test_an_update_step_of_your_own_is_kept_before_it_runs():
     assert np.array_equal(variables[0].numpy(), before[0][0] * 0.5)
 
 
-def test_the_state_copies_must_match_the_state():
+def test_the_copies_must_match_what_they_copy():
+    opt, variables = _trained("adam", SIZES["kernel-sized"], "float32")
+    weights, state = _buffers(opt, variables)
+    with pytest.raises(ValueError, match=r"Adam.keep_next: 2 weight copies for 2 variables and "
+                                         r"3 state copies for 4 state arrays"):
+        opt.keep_next(weights, state[:3])
+    with pytest.raises(ValueError, match=r"the copy of variable 0 must be an array like it: shape "
+                                         r"\(128, 160\), dtype float32. Received shape "
+                                         r"\(20480,\), dtype float32"):
+        opt.keep_next([weights[0].reshape(-1), weights[1]], state)
+    with pytest.raises(ValueError, match=r"the copy of state array 3 .* dtype float32. Received "
+                                         r"shape \(160,\), dtype float64"):
+        opt.keep_next(weights, [*state[:3], state[3].astype("float64")])
+    assert not opt.keeping  # nothing was asked
+
+
+def test_keep_next_needs_a_built_optimizer_with_each_variable_once():
+    opt = optimizers.SGD()
+    with pytest.raises(ValueError, match=r"SGD.keep_next: build the optimizer first"):
+        opt.keep_next([], [])
+    (w,) = _variables((3,), "float32")[:1]
+    opt.build([w, w])  # a layer used twice lists its weights twice
+    with pytest.raises(ValueError, match=r"a variable is listed twice \(a layer used twice\?\)"):
+        opt.keep_next([np.zeros(3, "float32")] * 2, [])
+
+
+def test_a_failed_apply_takes_the_request_with_it():
+    """The request is for one apply, taken first: an apply that fails (here, a gradient of
+    the wrong shape) ends it, and a later apply writes into no copy."""
     opt, variables = _trained("adam", SIZES["small"], "float32")
     weights, state = _buffers(opt, variables)
-    with pytest.raises(ValueError, match=r"Adam.keep_next: 3 state copies for 4 state arrays"):
-        opt.keep_next(weights, state[:3])
+    opt.keep_next(weights, state)
+    assert opt.keeping
+    with pytest.raises(ndgrad.ShapeError):
+        opt.apply([ndgrad.zeros((2, 2)), None], variables)
+    assert not opt.keeping
+    opt.apply(_grads(variables, 3), variables)
+    assert all((b == -7.0).all() for b in [*weights, *state])
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_the_compiled_kernels_take_the_copy_in_their_pass(name, monkeypatch):
+    """With the kernels on, the copy of a kernel-sized float32 weight is written by the
+    optimizer's kernel (its `keep` argument), not by a pass of its own."""
+    pytest.importorskip("numba")
+    from ndgrad.backends.numpy.kernels import optimizers as updates
+
+    from ..backends.kernel_switch import kernels_on
+
+    kernel_name = name.split("-")[0]
+    real, seen = getattr(updates, kernel_name), []
+
+    def spy(*args):
+        seen.append(args[-1])  # the kernel's last argument: whether it copies
+        return real(*args)
+
+    with kernels_on():
+        opt, variables = _trained(name, SIZES["kernel-sized"], "float32")
+        monkeypatch.setattr(updates, kernel_name, spy)
+        before, weights, state = _apply_keeping(opt, variables, _grads(variables, 3))
+    assert seen and all(seen)
+    assert _kept_exactly(before, weights, state, variables)
 
 
 def test_trainable_variables_are_those_built_for():

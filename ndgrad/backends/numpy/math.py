@@ -28,21 +28,25 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
 
 # Split-K: OpenBLAS computes a transposed product x^T y with a long contraction and a small
 # result (a kernel gradient of a convolution with few channels: (43264 x 9)^T (43264 x 32) for
-# the book convnet's first layer) at a tenth of its speed elsewhere. As a batch of products
-# over chunks of _SPLIT rows, summed, it is 2-4x faster (measured at 2 threads: that shape
-# 0.74 -> 0.28 ms, (4096 x 32)^T (4096 x 32) 0.19 -> 0.05 ms, (100352 x 27)^T (100352 x 64)
-# 5.8 -> 2.6 ms); with 128 columns or more it is not faster, so it is not taken.
+# the book convnet's first layer) at a tenth of its speed elsewhere. As products over chunks
+# of _SPLIT rows, summed, it is 2-4x faster (measured at 2 threads: that shape 0.74 -> 0.28 ms,
+# (4096 x 32)^T (4096 x 32) 0.19 -> 0.05 ms, (100352 x 27)^T (100352 x 64) 5.8 -> 2.6 ms); with
+# 64 columns on a side it was about even, with 128 slower, so it is taken up to 64. The chunk
+# products are summed _BLOCK at a time: the temporary stays _BLOCK x M x N, whatever K.
 _SPLIT = 128
+_SPLIT_MIN_ROWS = 16 * _SPLIT
 _SPLIT_MAX_SIDE = 64
+_BLOCK = 64
 _FLOAT32 = np.dtype(np.float32)
 
 
 class NumpyMath(Math):
     def matmul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        m, k = x.shape[-2:] if x.ndim == 2 else (0, 0)
+        m, k = x.shape if x.ndim == 2 else (0, 0)
         if (
-            k >= 16 * _SPLIT
+            k >= _SPLIT_MIN_ROWS
             and y.ndim == 2
+            and y.shape[0] == k
             and max(m, y.shape[1]) <= _SPLIT_MAX_SIDE
             and x.dtype == y.dtype == _FLOAT32
             and x.T.flags.c_contiguous  # x^T's rows: the chunks are views
@@ -81,19 +85,25 @@ class NumpyMath(Math):
 
 
 def _split_k(xt: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """xt^T @ y for xt (K, M), y (K, N) as the sum of the products of chunks of _SPLIT rows.
+    """xt^T @ y for xt (K, M), y (K, N) as the sum of the products of chunks of _SPLIT rows,
+    _BLOCK chunks at a time, then the rows left over.
 
     Each output is the sum of K products, in a different order than one product's: the
     error bound of any summation order, gamma_K * sum |x||y|, holds for it as for BLAS.
     """
     k, m = xt.shape
+    n = y.shape[1]
     chunks = k // _SPLIT
+    out = np.zeros((m, n), dtype=xt.dtype)
+    for first in range(0, chunks, _BLOCK):
+        rows = slice(first * _SPLIT, min(chunks, first + _BLOCK) * _SPLIT)
+        count = (rows.stop - rows.start) // _SPLIT
+        parts = np.matmul(
+            xt[rows].reshape(count, _SPLIT, m).transpose(0, 2, 1),
+            y[rows].reshape(count, _SPLIT, n),
+        )
+        out += parts.sum(axis=0)
     main = chunks * _SPLIT
-    parts = np.matmul(
-        xt[:main].reshape(chunks, _SPLIT, m).transpose(0, 2, 1),
-        y[:main].reshape(chunks, _SPLIT, y.shape[1]),
-    )
-    out = parts.sum(axis=0)
     if main < k:
         out += xt[main:].T @ y[main:]
     return out

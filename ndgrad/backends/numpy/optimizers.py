@@ -5,7 +5,7 @@ computes that class's `update` (same formulas, same order of operations, in the 
 dtype) with a numba loop of `kernels/optimizers.py`. It returns False, and the optimizer runs
 its own array-API `update`, unless the kernels are on and every array is float32, C-contiguous
 and large enough. Given `keep` (the arrays `fit`'s divergence guard keeps the step's starting
-point in, `Optimizer.keeping`), the kernel copies the values it overwrites into them as it
+point in, `Optimizer.keep_next`), the kernel copies the values it overwrites into them as it
 goes. This module names the optimizer classes it fuses, so it sits above
 `ndgrad.optimizers`: the device registry imports it when it creates the first cpu device
 (`registry._register_fused_updates`), and `ndgrad/__init__` imports it; nothing else does.
