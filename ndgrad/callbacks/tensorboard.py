@@ -101,6 +101,8 @@ class TensorBoard(Callback):
         self.write_graph = write_graph
         self.write_steps_per_second = write_steps_per_second
         self.update_freq = 1 if update_freq == "batch" else update_freq
+        # Per epoch it only counts the batches: fit may hand them late (no wait for each).
+        self.late_batch_logs = update_freq == "epoch"
         self.hparams = None if hparams is None else {k: _hparam(v) for k, v in hparams.items()}
         self._writers = {}
         self._step = 0
