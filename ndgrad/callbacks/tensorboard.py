@@ -188,15 +188,21 @@ class TensorBoard(Callback):
         experiment, _, end = hparams(self.hparams, {})
         data = HParamsPluginData()
         data.ParseFromString(experiment.value[0].metadata.plugin_data.content)
-        infos = [MetricInfo(name=MetricName(group=group, tag=tag), display_name=
-                            f"{tag} ({group})") for group, tag in self._metrics]
+        infos = [
+            MetricInfo(name=MetricName(group=group, tag=tag), display_name=f"{tag} ({group})")
+            for group, tag in self._metrics
+        ]
         content = HParamsPluginData(
             experiment=Experiment(hparam_infos=data.experiment.hparam_infos, metric_infos=infos),
             version=data.version,
         )
-        metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(
-            plugin_name="hparams", content=content.SerializeToString()))
+        metadata = SummaryMetadata(
+            plugin_data=SummaryMetadata.PluginData(
+                plugin_name="hparams", content=content.SerializeToString()
+            )
+        )
         writer = self._writer("").file_writer
-        writer.add_summary(Summary(value=[Summary.Value(tag=experiment.value[0].tag,
-                                                        metadata=metadata)]))
+        writer.add_summary(
+            Summary(value=[Summary.Value(tag=experiment.value[0].tag, metadata=metadata)])
+        )
         writer.add_summary(end)
