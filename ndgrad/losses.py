@@ -60,10 +60,11 @@ def sparse_categorical_crossentropy(
             y_true.shape,
         )
     c = y_pred.shape[-1]
-    flat = ops.reshape(y_true, (-1,)).astype("int64")
+    flat = ops.reshape(y_true, (-1,))
+    check_labels(flat, c)  # as given (float labels must be whole numbers), before the cast
+    flat = flat.astype("int64")
     probs = ops.clip(ops.reshape(y_pred, (-1, c)), EPSILON, 1.0 - EPSILON)
     onehot = ops.equal(ops.reshape(flat, (-1, 1)), arange(c, device=flat.backend))
-    check_labels(flat, c)
     return ops.reshape(-ops.sum(ops.where(onehot, ops.log(probs), 0.0), -1), y_true.shape)
 
 

@@ -93,4 +93,11 @@ def test_dosage_effective_only_for_medium_dosages(capsys):
     p = model.predict(grid[:, None]).numpy()[:, 0]
     np.testing.assert_array_equal(p > 0.5, (grid > dosage.LOW) & (grid < dosage.HIGH))
     assert isinstance(model, ndgrad.Sequential)
-    assert model.name == book.dosage_mlp().name  # the one definition, in the book
+    assert _architecture(model) == _architecture(book.dosage_mlp())  # the book's network
+
+
+def _architecture(model) -> list:
+    """Each layer's class and configuration (names aside), and the weights' shapes."""
+    layers = [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"})
+              for layer in model.layers]
+    return [model.name, layers, [tuple(w.shape) for w in model.weights]]

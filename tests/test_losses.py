@@ -262,6 +262,23 @@ def test_each_route_checks_labels_with_one_read_and_one_message(how):
                                "classes. Received out-of-range labels [4, 9]")
 
 
+@pytest.mark.parametrize("how", ["logits", "softmax", "probabilities"])
+def test_each_route_refuses_float_labels_that_are_no_class(how):
+    """Float labels are checked as given on every route, not truncated first: 2.9 and -0.5
+    are no classes 2 and 0, NaN no class at all; whole floats are classes."""
+    x = ndgrad.tensor(LOGITS)
+    pred = {"logits": x, "softmax": ndgrad.softmax(x, -1),
+            "probabilities": ndgrad.softmax(x, -1).detach()}[how]
+    whole = losses.sparse_categorical_crossentropy(
+        np.asarray(LABELS, dtype="float32"), pred, from_logits=how == "logits")
+    assert np.allclose(whole.numpy(), losses.sparse_categorical_crossentropy(
+        LABELS, pred, from_logits=how == "logits").numpy())
+    bad = np.array([0, 1, 2.9, -0.5, np.nan, 0], dtype="float32")
+    with pytest.raises(ValueError) as info:
+        losses.sparse_categorical_crossentropy(bad, pred, from_logits=how == "logits")
+    assert str(info.value).endswith("Received invalid labels [-0.5, 2.9, nan]")
+
+
 def test_shape_mismatches_raise_shape_errors():
     x = ndgrad.randn(6, 4)
     with pytest.raises(ndgrad.ShapeError, match=r"\(5,\).*\(6, 4\)"):

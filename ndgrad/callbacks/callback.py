@@ -23,7 +23,11 @@ class Callback:
     A callback that can take its batch logs one step late sets `late_batch_logs = True`
     (the progress bar does): `fit` then calls its `on_train_batch_end` for step k once step
     k+1 is queued, with step k's logs (every step once, in order; the epoch's last step
-    before `on_epoch_end`), so it costs no wait of its own.
+    before `on_epoch_end`), so it costs no wait of its own. Being late has two effects: a
+    late callback that sets `model.stop_training` in `on_train_batch_end` stops training one
+    step later than an at-once one would (step k+1 has already run when it sees step k);
+    and if step k's loss is not finite, it gets step k's logs but never step k+1's: training
+    stops there and undoes step k+1 too.
     """
 
     #: Whether `on_train_batch_end` may come one step late in `fit` (see above).

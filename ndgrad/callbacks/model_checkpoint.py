@@ -62,6 +62,8 @@ class ModelCheckpoint(Callback):
         self.save_weights_only = save_weights_only
         self.mode = resolve_mode(monitor, mode, "ModelCheckpoint")
         self.save_freq = save_freq
+        # Saving per epoch reads no batch: fit may hand the batches late (no wait for each).
+        self.late_batch_logs = save_freq == "epoch"
         self.verbose = verbose
         self.best = worst(self.mode) if initial_value_threshold is None else initial_value_threshold
         self._epoch = 0

@@ -101,6 +101,8 @@ class TensorBoard(Callback):
         self.write_graph = write_graph
         self.write_steps_per_second = write_steps_per_second
         self.update_freq = 1 if update_freq == "batch" else update_freq
+        # Per epoch it only counts the batches: fit may hand them late (no wait for each).
+        self.late_batch_logs = update_freq == "epoch"
         self.hparams = None if hparams is None else {k: _hparam(v) for k, v in hparams.items()}
         self._writers = {}
         self._step = 0
@@ -186,15 +188,21 @@ class TensorBoard(Callback):
         experiment, _, end = hparams(self.hparams, {})
         data = HParamsPluginData()
         data.ParseFromString(experiment.value[0].metadata.plugin_data.content)
-        infos = [MetricInfo(name=MetricName(group=group, tag=tag), display_name=
-                            f"{tag} ({group})") for group, tag in self._metrics]
+        infos = [
+            MetricInfo(name=MetricName(group=group, tag=tag), display_name=f"{tag} ({group})")
+            for group, tag in self._metrics
+        ]
         content = HParamsPluginData(
             experiment=Experiment(hparam_infos=data.experiment.hparam_infos, metric_infos=infos),
             version=data.version,
         )
-        metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(
-            plugin_name="hparams", content=content.SerializeToString()))
+        metadata = SummaryMetadata(
+            plugin_data=SummaryMetadata.PluginData(
+                plugin_name="hparams", content=content.SerializeToString()
+            )
+        )
         writer = self._writer("").file_writer
-        writer.add_summary(Summary(value=[Summary.Value(tag=experiment.value[0].tag,
-                                                        metadata=metadata)]))
+        writer.add_summary(
+            Summary(value=[Summary.Value(tag=experiment.value[0].tag, metadata=metadata)])
+        )
         writer.add_summary(end)

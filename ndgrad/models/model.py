@@ -226,8 +226,11 @@ class Model(Layer):
             self._check_data(vx, vy, "fit (validation_data)")
             _check_finite(vx, vy, "fit (validation_data)")
             val_trusted = self._check_inputs(vx, vy, "fit (validation_data)")
-            val_steps = math.ceil(len(vx) / batch_size)
-            val_cbs = self._callbacks(None, 0, 1, val_steps, history=False)
+            # A subclass's (or instance's) own `evaluate` runs the validation, as in Keras;
+            # else `evaluate`'s loop, skipping the checks done above. Neither gets fit's
+            # callbacks: they see no test hooks during fit.
+            own_evaluate = getattr(self.evaluate, "__func__", None) is not Model.evaluate
+            val_cbs = self._callbacks(None, 0, 1, 0, history=False)  # empty
         _check_finite(x, y, "fit")
         trusted = self._check_inputs(x, y, "fit")
         n = len(x)
@@ -285,7 +288,10 @@ class Model(Layer):
                 break  # the diverged epoch is not finished: no epoch end, no validation
             epoch_logs = dict(logs) if steps else {}
             if validation_data is not None:  # checked above: not again each epoch
-                val = self._evaluate(vx, vy, batch_size, val_cbs, val_trusted)
+                if own_evaluate:
+                    val = self.evaluate(vx, vy, batch_size=batch_size, verbose=0, return_dict=True)
+                else:
+                    val = self._evaluate(vx, vy, batch_size, val_cbs, val_trusted)
                 epoch_logs.update((f"val_{k}", v) for k, v in val.items())
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -20,7 +21,16 @@ from .._tensor import Tensor, wrap
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.op import Op
 from ..errors import ShapeError
-from .elementwise import ReluGrad
+from .elementwise import (
+    ReluGrad,
+    equal,
+    less,
+    logical_and,
+    logical_not,
+    remainder,
+    where,
+)
+from .elementwise import abs as absolute
 from .linalg import matmul, shared_weight_grad
 from .nn import softmax
 from .reduce import max, min, sum
@@ -105,11 +115,15 @@ def check_labels(
     labels: Tensor, classes: int, what: str = "sparse_categorical_crossentropy"
 ) -> None:
     """Raise a ValueError unless every label lies in [0, `classes`), naming the first ten
-    labels out of range and the class count (`what` opens the message). Float labels are
-    checked as the losses read them, truncated to integers. Both bounds reach the host in
-    one transfer (a GPU waits once); the labels themselves only to name the bad ones.
-    Inside `labels_checked()` the caller vouches for the labels: nothing is read."""
+    labels out of range and the class count (`what` opens the message). Float labels must
+    also be whole numbers (not NaN, ±inf or 3.5): the message then names the bad values as
+    given. Both bounds (and, for floats, the count of bad values) reach the host in one
+    transfer (a GPU waits once); the labels themselves only to name the bad ones. Inside
+    `labels_checked()` the caller vouches for the labels: nothing is read."""
     if not labels.size or labels_were_checked():
+        return
+    if labels.dtype.kind == "f":
+        _check_float_labels(labels, classes, what)
         return
     if labels.dtype.kind not in "iu":
         labels = labels.astype("int64")
@@ -119,6 +133,27 @@ def check_labels(
         raise ValueError(
             f"{what}: labels must be in [0, {classes}) for {classes} classes. "
             f"Received out-of-range labels {bad[:10]}"
+        )
+
+
+def _check_float_labels(labels: Tensor, classes: int, what: str) -> None:
+    """`check_labels` for float labels: whole numbers in [0, `classes`), in one read."""
+    finite = less(absolute(labels), float("inf"))  # False for NaN and ±inf
+    safe = where(finite, labels, 0.0)  # no NaN or inf into the remainder (no warning)
+    whole = logical_and(finite, equal(remainder(safe, 1.0), 0.0))
+    n_bad = sum(logical_not(whole).astype(labels.dtype))
+    lo, hi, count = stack([min(safe), max(safe), n_bad]).tolist()
+    if count or lo < 0 or hi >= classes:
+        values = reshape(labels, (-1,)).tolist()
+        ok = [math.isfinite(v) and v == int(v) and 0 <= v < classes for v in values]
+        bad = sorted({v for v, good in zip(values, ok) if not (good or math.isnan(v))})
+        if any(math.isnan(v) for v in values):
+            bad.append(float("nan"))
+        digits = {2: 3, 4: 7}.get(labels.dtype.itemsize)  # float16/32 as given: 2.9
+        shown = [v if digits is None else float(f"{v:.{digits}g}") for v in bad[:10]]
+        raise ValueError(
+            f"{what}: labels must be whole numbers in [0, {classes}) for {classes} classes. "
+            f"Received invalid labels {shown}"
         )
 
 
@@ -152,7 +187,7 @@ def sparse_softmax_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
             f"sparse_softmax_cross_entropy: expected logits (N, C) and labels (N,). Received "
             f"logits={logits.shape}, labels={labels.shape}"
         )
+    check_labels(labels, logits.shape[-1])  # as given: float labels must be whole numbers
     if labels.dtype.kind not in "iu":
         labels = labels.astype("int64")
-    check_labels(labels, logits.shape[-1])
     return SparseSoftmaxCrossEntropy.apply(logits, labels)

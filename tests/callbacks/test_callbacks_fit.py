@@ -249,6 +249,37 @@ def test_terminate_on_nan_stops_at_the_first_infinite_batch_loss(capsys):
     assert "Batch 2: Invalid loss" in capsys.readouterr().out
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("late", [False, True], ids=["at_once", "late"])
+def test_after_a_divergence_a_late_callback_never_gets_the_next_step(late):
+    """As `Callback.late_batch_logs` says: step 3 ran before fit read step 2's infinite loss,
+    and was undone with it; a late callback, like an at-once one, gets steps 0 to 2."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    y[25] = 1e30  # batch 2 of 4: its squared error overflows float32 to inf
+    ndgrad.manual_seed(0)
+    model = Sequential([layers.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer=ndgrad.optimizers.SGD(learning_rate=0.01), loss="mse")
+    begun, ended = [], []
+
+    class Noting(Callback):
+        late_batch_logs = late
+
+        def on_train_batch_begin(self, batch, logs=None):
+            begun.append(batch)
+
+        def on_train_batch_end(self, batch, logs=None):
+            ended.append((batch, math.isfinite(logs["loss"])))
+
+    with pytest.warns(RuntimeWarning, match="fit: the loss became inf"):
+        model.fit(x, y, epochs=2, batch_size=10, verbose=0, shuffle=False, callbacks=[Noting()])
+    assert begun == ([0, 1, 2, 3] if late else [0, 1, 2])
+    assert ended == [(0, True), (1, True), (2, False)]
+    assert (model.divergence.batch, model.divergence.restored_to) == (2, (0, 1))
+    assert model.optimizer.iterations == 1  # the weights batch 1's finite loss was computed with
+
+
 def test_csv_logger_writes_the_epoch_logs_of_fit(tmp_path):
     x, y = blobs()
     model = classifier()

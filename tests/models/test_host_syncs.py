@@ -15,7 +15,7 @@ import pytest
 import ndgrad
 from ndgrad import Sequential, layers, optimizers
 from ndgrad.backends import registry
-from ndgrad.callbacks import Callback, LambdaCallback, ProgbarLogger
+from ndgrad.callbacks import Callback, LambdaCallback, ModelCheckpoint, ProgbarLogger, TensorBoard
 
 from ..backends.test_device_context import HostSyncs, Recording, _DeviceArray
 from .conftest import blobs
@@ -186,6 +186,84 @@ def test_with_a_batch_logs_reader_the_bar_gets_each_step_at_once_too(dev: _Count
     model.fit(x, y, batch_size=8, epochs=1, verbose=1, callbacks=[reader, bar])
     step = [["step", "read", f"reader {b}", f"bar {b}"] for b in range(3)]
     assert dev.events == ["read"] * FIT_CHECKS + sum(step, []) + ["epoch end"]
+
+
+class _NotedCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint noting each save among the backend's events (a save's own reads of the
+    weights left out: they are the same in every mode)."""
+
+    def __init__(self, events: list[str], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events = events
+
+    def _save(self, epoch: int, batch: Any, logs: dict) -> None:
+        self.events.append("save")
+        mark = len(self.events)
+        super()._save(epoch, batch, logs)
+        del self.events[mark:]
+
+
+def _quiet_events(dev: _Counting, x: Any, y: Any) -> list[str]:
+    model = _model(dev, ["accuracy"])
+    dev.events.clear()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    return list(dev.events)
+
+
+def test_checkpoints_per_epoch_take_the_batches_late(dev: _Counting, tmp_path: Any) -> None:
+    """ModelCheckpoint saving per epoch does nothing per batch: fit reads as often and as
+    late as with no callback; saving every N batches it reads each step at once."""
+    x, y = _data(dev, 24)
+    quiet = _quiet_events(dev, x, y)
+    model = _model(dev, ["accuracy"])
+    path = str(tmp_path / "e{epoch}.weights.npz")
+    dev.events.clear()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0,
+              callbacks=[_NotedCheckpoint(dev.events, path, save_weights_only=True)])
+    assert dev.events == [*quiet[:FIT_CHECKS + 6], "save", *quiet[FIT_CHECKS + 6:], "save"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e1.weights.npz", "e2.weights.npz"]
+    model = _model(dev, ["accuracy"])
+    path = str(tmp_path / "b{epoch}-{batch}.weights.npz")
+    dev.events.clear()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0,
+              callbacks=[_NotedCheckpoint(dev.events, path, save_weights_only=True, save_freq=2)])
+    assert dev.events == ["read"] * FIT_CHECKS + ["step", "read", "step", "read", "save",
+                                                  "step", "read"]
+
+
+def test_tensorboard_per_epoch_takes_the_batches_late(dev: _Counting, tmp_path: Any) -> None:
+    pytest.importorskip("tensorboardX", reason="tensorboardX is in the lab extra")
+    x, y = _data(dev, 24)
+    quiet = _quiet_events(dev, x, y)
+    model = _model(dev, ["accuracy"])
+    dev.events.clear()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0,
+              callbacks=[TensorBoard(str(tmp_path / "epoch"), write_graph=False)])
+    assert dev.events == quiet
+    model = _model(dev, ["accuracy"])
+    dev.events.clear()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0,
+              callbacks=[TensorBoard(str(tmp_path / "batch"), update_freq=2, write_graph=False)])
+    assert dev.events == ["read"] * FIT_CHECKS + ["step", "read"] * 3
+
+
+def test_a_late_callback_stops_training_one_step_later(dev: _Counting) -> None:
+    """As `Callback.late_batch_logs` says: step 1 has run when a late callback sees step 0."""
+
+    class Stop(Callback):
+        def __init__(self, late: bool) -> None:
+            super().__init__()
+            self.late_batch_logs = late
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.model.stop_training = True
+
+    x, y = _data(dev, 24)
+    for late, steps in ((False, 1), (True, 2)):
+        model = _model(dev, [])
+        dev.events.clear()
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[Stop(late)])
+        assert dev.events.count("step") == steps and model.optimizer.iterations == steps
 
 
 @pytest.mark.parametrize("metrics", [[], ["accuracy"]])

@@ -131,6 +131,49 @@ def test_validation_split_and_validation_data(backend, compiled, data):
                                                            rel=1e-5)
 
 
+class _Validating(Sequential):
+    """A model whose own evaluate notes each call and adds a key to the results."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+
+    def evaluate(self, x, y, batch_size=32, verbose="auto", return_dict=False, callbacks=None):
+        self.calls.append((len(x), batch_size, verbose, return_dict))
+        result = super().evaluate(x, y, batch_size=batch_size, verbose=verbose,
+                                  return_dict=True, callbacks=callbacks)
+        result["extra"] = 1.0
+        return result if return_dict else list(result.values())
+
+
+def test_fit_validates_through_an_overridden_evaluate(data):
+    """As in Keras, fit validates with the model's own evaluate once per epoch, on the held-out
+    samples, quietly, asking for a dict; its keys come back with a val_ prefix."""
+    x, y = data
+    ndgrad.manual_seed(0)
+    model = _Validating([layers.Input((4,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0)
+    assert model.calls == [(18, 16, 0, True)] * 3
+    assert history.history["val_extra"] == [1.0] * 3
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "val_extra"}
+
+
+def test_fit_validates_through_an_evaluate_set_on_the_instance(compiled, data):
+    x, y = data
+    calls = []
+
+    def evaluate(vx, vy, **kwargs):
+        calls.append(kwargs)
+        return {"loss": 0.5}
+
+    compiled.evaluate = evaluate
+    history = compiled.fit(x, y, epochs=2, batch_size=16, validation_data=(x[:9], y[:9]),
+                           verbose=0)
+    assert calls == [{"batch_size": 16, "verbose": 0, "return_dict": True}] * 2
+    assert history.history["val_loss"] == [0.5, 0.5]
+
+
 def test_validation_split_must_be_a_fraction(compiled, data):
     with pytest.raises(ValueError, match="validation_split"):
         compiled.fit(*data, validation_split=1.5, verbose=0)

@@ -135,12 +135,28 @@ def test_check_labels_reads_once_and_names_the_bad_labels_and_the_class_count():
     with labels_checked():  # the caller vouches for them: nothing is read
         check_labels(ndgrad.tensor([5, -1], device=dev), 3)
     assert dev.transfers == 1
-    check_labels(ndgrad.tensor([0.0, 2.9], device=dev), 3)  # floats as the losses read them
     with pytest.raises(ValueError, match=r"^fit: labels must be in \[0, 3\) for 3 classes\. "
                                          r"Received out-of-range labels \[-1, 3\]$"):
         check_labels(ndgrad.tensor([[0, 3], [-1, 3]], device=dev), 3, "fit")
-    with pytest.raises(ValueError, match=r"^sparse_categorical_crossentropy: .*labels \[3\]$"):
-        check_labels(ndgrad.tensor([3.5, 1.0], device=dev), 3)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_float_labels_must_be_whole_numbers_read_once(dtype):
+    """Float labels are checked as given, not truncated: 2.9 is no class 2, -0.5 no class 0,
+    NaN no huge negative number; the message names the values. A valid array costs one read
+    (min, max and the count of bad values together)."""
+    dev = HostSyncs()
+    check_labels(ndgrad.tensor([0.0, 2.0, 1.0, 2.0], dtype=dtype, device=dev), 3)
+    assert dev.transfers == 1
+    nan, inf = float("nan"), float("inf")
+    for labels, named in [([3.5, 1.0], "[3.5]"), ([-0.5, 1.0], "[-0.5]"),
+                          ([2.9, 0.0], "[2.9]"), ([1.0, nan, nan], "[nan]"),
+                          ([inf, 3.0, 0.0, -1.0, 2.9, -inf], "[-inf, -1.0, 2.9, 3.0, inf]")]:
+        with pytest.raises(ValueError) as info:
+            check_labels(ndgrad.tensor(labels, dtype=dtype, device=dev), 3)
+        assert str(info.value) == (
+            "sparse_categorical_crossentropy: labels must be whole numbers in [0, 3) for 3 "
+            f"classes. Received invalid labels {named}")
 
 
 def test_sparse_softmax_cross_entropy_shape_errors():
