@@ -109,6 +109,7 @@ def test_none_cancels_the_request():
     weights, state = _buffers(opt, variables)
     opt.keep_next(weights, state)
     opt.keep_next(None)
+    assert not opt.keeping
     opt.apply(_grads(variables, 3), variables)
     assert all((b == -7.0).all() for b in [*weights, *state])
 
@@ -156,6 +157,8 @@ def test_the_copies_must_match_what_they_copy():
     with pytest.raises(ValueError, match=r"the copy of state array 3 .* dtype float32. Received "
                                          r"shape \(160,\), dtype float64"):
         opt.keep_next(weights, [*state[:3], state[3].astype("float64")])
+    with pytest.raises(ValueError, match=r"the copy of state array 0 must be"):
+        opt.keep_next(weights, [state[0][:1], *state[1:]])
     assert not opt.keeping  # nothing was asked
 
 
@@ -165,7 +168,9 @@ def test_keep_next_needs_a_built_optimizer_with_each_variable_once():
         opt.keep_next([], [])
     (w,) = _variables((3,), "float32")[:1]
     opt.build([w, w])  # a layer used twice lists its weights twice
-    with pytest.raises(ValueError, match=r"a variable is listed twice \(a layer used twice\?\)"):
+    with pytest.raises(ValueError, match=r"a variable is listed twice \(a layer used twice\?\): "
+                                         r"its two updates would write one copy; copy the "
+                                         r"values before the step instead"):
         opt.keep_next([np.zeros(3, "float32")] * 2, [])
 
 
