@@ -151,7 +151,10 @@ def test_float_labels_must_be_whole_numbers_read_once(dtype):
     nan, inf = float("nan"), float("inf")
     for labels, named in [([3.5, 1.0], "[3.5]"), ([-0.5, 1.0], "[-0.5]"),
                           ([2.9, 0.0], "[2.9]"), ([1.0, nan, nan], "[nan]"),
-                          ([inf, 3.0, 0.0, -1.0, 2.9, -inf], "[-inf, -1.0, 2.9, 3.0, inf]")]:
+                          ([inf, 3.0, 0.0, -1.0, 2.9, -inf], "[-inf, -1.0, 2.9, 3.0, inf]"),
+                          ([0.0, 3.0], "[3.0]"), ([-1.0, 2.0], "[-1.0]"),  # whole, out of range
+                          ([float(v) for v in range(3, 15)],  # the first ten of twelve
+                           str([float(v) for v in range(3, 13)]))]:
         with pytest.raises(ValueError) as info:
             check_labels(ndgrad.tensor(labels, dtype=dtype, device=dev), 3)
         assert str(info.value) == (
