@@ -225,7 +225,8 @@ def test_the_reduced_rate_is_the_one_the_updates_use():
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.filterwarnings("ignore:fit. the loss became inf:RuntimeWarning")  # fit's own stop
-def test_terminate_on_nan_stops_at_the_first_infinite_batch_loss(capsys):
+def _overflowing_at_batch_2():
+    """A linear model and 40 samples whose batch 2 of 4 (batch size 10) has an infinite loss."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((40, 3)).astype("float32")
     y = x.sum(axis=1, keepdims=True)
@@ -233,6 +234,11 @@ def test_terminate_on_nan_stops_at_the_first_infinite_batch_loss(capsys):
     ndgrad.manual_seed(0)
     model = Sequential([layers.Input((3,)), layers.Dense(1)])
     model.compile(optimizer=ndgrad.optimizers.SGD(learning_rate=0.01), loss="mse")
+    return model, x, y
+
+
+def test_terminate_on_nan_stops_at_the_first_infinite_batch_loss(capsys):
+    model, x, y = _overflowing_at_batch_2()
     batches = []
     history = model.fit(
         x, y, epochs=3, batch_size=10, verbose=0, shuffle=False,
@@ -254,13 +260,7 @@ def test_terminate_on_nan_stops_at_the_first_infinite_batch_loss(capsys):
 def test_after_a_divergence_a_late_callback_never_gets_the_next_step(late):
     """As `Callback.late_batch_logs` says: step 3 ran before fit read step 2's infinite loss,
     and was undone with it; a late callback, like an at-once one, gets steps 0 to 2."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((40, 3)).astype("float32")
-    y = x.sum(axis=1, keepdims=True)
-    y[25] = 1e30  # batch 2 of 4: its squared error overflows float32 to inf
-    ndgrad.manual_seed(0)
-    model = Sequential([layers.Input((3,)), layers.Dense(1)])
-    model.compile(optimizer=ndgrad.optimizers.SGD(learning_rate=0.01), loss="mse")
+    model, x, y = _overflowing_at_batch_2()
     begun, ended = [], []
 
     class Noting(Callback):
