@@ -131,7 +131,7 @@ class Rollback:
                 opt.keep_next(None)
                 if done and copy is not None:  # then the values are still the step's start
                     with activate():
-                        self._copy_what_the_update_would(copy)
+                        self._copy_into(copy, by_the_update=True)
 
     def _save(self, epoch: int, batch: int) -> dict[str, Any]:
         weights, state = self._arrays()
@@ -159,24 +159,28 @@ class Rollback:
             if once and all(id(v) in buffer_of for v in variables):
                 opt.keep_next([buffer_of[id(v)] for v in variables], copy["state"])
                 in_update.update(id(v) for v in variables)
-        for w, buffer, a in zip(self.model.weights, copy["weights"], weights):
-            if id(w) not in in_update:
-                buffer[...] = a
-        if not in_update:
-            for buffer, a in zip(copy["state"], state):
-                buffer[...] = a
+        self._copy_into(copy, by_the_update=False, arrays=(weights, state))
         copy["built"] = bool(opt is not None and opt.built)
         copy["iterations"] = getattr(opt, "iterations", 0)
         self._kept.append(((epoch, batch), copy))
         return copy
 
-    def _copy_what_the_update_would(self, copy: dict[str, Any]) -> None:
-        """The copies a step's update was asked for, taken after a step that ran none."""
-        for w, buffer in zip(self.model.weights, copy["weights"]):
-            if id(w) in copy["in_update"]:
-                buffer[...] = w.data
-        if copy["in_update"]:
-            for buffer, a in zip(copy["state"], self.model.optimizer.variables):
+    def _copy_into(
+        self,
+        copy: dict[str, Any],
+        by_the_update: bool,
+        arrays: tuple[list[Any], list[Any]] | None = None,
+    ) -> None:
+        """Copy the current values (`arrays`, if read already) into `copy`: those the step's
+        update was asked to copy (`by_the_update`: after a step that ran none), or all the
+        others (before the step)."""
+        weights, state = arrays or self._arrays()
+        asked = copy["in_update"]
+        for w, buffer, a in zip(self.model.weights, copy["weights"], weights):
+            if (id(w) in asked) == by_the_update:
+                buffer[...] = a
+        if bool(asked) == by_the_update:  # the update copies all the state, or none of it
+            for buffer, a in zip(copy["state"], state):
                 buffer[...] = a
 
     def confirm(self, epoch: int, batch: int) -> None:

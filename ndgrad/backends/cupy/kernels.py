@@ -108,17 +108,18 @@ const ptrdiff_t n = rest / oh;
 """
 
 
+def _pixel_sum(term: str) -> str:
+    """A kernel body setting each image element to the sum, over the window positions (k)
+    and taps (p, q) that cover it, of `term`."""
+    return _PIXEL + "T acc = 0;" + _COVERING + f"    acc += {term};\n  }}\n}}\nout = acc;"
+
+
 @functools.cache
 def col2im() -> cupy.ElementwiseKernel:
     """col2im: each image element (N, H, W, C) the sum of its entries in the rows
     (N*OH*OW, KH*KW*C), in tap order, from 0 (the fallback's adds, one tap at a time).
     Arguments: cols (C-contiguous), the geometry; out: the image, C-contiguous."""
-    body = (
-        _PIXEL
-        + "T acc = 0;"
-        + _COVERING
-        + "    acc += cols[k / c * (kh * kw * c) + (p * kw + q) * c + ch];\n  }\n}\nout = acc;"
-    )
+    body = _pixel_sum("cols[k / c * (kh * kw * c) + (p * kw + q) * c + ch]")
     return _kernel(f"raw T cols, {_GEOMETRY}", "T out", body, "col2im")
 
 
@@ -148,12 +149,7 @@ def route_scatter() -> cupy.ElementwiseKernel:
     covering it, in tap order, of ``g * (arg == tap)`` (NaN in g spreads, as in the
     fallback's masked adds). Arguments: g and arg (raw, C-contiguous), the geometry; out:
     the image, C-contiguous."""
-    body = (
-        _PIXEL
-        + "T acc = 0;"
-        + _COVERING
-        + "    acc += g[k] * (T)(arg[k] == p * kw + q);\n  }\n}\nout = acc;"
-    )
+    body = _pixel_sum("g[k] * (T)(arg[k] == p * kw + q)")
     return _kernel(f"raw T g, raw A arg, {_GEOMETRY}", "T out", body, "route_scatter")
 
 
